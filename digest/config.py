@@ -1,0 +1,250 @@
+"""The config file: TOML read with ``tomllib`` into frozen dataclasses.
+
+Every section is a dataclass whose fields are the keys it accepts, with their types and
+defaults. Unknown keys, wrong types and bad values are :class:`ConfigError` naming the file
+and the key. Relative paths are resolved against the config file's folder. Secrets never
+live in the file: it names environment variables (``secret_env``, ``password_env``, …).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("config.toml")
+CONFIG_ENV = "DIGEST_CONFIG"
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    database: Path = Path("digest.db")
+    cache_dir: Path = Path("cache")
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    inbox: Path = Path("inbox")
+
+
+@dataclass(frozen=True)
+class RankingConfig:
+    lookback_days: int = 7
+    min_score: float = 0.05
+    diversity: float = 0.7  # MMR trade-off: 1.0 = relevance only, lower = more diverse
+    default_max_papers: int = 10
+    trending_count: int = 5
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    sender: str = "digest <digest@example.org>"
+    list_id: str = "digest.example.org"
+    base_url: str = "http://127.0.0.1:8000"
+    unsubscribe_mailto: str = "unsubscribe@example.org"
+    postal_address: str = ""
+    subject: str = "{count} papers for you · {topics} · {date}"
+    paper_url: str = "https://arxiv.org/abs/{id}"
+    search_url: str = "https://arxiv.org/a/search?query={title}"
+    templates: Path | None = None  # a folder of the admin's own templates; None: built-in
+    secret_env: str = "DIGEST_SECRET"
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    transport: str = "outbox"
+    outbox: Path = Path("outbox")
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = "localhost"
+    port: int = 587
+    security: str = "starttls"  # "none", "starttls" or "tls"
+    username: str = ""
+    password_env: str = "DIGEST_SMTP_PASSWORD"
+    timeout: float = 30.0
+    rate_per_second: float = 10.0
+    retries: int = 3
+    backoff_seconds: float = 2.0
+    max_hard_failures: int = 3
+    verify_certificate: bool = True
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    cron: str = "0 7 * * mon-fri"
+    timezone: str = "UTC"
+    misfire_grace_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    admin_password_env: str = "DIGEST_ADMIN_PASSWORD"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration. ``path`` is the file it came from (None for defaults)."""
+
+    store: StoreConfig = field(default_factory=StoreConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    ranking: RankingConfig = field(default_factory=RankingConfig)
+    email: EmailConfig = field(default_factory=EmailConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    path: Path | None = None
+
+    def secret(self, env_name: str, *, key: str) -> str:
+        """Read a secret from the environment variable ``env_name`` (named by config ``key``)."""
+        value = os.environ.get(env_name, "")
+        if not value:
+            raise ConfigError(
+                f"{self.path or 'config'}: {key} names the environment variable {env_name}, "
+                f"which is not set; export {env_name}=... before running this command"
+            )
+        return value
+
+
+# Values that are checked beyond their type: key -> (allowed values or predicate, what to say).
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "delivery.transport": ("outbox", "smtp"),
+    "smtp.security": ("none", "starttls", "tls"),
+}
+
+
+def load_config(path: Path | str) -> Config:
+    """Read and validate the config file at ``path``."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(
+            f"{path}: no config file here; run `digest init` to create one, "
+            f"or pass --config PATH (or set {CONFIG_ENV})"
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}); fix the file and retry") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc})") from exc
+    return config_from_dict(data, path=path)
+
+
+def config_from_dict(data: dict[str, Any], *, path: Path | None = None) -> Config:
+    """Build a :class:`Config` from parsed TOML, resolving relative paths against ``path``."""
+    where = str(path) if path else "config"
+    base = path.parent.resolve() if path else Path.cwd()
+    sections: dict[str, Any] = {}
+    section_types = {f.name: f for f in dataclasses.fields(Config) if f.name != "path"}
+    for name, value in data.items():
+        if name not in section_types:
+            known = ", ".join(f"[{n}]" for n in section_types)
+            raise ConfigError(f"{where}: unknown section [{name}]; known sections are {known}")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: [{name}] must be a table (a [{name}] section)")
+        section_cls = get_type_hints(Config)[name]
+        sections[name] = _build_section(section_cls, name, value, where, base)
+    config = Config(**sections, path=path)
+    _validate(config, where)
+    return config
+
+
+def _build_section(cls: type, section: str, table: dict[str, Any], where: str, base: Path) -> Any:
+    hints = get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, raw in table.items():
+        dotted = f"{section}.{key}"
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise ConfigError(f"{where}: unknown key {dotted}; [{section}] accepts {known}")
+        values[key] = _coerce(hints[key], raw, dotted, where, base)
+        if dotted in _CHOICES and values[key] not in _CHOICES[dotted]:
+            allowed = ", ".join(repr(c) for c in _CHOICES[dotted])
+            raise ConfigError(f"{where}: {dotted} is {raw!r}; expected one of {allowed}")
+    return cls(**values)
+
+
+def _coerce(hint: Any, raw: Any, dotted: str, where: str, base: Path) -> Any:
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        options = [a for a in get_args(hint) if a is not type(None)]
+        if raw == "" and type(None) in get_args(hint):
+            return None  # TOML has no null: an empty string means "not set"
+        return _coerce(options[0], raw, dotted, where, base)
+    if hint is Path:
+        if not isinstance(raw, str) or not raw:
+            raise ConfigError(f"{where}: {dotted} must be a path string, got {raw!r}")
+        p = Path(raw).expanduser()
+        return p if p.is_absolute() else base / p
+    if hint is bool:
+        if not isinstance(raw, bool):
+            raise ConfigError(f"{where}: {dotted} must be true or false, got {raw!r}")
+        return raw
+    if hint is int:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise ConfigError(f"{where}: {dotted} must be a whole number, got {raw!r}")
+        return raw
+    if hint is float:
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            raise ConfigError(f"{where}: {dotted} must be a number, got {raw!r}")
+        return float(raw)
+    if hint is str:
+        if not isinstance(raw, str):
+            raise ConfigError(f"{where}: {dotted} must be a string, got {raw!r}")
+        return raw
+    raise ConfigError(f"{where}: {dotted} has an unsupported type")  # pragma: no cover
+
+
+def _validate(config: Config, where: str) -> None:
+    def bad(key: str, value: object, expected: str) -> ConfigError:
+        return ConfigError(f"{where}: {key} is {value!r}; expected {expected}")
+
+    r = config.ranking
+    if r.lookback_days < 1:
+        raise bad("ranking.lookback_days", r.lookback_days, "1 or more days")
+    if not 0.0 <= r.diversity <= 1.0:
+        raise bad("ranking.diversity", r.diversity, "a number from 0.0 to 1.0")
+    if not 1 <= r.default_max_papers <= 100:
+        raise bad("ranking.default_max_papers", r.default_max_papers, "1 to 100")
+    if r.trending_count < 0:
+        raise bad("ranking.trending_count", r.trending_count, "0 or more")
+    e = config.email
+    if not e.base_url.startswith(("http://", "https://")):
+        raise bad("email.base_url", e.base_url, "an http:// or https:// URL")
+    for key in ("paper_url", "search_url"):
+        value = getattr(e, key)
+        if not value.startswith(("http://", "https://")):
+            raise bad(f"email.{key}", value, "an http:// or https:// URL template")
+    if "@" not in e.sender:
+        raise bad("email.sender", e.sender, 'an address such as "digest <digest@example.org>"')
+    s = config.smtp
+    if not 1 <= s.port <= 65535:
+        raise bad("smtp.port", s.port, "a port number from 1 to 65535")
+    if s.rate_per_second <= 0:
+        raise bad("smtp.rate_per_second", s.rate_per_second, "a number above 0")
+    if s.retries < 0:
+        raise bad("smtp.retries", s.retries, "0 or more")
+    if s.max_hard_failures < 1:
+        raise bad("smtp.max_hard_failures", s.max_hard_failures, "1 or more")
+    try:
+        ZoneInfo(config.schedule.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise bad(
+            "schedule.timezone", config.schedule.timezone, 'an IANA zone such as "Europe/Paris"'
+        ) from exc
+    if len(config.schedule.cron.split()) != 5:
+        raise bad("schedule.cron", config.schedule.cron, 'five cron fields, e.g. "0 7 * * mon-fri"')
+    if not 1 <= config.web.port <= 65535:
+        raise bad("web.port", config.web.port, "a port number from 1 to 65535")

@@ -1,0 +1,108 @@
+"""The records that flow between digest's stages.
+
+Plain frozen dataclasses: parsers produce :class:`PaperRecord`, the store hands out
+:class:`Paper`, :class:`Subscriber` and :class:`Profile`, the ranker returns :class:`Pick`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SUBSCRIBER_STATUSES = ("active", "paused", "unsubscribed", "bounced")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+QUIET_DAY_CHOICES = ("skip", "note")
+
+
+@dataclass(frozen=True)
+class PaperRecord:
+    """One paper as a listing file describes it, before identity and dedupe."""
+
+    title: str
+    abstract: str
+    arxiv_id: str | None = None
+    source_id: str | None = None
+    authors: tuple[str, ...] = ()
+    url: str | None = None
+    published: str | None = None  # ISO date, yyyy-mm-dd
+    upvotes: int | None = None
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ParsedListing:
+    """What a parser found in one listing file."""
+
+    format: str
+    date: str | None  # ISO date of the listing when the file says it
+    records: tuple[PaperRecord, ...]
+
+
+@dataclass(frozen=True)
+class Paper:
+    """A paper as stored: one row of ``papers``."""
+
+    id: str
+    title: str
+    abstract: str
+    authors: tuple[str, ...] = ()
+    url: str | None = None
+    published: str | None = None
+    upvotes: int | None = None
+    first_seen: str = ""  # ISO date the paper was first ingested
+    listing_date: str | None = None  # ISO date of the latest listing that carried it
+
+    @property
+    def text(self) -> str:
+        """Title and abstract, the text the ranker reads."""
+        return f"{self.title}. {self.abstract}"
+
+
+@dataclass(frozen=True)
+class Keyword:
+    """A weighted interest keyword or phrase (``"program synthesis^2"`` has weight 2)."""
+
+    text: str
+    weight: float = 1.0
+
+    def __str__(self) -> str:
+        if self.weight == 1.0:
+            return self.text
+        weight = int(self.weight) if self.weight.is_integer() else self.weight
+        return f"{self.text}^{weight}"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A subscriber's interest profile."""
+
+    keywords: tuple[Keyword, ...] = ()
+    exclude: tuple[str, ...] = ()
+    liked: tuple[str, ...] = ()  # paper ids
+    disliked: tuple[str, ...] = ()  # paper ids
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """One row of ``subscribers``."""
+
+    id: int
+    email: str
+    name: str = ""
+    status: str = "active"
+    frequency: str = "daily"  # "daily" or "weekly:mon" … "weekly:sun"
+    timezone: str = "UTC"
+    max_papers: int = 10
+    min_score: float | None = None  # None: use the config's ranking.min_score
+    quiet_day: str = "skip"  # "skip": no email on a quiet day; "note": a short note
+    created: str = ""
+    updated: str = ""
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A ranked paper for one subscriber, with the reasons it was picked."""
+
+    paper_id: str
+    score: float
+    reasons: tuple[str, ...] = field(default=())
