@@ -26,3 +26,11 @@ def templates_dir() -> Path:
 def examples_dir() -> Path:
     """The folder of bundled sample listings."""
     return _bundled("examples")
+
+
+def example_config_path() -> Path:
+    """The commented example config that ``digest init`` copies."""
+    for candidate in (_PACKAGE / "config.example.toml", _PACKAGE.parent / "config.example.toml"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("digest's config.example.toml is missing; reinstall digest")

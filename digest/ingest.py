@@ -1,0 +1,218 @@
+"""Ingest listing files into the store: read, detect the format, parse, store.
+
+Each file is one transaction, so a file that fails adds nothing while the other files of
+the same call still land. A file whose content (sha256) was already ingested is skipped.
+``ingest_inbox`` moves each file to ``processed/`` or ``failed/`` (with a ``.error.txt``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .errors import ListingError
+from .parse import detect_format, parse_listing
+from .store import ListingInfo, Store
+
+log = logging.getLogger(__name__)
+
+LISTING_SUFFIXES = (".txt", ".json", ".jsonl", ".ndjson", ".xml", ".atom", ".rss")
+MAX_LISTING_BYTES = 200 * 1024 * 1024  # far above any real listing; refuses runaway files
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What happened to one file."""
+
+    path: str
+    status: str  # "ingested", "skipped" (already ingested) or "failed"
+    format: str | None = None
+    listing_date: str | None = None
+    found: int = 0
+    new: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    message: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+
+def read_listing_bytes(path: Path) -> bytes:
+    """Read a listing file, refusing runaway sizes."""
+    source = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_LISTING_BYTES:
+            raise ListingError(
+                f"file is {size:,} bytes, over the {MAX_LISTING_BYTES:,}-byte limit for a "
+                "listing; split it into smaller files",
+                source=source,
+            )
+        return path.read_bytes()
+    except OSError as exc:
+        raise ListingError(f"cannot read the file ({exc.strerror})", source=source) from exc
+
+
+def decode_listing(data: bytes, *, source: str) -> str:
+    """The text of a listing file. Empty, binary and non-UTF-8 files are errors."""
+    if not data.strip():
+        raise ListingError("the file is empty; nothing to ingest", source=source)
+    if b"\x00" in data[:65536]:
+        raise ListingError(
+            "this is a binary file, not a listing; expected text, JSON or an arXiv feed",
+            source=source,
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ListingError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the listing as UTF-8",
+            source=source,
+            line=line,
+        ) from exc
+
+
+def iter_listing_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files as given, and the listing files inside given folders (sorted, not recursive)."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.iterdir()):
+                if child.is_file() and child.suffix.lower() in LISTING_SUFFIXES:
+                    yield child
+        else:
+            yield path
+
+
+def ingest_file(
+    store: Store,
+    path: Path,
+    *,
+    today: dt.date,
+    fmt: str | None = None,
+    listing_date: dt.date | None = None,
+    now: dt.datetime,
+) -> IngestResult:
+    """Ingest one file. ``today`` is the ingest day (``first_seen`` of new papers);
+    ``listing_date`` is used when the file carries no date of its own (default: today)."""
+    source = str(path)
+    sha = ""
+    detected: str | None = fmt
+    try:
+        data = read_listing_bytes(path)
+        sha = hashlib.sha256(data).hexdigest()
+        already = store.ingested_listing(sha)
+        if already is not None:
+            return IngestResult(
+                path=source,
+                status="skipped",
+                format=already.format,
+                listing_date=already.listing_date,
+                message=f"already ingested (as {already.path} on {already.ingested_at[:10]})",
+            )
+        text = decode_listing(data, source=source)
+        del data  # a large file should not be held twice
+        detected = fmt or detect_format(text, source=source)
+        parsed = parse_listing(text, source=source, today=today, fmt=detected)
+        date = parsed.date or (listing_date or today).isoformat()
+        counts = store.ingest_listing(
+            ListingInfo(path=source, sha256=sha, format=parsed.format, listing_date=date),
+            parsed.records,
+            first_seen=today.isoformat(),
+            now=now.isoformat(timespec="seconds"),
+        )
+    except ListingError as exc:
+        if sha:
+            store.record_failed_listing(
+                path=source, sha256=sha, error=str(exc), fmt=detected, now=now.isoformat()
+            )
+        log.info("failed to ingest %s: %s", source, exc)
+        return IngestResult(path=source, status="failed", format=detected, message=str(exc))
+    log.info("ingested %s: %d listings, %d new papers", source, counts.found, counts.new)
+    return IngestResult(
+        path=source,
+        status="ingested",
+        format=parsed.format,
+        listing_date=date,
+        found=counts.found,
+        new=counts.new,
+        updated=counts.updated,
+        duplicates=counts.duplicates,
+    )
+
+
+def ingest_paths(
+    store: Store,
+    paths: Iterable[Path],
+    *,
+    today: dt.date,
+    now: dt.datetime,
+    fmt: str | None = None,
+    listing_date: dt.date | None = None,
+) -> list[IngestResult]:
+    """Ingest files and folders; one result per file, failures included."""
+    results = []
+    for path in iter_listing_files(paths):
+        if not path.exists():
+            results.append(
+                IngestResult(
+                    path=str(path), status="failed", message=f"{path}: no such file or folder"
+                )
+            )
+            continue
+        results.append(
+            ingest_file(store, path, today=today, fmt=fmt, listing_date=listing_date, now=now)
+        )
+    return results
+
+
+def ingest_inbox(
+    store: Store,
+    inbox: Path,
+    *,
+    today: dt.date,
+    now: dt.datetime,
+    fmt: str | None = None,
+    listing_date: dt.date | None = None,
+) -> list[IngestResult]:
+    """Ingest every file waiting in ``inbox``; move each to ``processed/`` or ``failed/``.
+
+    A failed file gets ``NAME.error.txt`` beside it saying what was wrong. Files already
+    ingested (same content) count as processed.
+    """
+    processed, failed = inbox / "processed", inbox / "failed"
+    processed.mkdir(parents=True, exist_ok=True)
+    failed.mkdir(parents=True, exist_ok=True)
+    results = []
+    for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
+        result = ingest_file(store, path, today=today, fmt=fmt, listing_date=listing_date, now=now)
+        target_dir = failed if result.failed else processed
+        target = _free_name(target_dir / path.name)
+        shutil.move(str(path), target)
+        if result.failed:
+            _write_atomically(target.with_name(target.name + ".error.txt"), result.message + "\n")
+        results.append(replace(result, path=str(target)))
+    return results
+
+
+def _free_name(target: Path) -> Path:
+    """``target``, or ``name-2.ext``, ``name-3.ext`` … if a file of that name is there."""
+    candidate, n = target, 1
+    while candidate.exists():
+        n += 1
+        candidate = target.with_name(f"{target.stem}-{n}{target.suffix}")
+    return candidate
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

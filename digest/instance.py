@@ -1,0 +1,46 @@
+"""Create a digest instance on disk: config file, database and folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import Config, load_config
+from .errors import ConfigError
+from .resources import example_config_path
+from .store import Store
+
+CONFIG_NAME = "config.toml"
+
+
+def init_instance(directory: Path) -> Path:
+    """Write ``DIRECTORY/config.toml`` from the example, then create the database and folders.
+
+    Refuses to overwrite an existing config. Returns the config path.
+    """
+    config_path = directory / CONFIG_NAME
+    if config_path.exists():
+        raise ConfigError(
+            f"{config_path}: a config file is already here; edit it, or remove it to start over"
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    text = example_config_path().read_text(encoding="utf-8")
+    tmp = config_path.with_name(f".{CONFIG_NAME}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    # Validate before it takes the real name, so a broken example never lands half-done.
+    config = load_config(tmp)
+    tmp.replace(config_path)
+    create_layout(config)
+    return config_path
+
+
+def create_layout(config: Config) -> None:
+    """Create the database (with its schema) and the folders the config names."""
+    for folder in (
+        config.ingest.inbox,
+        config.ingest.inbox / "processed",
+        config.ingest.inbox / "failed",
+        config.delivery.outbox,
+        config.store.cache_dir,
+    ):
+        folder.mkdir(parents=True, exist_ok=True)
+    Store.open(config.store.database, create=True).close()
