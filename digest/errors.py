@@ -10,8 +10,10 @@ The hierarchy::
     ├── SubscriberError         bad subscriber or profile input (email, keyword, import file)
     ├── RenderError             a template is missing or fails to render
     ├── TokenError              a link token is malformed, tampered with, or for someone else
-    ├── DeliveryError           the mail server refused or could not be reached
-    │   └── PermanentDeliveryError   a 5xx reply: retrying will not help
+    ├── DeliveryError           one message could not be delivered; retrying may help
+    │   ├── PermanentDeliveryError   a 5xx reply: retrying will not help
+    │   └── TransportError           no message can get through (login refused, TLS, server
+    │                                unreachable, outbox not writable): stop delivering
     └── RunLockedError          another run holds the run lock
 
 Messages name the file, line, key or email involved and say what to do about it.
@@ -68,6 +70,10 @@ class DeliveryError(DigestError):
 
 class PermanentDeliveryError(DeliveryError):
     """The mail server refused a message for good (a 5xx reply)."""
+
+
+class TransportError(DeliveryError):
+    """The transport cannot deliver anything (login refused, TLS failure, unreachable)."""
 
 
 class RunLockedError(DigestError):

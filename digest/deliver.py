@@ -1,0 +1,249 @@
+"""Transports: hand a finished message to an outbox folder or an SMTP server.
+
+- :class:`OutboxTransport` writes each message atomically as ``DATE/NAME.eml`` (and the
+  HTML part beside it as ``NAME.html`` for a quick look in a browser).
+- :class:`SmtpTransport` keeps one connection open across messages, reopens it when the
+  server drops it, keeps to a rate limit, and retries connection errors and 4xx replies
+  with backoff. A 5xx reply raises :class:`PermanentDeliveryError` for that message only;
+  a failure that no message can get past (login refused, TLS failure, server unreachable
+  after retries) raises :class:`TransportError` so the run stops instead of failing every
+  digest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import re
+import smtplib
+import ssl
+import time
+from collections.abc import Callable
+from email.message import EmailMessage
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Protocol
+
+from .config import SmtpConfig
+from .errors import DeliveryError, PermanentDeliveryError, TransportError
+
+log = logging.getLogger(__name__)
+
+
+class Transport(Protocol):
+    """Something that delivers finished messages."""
+
+    name: str
+
+    def send(self, message: bytes, *, sender: str, recipient: str, digest_date: dt.date) -> None:
+        """Deliver one message or raise a :class:`DeliveryError`."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+def outbox_name(recipient: str) -> str:
+    """A file name for a recipient's message: safe on any filesystem, readable."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", recipient.replace("@", "_at_"))[:120]
+
+
+class OutboxTransport:
+    """Writes ``.eml`` files (and the HTML part) into one folder per digest date."""
+
+    name = "outbox"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path_for(self, recipient: str, digest_date: dt.date) -> Path:
+        return self.folder / digest_date.isoformat() / f"{outbox_name(recipient)}.eml"
+
+    def send(self, message: bytes, *, sender: str, recipient: str, digest_date: dt.date) -> None:
+        path = self.path_for(recipient, digest_date)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomically(path, message)
+            html = _html_part(message)
+            if html is not None:
+                _write_atomically(path.with_suffix(".html"), html)
+        except OSError as exc:
+            raise TransportError(f"{path}: cannot write to the outbox ({exc.strerror})") from exc
+
+    def close(self) -> None:
+        pass
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+
+
+def _html_part(message: bytes) -> bytes | None:
+    from email import message_from_bytes, policy
+
+    parsed = message_from_bytes(message, policy=policy.default)
+    if not isinstance(parsed, EmailMessage):  # pragma: no cover - policy.default gives one
+        return None
+    part = parsed.get_body(preferencelist=("html",))
+    if part is None:
+        return None
+    content = part.get_content()
+    return content.encode("utf-8") if isinstance(content, str) else bytes(content)
+
+
+class SmtpTransport:
+    """One reused SMTP connection with a rate limit, retries and backoff."""
+
+    name = "smtp"
+
+    def __init__(
+        self,
+        config: SmtpConfig,
+        *,
+        password: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.config = config
+        self.password = password
+        self._sleep = sleep
+        self._clock = clock
+        self._conn: smtplib.SMTP | None = None
+        self._last_send = float("-inf")
+        self._ssl = ssl_context or _ssl_context(config.verify_certificate)
+
+    # --- connection ---------------------------------------------------------------------
+
+    def _connect(self) -> smtplib.SMTP:
+        c = self.config
+        where = f"{c.host}:{c.port}"
+        try:
+            conn: smtplib.SMTP
+            if c.security == "tls":
+                conn = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=self._ssl)
+            else:
+                conn = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
+            conn.ehlo()
+            if c.security == "starttls":
+                conn.starttls(context=self._ssl)
+                conn.ehlo()
+        except ssl.SSLError as exc:
+            raise TransportError(
+                f"SMTP {where}: TLS failed ({exc.reason}); check smtp.security, "
+                "or smtp.verify_certificate for a self-signed server"
+            ) from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            raise TransportError(
+                f'SMTP {where}: the server does not offer STARTTLS; set smtp.security = "none" '
+                'or "tls"'
+            ) from exc
+        if c.username:
+            try:
+                conn.login(c.username, self.password or "")
+            except smtplib.SMTPAuthenticationError as exc:
+                conn.close()
+                raise TransportError(
+                    f"SMTP {where}: login as {c.username!r} refused ({exc.smtp_code}); "
+                    f"check smtp.username and the password in ${c.password_env}"
+                ) from exc
+            except smtplib.SMTPNotSupportedError as exc:
+                conn.close()
+                raise TransportError(
+                    f"SMTP {where}: the server offers no login; leave smtp.username empty"
+                ) from exc
+        return conn
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._conn is None:
+            self._conn = self._connect()
+        return self._conn
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(OSError):  # closing a broken socket
+                self._conn.close()
+            self._conn = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._conn.quit()
+        self._drop()
+
+    # --- sending ------------------------------------------------------------------------
+
+    def _wait_for_rate_limit(self) -> None:
+        interval = 1.0 / self.config.rate_per_second
+        wait = self._last_send + interval - self._clock()
+        if wait > 0:
+            self._sleep(wait)
+        self._last_send = self._clock()
+
+    def send(self, message: bytes, *, sender: str, recipient: str, digest_date: dt.date) -> None:
+        envelope_from = parseaddr(sender)[1] or sender
+        attempts = self.config.retries + 1
+        last_error = ""
+        for attempt in range(1, attempts + 1):
+            self._wait_for_rate_limit()
+            try:
+                refused = self._connection().sendmail(envelope_from, [recipient], message)
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, reply = exc.recipients.get(recipient, (550, b"refused"))
+                if code >= 500:
+                    raise PermanentDeliveryError(_reply(recipient, code, reply)) from exc
+                last_error = _reply(recipient, code, reply)
+            except smtplib.SMTPResponseException as exc:
+                if exc.smtp_code >= 500:
+                    self._reset()
+                    raise PermanentDeliveryError(
+                        _reply(recipient, exc.smtp_code, exc.smtp_error)
+                    ) from exc
+                self._reset()
+                last_error = _reply(recipient, exc.smtp_code, exc.smtp_error)
+            except (smtplib.SMTPServerDisconnected, ConnectionError, TimeoutError, OSError) as exc:
+                # A dropped or broken connection: open a new one on the next attempt.
+                self._drop()
+                last_error = f"{recipient}: connection to {self.config.host} lost ({exc})"
+                if attempt == attempts:
+                    raise TransportError(
+                        f"SMTP {self.config.host}:{self.config.port} unreachable after "
+                        f"{attempts} attempts ({exc}); digests stay pending for the next run"
+                    ) from exc
+            else:
+                if refused:  # pragma: no cover - one recipient: refusal raises above
+                    raise PermanentDeliveryError(f"{recipient}: refused ({refused})")
+                return
+            if attempt < attempts:
+                delay = self.config.backoff_seconds * 2 ** (attempt - 1)
+                log.info("retrying %s in %.1f s: %s", recipient, delay, last_error)
+                self._sleep(delay)
+        raise DeliveryError(f"{last_error} (gave up after {attempts} attempts)")
+
+    def _reset(self) -> None:
+        """After a refused transaction, RSET so the connection can be reused."""
+        if self._conn is None:
+            return
+        try:
+            self._conn.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+
+
+def _reply(recipient: str, code: int, reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    return f"{recipient}: the server replied {code} {' '.join(text.split())}"
+
+
+def _ssl_context(verify: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
