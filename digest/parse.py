@@ -576,7 +576,7 @@ def _parse_records(text: str, source: str) -> ParsedListing:
 
 def _json_lines(text: str, source: str) -> Iterator[PaperRecord]:
     first = True
-    for number, raw in enumerate(text.split("\n"), start=1):
+    for number, raw in _numbered_lines(text):
         if not raw.strip():
             continue
         try:
@@ -593,9 +593,20 @@ def _json_lines(text: str, source: str) -> Iterator[PaperRecord]:
                 line=number,
             ) from exc
         except (ValueError, RecursionError) as exc:
-            raise ListingError(f"invalid JSON: {exc}", source=source, line=number) from exc
+            raise ListingError(_json_failure(exc), source=source, line=number) from exc
         first = False
         yield _located(_plain_record, item, source, number)
+
+
+def _numbered_lines(text: str) -> Iterator[tuple[int, str]]:
+    """The lines of ``text`` one at a time, so a large file is not held twice in memory."""
+    start, number = 0, 1
+    while start <= len(text):
+        end = text.find("\n", start)
+        if end < 0:
+            end = len(text)
+        yield number, text[start:end]
+        start, number = end + 1, number + 1
 
 
 def _located(
@@ -625,9 +636,8 @@ def _plain_record(item: Any) -> PaperRecord:
     else:
         raise _Problem(f'"id" must be a string, not {_json_type(raw_id)}')
     url = _optional_str(item, "url")
-    arxiv_id = arxiv_id_from(record_id) if record_id else None
-    if arxiv_id is None and url:
-        arxiv_id = arxiv_id_from(url)
+    id_arxiv_id = arxiv_id_from(record_id) if record_id else None
+    arxiv_id = id_arxiv_id or (arxiv_id_from(url) if url else None)
     published = item.get("published")
     published_day = _iso_date(published)
     if published is not None and published_day is None:
@@ -636,7 +646,7 @@ def _plain_record(item: Any) -> PaperRecord:
         title=title,
         abstract=abstract,
         arxiv_id=arxiv_id,
-        source_id=record_id if record_id and arxiv_id_from(record_id) is None else None,
+        source_id=record_id if record_id and id_arxiv_id is None else None,
         authors=_authors(item.get("authors"), '"authors"'),
         url=url or (_ABS_URL.format(arxiv_id) if arxiv_id else None),
         published=published_day,
@@ -654,10 +664,17 @@ def _load_json(text: str, source: str) -> Any:
             source=source,
             line=exc.lineno,
         ) from exc
-    except RecursionError as exc:
-        raise ListingError("invalid JSON: nested too deeply", source=source) from exc
-    except ValueError as exc:  # e.g. a number with more digits than int() accepts
-        raise ListingError(f"invalid JSON: {exc}", source=source) from exc
+    except (ValueError, RecursionError) as exc:
+        raise ListingError(_json_failure(exc), source=source) from exc
+
+
+def _json_failure(exc: ValueError | RecursionError) -> str:
+    """The message for JSON that fails without a position: too deep, or a huge number."""
+    if isinstance(exc, RecursionError):
+        return "invalid JSON: nested too deeply"
+    # int() refuses numbers of more than 4,300 digits; its advice about
+    # sys.set_int_max_str_digits is for programmers, not for whoever fixes the file.
+    return "invalid JSON: " + str(exc).split(";", 1)[0]
 
 
 def _array_item_line(text: str, index: int) -> int | None:
@@ -689,7 +706,7 @@ def _json_text(obj: dict[str, Any], key: str, name: str) -> str:
         raise _Problem(f"no {name}")
     if not isinstance(value, str):
         raise _Problem(f"{name} must be a string, not {_json_type(value)}")
-    clean = " ".join(value.split())
+    clean = _clean(value)
     if not clean:
         raise _Problem(f"{name} is empty")
     return clean
@@ -718,7 +735,7 @@ def _authors(value: Any, name: str) -> tuple[str, ...]:
             author = author.get("name")
         if not isinstance(author, str):
             raise _Problem(f"{name} must be a list of names, but one is {_json_type(author)}")
-        clean = " ".join(author.split())
+        clean = _clean(author)
         if clean:
             names.append(clean)
     return tuple(names)
@@ -729,7 +746,7 @@ _AUTHOR_SEPARATOR = re.compile(r"\s*[,;]\s*(?:and\s+)?|\s+and\s+")
 
 def _split_authors(value: str) -> tuple[str, ...]:
     """``"A, B and C"`` → ``("A", "B", "C")``."""
-    names = (" ".join(name.split()) for name in _AUTHOR_SEPARATOR.split(value))
+    names = (_clean(name) for name in _AUTHOR_SEPARATOR.split(value))
     return tuple(name for name in names if name)
 
 
@@ -858,10 +875,11 @@ def _parse_rss(text: str, source: str) -> ParsedListing:
         items = list(_children(root, "item"))
         if channel is not None:
             items += _children(channel, "item")
+    elif kind == "rss":
+        raise ListingError("the <rss> feed has no <channel>; download it again", source=source)
     else:
         raise ListingError(
-            f"expected an RSS <rss><channel> or <rdf:RDF> feed, found <{kind}>; pass the right "
-            "--format",
+            f"expected an RSS <rss> or <rdf:RDF> feed, found <{kind}>; pass the right --format",
             source=source,
         )
     records = []
@@ -974,4 +992,18 @@ def _unique(values: Iterable[str]) -> tuple[str, ...]:
 
 
 def _clean(value: str) -> str:
+    """Whitespace collapsed to single spaces, none at the ends."""
+    # Fast path for ASCII text that is already clean, most of a large JSON Lines file:
+    # single-character searches run at memory speed, split() and join() do not.
+    if (
+        value.isascii()
+        and not any(space in value for space in _ASCII_SPACES_BUT_BLANK)
+        and "  " not in value
+        and value[:1] != " "
+        and value[-1:] != " "
+    ):
+        return value
     return " ".join(value.split())
+
+
+_ASCII_SPACES_BUT_BLANK = "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"  # what str.split() splits on
