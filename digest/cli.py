@@ -6,12 +6,14 @@ prints. Library errors (:class:`DigestError`) become one line on stderr and exit
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import json
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn
@@ -790,6 +792,277 @@ def rank_command(
     for n, row in enumerate(rows, start=1):
         click.echo(f"{n:>3}. {row['score']:.3f}  {_clip(row['title'], 80)}")
         click.echo(f"            {row['id']} · {' · '.join(row['reasons'])}")
+
+
+# --- run, runs, status, schedule -------------------------------------------------------------
+
+
+def _print_report(report: Any) -> None:
+    head = "dry run" if report.dry_run else f"run {report.run_id}"
+    click.echo(f"{head} · {report.digest_date} · {report.status} · {report.duration_seconds:.1f} s")
+    click.echo(f"  listings ingested: {report.listings_ingested} ({report.new_papers} new papers)")
+    click.echo(f"  subscribers due:   {report.subscribers_due}")
+    verb = "would send" if report.dry_run else "digests sent"
+    click.echo(f"  {verb + ':':<18} {report.sent}")
+    click.echo(f"  skipped:           {report.skipped} (nothing above their threshold)")
+    click.echo(f"  already done:      {report.already_done}")
+    click.echo(f"  failed:            {report.failed}")
+    for failure in report.failures:
+        click.echo(f"    {failure['email']}: {failure['reason']}")
+    for note in report.notes:
+        click.echo(f"  note: {note}")
+
+
+@cli.command("run")
+@click.option("--date", "on_date", type=ISO_DATE, help="Behave as on this day (default: today).")
+@click.option("--dry-run", is_flag=True, help="Rank and render, but send and record nothing.")
+@click.option("--only", "only", metavar="EMAIL", help="Only this subscriber.")
+@click.option("--transport", type=click.Choice(["outbox", "smtp"]), help="Override the config.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_app
+def run_command(
+    app: AppContext,
+    on_date: dt.datetime | None,
+    dry_run: bool,
+    only: str | None,
+    transport: str | None,
+    as_json: bool,
+) -> None:
+    """Ingest the inbox, then rank, render, deliver and record every due digest.
+
+    Each digest is sent once: a rerun of the same date sends nothing more. SIGTERM or
+    Ctrl-C finishes the current message and stops; the next run picks up the rest.
+
+    \b
+    Examples:
+      digest run
+      digest run --date 2026-11-22 --dry-run
+      digest run --only ada@example.org --transport smtp
+    """
+    from .run import RunContext, make_renderer, make_transport, run_digests
+    from .schedule import StopFlag
+
+    stop = StopFlag()
+    ctx = RunContext(
+        transport=make_transport(app.config, transport),
+        renderer=make_renderer(app.config),
+        now=app.now,
+        should_stop=stop,
+    )
+    with _stop_on_signals(stop):
+        report = run_digests(
+            app.store, app.config, ctx, date_override=_date(on_date), dry_run=dry_run, only=only
+        )
+    if as_json:
+        _emit_json(asdict(report))
+    else:
+        _print_report(report)
+    if report.status in ("failed", "interrupted"):
+        sys.exit(1)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: Any) -> Iterator[None]:
+    """SIGTERM/SIGINT set ``stop`` (the run ends after the current message)."""
+
+    def handler(signum: int, frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@cli.command("runs")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_app
+def runs_command(app: AppContext, limit: int, as_json: bool) -> None:
+    """List recent runs with their counts.
+
+    \b
+    Example:
+      digest runs --limit 5
+    """
+    rows = app.store.runs(limit=limit)
+    if as_json:
+        _emit_json(rows)
+        return
+    if not rows:
+        click.echo("no runs yet; try `digest run`", err=True)
+    for r in rows:
+        click.echo(
+            f"{r['id']:>4}  {r['started_at'][:19]}  {r['digest_date']}  {r['status']:<11} "
+            f"due {r['subscribers_due']:>4}  sent {r['sent']:>4}  skipped {r['skipped']:>4}  "
+            f"failed {r['failed']:>3}  new papers {r['new_papers']:>4}"
+        )
+
+
+@cli.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_app
+def status_command(app: AppContext, as_json: bool) -> None:
+    """The last run, the next scheduled one, and each subscriber's last digest.
+
+    \b
+    Example:
+      digest status
+    """
+    from .schedule import build_trigger, next_fire_time
+
+    runs = app.store.runs(limit=1)
+    upcoming = next_fire_time(build_trigger(app.config.schedule), app.now())
+    last_dates = app.store.last_digest_dates()
+    subs = app.store.subscribers()
+    data: dict[str, Any] = {
+        "last_run": runs[0] if runs else None,
+        "next_run": upcoming.isoformat() if upcoming else None,
+        "subscribers": [
+            {"email": s.email, "status": s.status, "last_digest": last_dates.get(s.id)}
+            for s in subs
+        ],
+    }
+    if as_json:
+        _emit_json(data)
+        return
+    if runs:
+        r = runs[0]
+        click.echo(
+            f"last run:  {r['started_at'][:19]} for {r['digest_date']}: {r['status']}, "
+            f"{r['sent']} sent, {r['skipped']} skipped, {r['failed']} failed"
+        )
+        for note in r["notes"]:
+            click.echo(f"           {note}")
+    else:
+        click.echo("last run:  none yet")
+    click.echo(f"next run:  {data['next_run'] or 'never'} ({app.config.schedule.cron})")
+    for s in data["subscribers"]:
+        click.echo(f"  {s['email']:<32} {s['status']:<13} last digest {s['last_digest'] or '-'}")
+
+
+@cli.command("schedule")
+@pass_app
+def schedule_command(app: AppContext) -> None:
+    """Run `digest run` on the configured cron schedule until stopped.
+
+    Catches up at start if the last scheduled run was missed. SIGTERM/SIGINT finish the
+    current message and exit.
+
+    \b
+    Example:
+      digest schedule        # with [schedule] cron = "0 7 * * mon-fri"
+    """
+    from .run import RunContext, make_renderer, make_transport, run_digests
+    from .schedule import StopFlag, run_scheduler
+    from .store import Store
+
+    config = app.config
+    make_renderer(config)  # fail now, not at 7 am, if the secret or templates are wrong
+    stop = StopFlag()
+    if not logging.getLogger().isEnabledFor(logging.INFO):
+        logging.getLogger("digest").setLevel(logging.INFO)
+
+    def job() -> None:
+        store = Store.open(config.store.database)  # one connection per thread
+        try:
+            ctx = RunContext(
+                transport=make_transport(config),
+                renderer=make_renderer(config),
+                now=app.now,
+                should_stop=stop,
+                trigger="schedule",
+            )
+            report = run_digests(store, config, ctx)
+            log.info(
+                "run %s for %s: %s, %d sent, %d skipped, %d failed",
+                report.run_id,
+                report.digest_date,
+                report.status,
+                report.sent,
+                report.skipped,
+                report.failed,
+            )
+            for note in report.notes:
+                log.info("run %s: %s", report.run_id, note)
+        except DigestError as exc:
+            log.error("run failed: %s", exc)
+        finally:
+            store.close()
+
+    def missed(fire_time: dt.datetime) -> bool:
+        moment = fire_time.isoformat(timespec="seconds")
+        return app.store.last_successful_run_since(moment) is None
+
+    run_scheduler(config.schedule, job, missed_run=missed, stop=stop)
+
+
+# --- preview --------------------------------------------------------------------------------
+
+
+@cli.command("preview")
+@click.argument("email", required=False)
+@click.option("--sample", is_flag=True, help="A built-in example subscriber instead of EMAIL.")
+@click.option("--date", "on_date", type=ISO_DATE, help="Preview the digest of this day.")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write the HTML.")
+@click.option("--text", "show_text", is_flag=True, help="Print the plain-text part.")
+@click.option("--eml", type=click.Path(path_type=Path, dir_okay=False), help="Write the message.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the HTML in a browser.")
+@pass_app
+def preview_command(
+    app: AppContext,
+    email: str | None,
+    sample: bool,
+    on_date: dt.datetime | None,
+    out: Path | None,
+    show_text: bool,
+    eml: Path | None,
+    open_browser: bool,
+) -> None:
+    """Render a subscriber's next digest without sending or recording anything.
+
+    \b
+    Examples:
+      digest preview ada@example.org --text
+      digest preview ada@example.org --out /tmp/ada.html --open
+      digest preview --sample --eml /tmp/sample.eml
+    """
+    from .preview import preview_digest
+
+    if bool(email) == sample:
+        raise click.UsageError("give a subscriber's EMAIL, or --sample")
+    result = preview_digest(
+        app.store, app.config, email=email, today=app.today(_date(on_date)), now=app.now()
+    )
+    if result.message is None:
+        click.echo(f"no email for {result.email} on this day: {result.quiet_reason}")
+    if out is not None:
+        out.write_text(result.html, encoding="utf-8")
+        click.echo(f"wrote {out}")
+    if eml is not None and result.message is not None:
+        eml.write_bytes(result.message.as_bytes())
+        click.echo(f"wrote {eml}")
+    if show_text:
+        click.echo(result.text, nl=False)
+    if open_browser:
+        import tempfile
+        import webbrowser
+
+        target = out
+        if target is None:
+            with tempfile.NamedTemporaryFile(
+                "w", suffix=".html", delete=False, encoding="utf-8"
+            ) as handle:
+                handle.write(result.html)
+            target = Path(handle.name)
+        webbrowser.open(target.resolve().as_uri())
+    if not (out or eml or show_text or open_browser):
+        click.echo(f"subject: {result.subject}")
+        for n, (paper, pick) in enumerate(result.picks, start=1):
+            click.echo(f"{n:>3}. {_clip(paper.title, 80)}  [{' · '.join(pick.reasons)}]")
+        click.echo("(use --out FILE.html, --text, --eml FILE or --open to see the email)")
 
 
 # --- demo -----------------------------------------------------------------------------------

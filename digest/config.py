@@ -244,7 +244,11 @@ def _validate(config: Config, where: str) -> None:
         raise bad(
             "schedule.timezone", config.schedule.timezone, 'an IANA zone such as "Europe/Paris"'
         ) from exc
-    if len(config.schedule.cron.split()) != 5:
-        raise bad("schedule.cron", config.schedule.cron, 'five cron fields, e.g. "0 7 * * mon-fri"')
+    if len(config.schedule.cron.split()) not in (5, 6):
+        raise bad(
+            "schedule.cron",
+            config.schedule.cron,
+            'five cron fields, e.g. "0 7 * * mon-fri" (or six, seconds first)',
+        )
     if not 1 <= config.web.port <= 65535:
         raise bad("web.port", config.web.port, "a port number from 1 to 65535")

@@ -37,8 +37,17 @@ class Transport(Protocol):
 
     name: str
 
-    def send(self, message: bytes, *, sender: str, recipient: str, digest_date: dt.date) -> None:
-        """Deliver one message or raise a :class:`DeliveryError`."""
+    def send(
+        self,
+        message: bytes,
+        *,
+        sender: str,
+        recipient: str,
+        digest_date: dt.date,
+        html: str | None = None,
+    ) -> None:
+        """Deliver one message or raise a :class:`DeliveryError`. ``html`` is the HTML part,
+        for transports that keep a browsable copy."""
 
     def close(self) -> None:
         """Release connections."""
@@ -60,14 +69,23 @@ class OutboxTransport:
     def path_for(self, recipient: str, digest_date: dt.date) -> Path:
         return self.folder / digest_date.isoformat() / f"{outbox_name(recipient)}.eml"
 
-    def send(self, message: bytes, *, sender: str, recipient: str, digest_date: dt.date) -> None:
+    def send(
+        self,
+        message: bytes,
+        *,
+        sender: str,
+        recipient: str,
+        digest_date: dt.date,
+        html: str | None = None,
+    ) -> None:
         path = self.path_for(recipient, digest_date)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            # The .html first: once the .eml exists the message counts as delivered.
+            html_bytes = html.encode("utf-8") if html is not None else _html_part(message)
+            if html_bytes is not None:
+                _write_atomically(path.with_suffix(".html"), html_bytes)
             _write_atomically(path, message)
-            html = _html_part(message)
-            if html is not None:
-                _write_atomically(path.with_suffix(".html"), html)
         except OSError as exc:
             raise TransportError(f"{path}: cannot write to the outbox ({exc.strerror})") from exc
 
@@ -77,10 +95,10 @@ class OutboxTransport:
 
 def _write_atomically(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # Written whole, then renamed: a reader (or a crash) never sees half a file. No fsync:
+    # the run survives a killed process, and a power cut is the mail server's business.
     with tmp.open("wb") as out:
         out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
     os.replace(tmp, path)
 
 
@@ -186,7 +204,15 @@ class SmtpTransport:
             self._sleep(wait)
         self._last_send = self._clock()
 
-    def send(self, message: bytes, *, sender: str, recipient: str, digest_date: dt.date) -> None:
+    def send(
+        self,
+        message: bytes,
+        *,
+        sender: str,
+        recipient: str,
+        digest_date: dt.date,
+        html: str | None = None,
+    ) -> None:
         envelope_from = parseaddr(sender)[1] or sender
         attempts = self.config.retries + 1
         last_error = ""

@@ -1,20 +1,54 @@
-"""``digest demo``: a complete instance on the bundled sample listings, offline."""
+"""``digest demo``: a complete instance on the bundled sample listings, offline.
+
+Creates config and store in a fresh folder, adds three sample subscribers with different
+interests, then simulates one day per bundled listing: the listing lands in the inbox and
+the daily run ingests it, ranks, renders and writes the emails to the outbox.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import secrets
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from .config import load_config
+from .config import Config, load_config
 from .errors import DigestError
-from .ingest import ingest_paths
 from .instance import init_instance
+from .models import Keyword
+from .profiles import SubscriberEntry
+from .render import Renderer
 from .resources import examples_dir
+from .run import RunContext, RunReport, make_renderer, make_transport, run_digests
 from .store import Store
 
 MARKER = ".digest-demo"
+
+SAMPLE_SUBSCRIBERS = (
+    SubscriberEntry(
+        email="ada@example.org",
+        name="Ada Lovelace",
+        keywords=(Keyword("code generation", 2.0), Keyword("program synthesis"), Keyword("code")),
+        exclude=("vision",),
+        description="Language models that write and understand code.",
+    ),
+    SubscriberEntry(
+        email="grace@example.org",
+        name="Grace Hopper",
+        keywords=(Keyword("retrieval", 2.0), Keyword("search"), Keyword("question answering")),
+        description="Search engines, dense retrieval and RAG.",
+        quiet_day="note",
+    ),
+    SubscriberEntry(
+        email="alan@example.org",
+        name="Alan Turing",
+        keywords=(Keyword("speech"), Keyword("vision"), Keyword("diffusion")),
+        description="Speech and image models.",
+        max_papers=5,
+    ),
+)
 
 
 def prepare_demo_dir(directory: Path) -> None:
@@ -30,22 +64,80 @@ def prepare_demo_dir(directory: Path) -> None:
     (directory / MARKER).write_text("made by `digest demo`; safe to delete\n", encoding="utf-8")
 
 
-def run_demo(directory: Path, *, echo: Callable[[str], None]) -> None:
-    """Create a fresh demo instance in ``directory`` and ingest the bundled listings."""
+# One listing per simulated day: the dated pages first, then the other formats, whose
+# papers partly recur (the demo shows they are not sent twice).
+DEMO_ORDER = (
+    "daily-papers-page.txt",
+    "day2-page.txt",
+    "day3-page.txt",
+    "daily-papers-api.json",
+    "arxiv-atom.xml",
+    "arxiv-rss.xml",
+    "records.jsonl",
+)
+
+
+def sample_listings() -> list[Path]:
+    """The bundled listings in demo order (any others after them, by name)."""
+    files = {
+        p.name: p for p in examples_dir().iterdir() if p.is_file() and not p.name.startswith(".")
+    }
+    ordered = [files.pop(name) for name in DEMO_ORDER if name in files]
+    return ordered + [files[name] for name in sorted(files)]
+
+
+def run_demo(
+    directory: Path, *, echo: Callable[[str], None], today: dt.date | None = None
+) -> list[tuple[str, RunReport]]:
+    """Build the demo in ``directory`` and simulate a day per sample listing.
+
+    Returns (listing name, run report) per simulated day.
+    """
     prepare_demo_dir(directory)
-    config_path = init_instance(directory)
-    config = load_config(config_path)
+    config = load_config(init_instance(directory))
+    secret = os.environ.get(config.email.secret_env) or secrets.token_urlsafe(32)
+    if config.email.secret_env not in os.environ:
+        echo(
+            f"(links are signed with a throwaway secret: export {config.email.secret_env} "
+            "to keep them valid)"
+        )
+    listings = sample_listings()
+    last_day = today or dt.date.today()
+    days = [last_day - dt.timedelta(days=len(listings) - 1 - n) for n in range(len(listings))]
     store = Store.open(config.store.database)
     try:
-        samples = sorted(examples_dir().iterdir())
-        now = dt.datetime.now(dt.UTC)
-        results = ingest_paths(store, samples, today=now.date(), now=now)
-        for r in results:
-            if r.failed:
-                echo(f"error: {r.message}")
-            else:
-                echo(f"{Path(r.path).name:<28} {r.format:<18} {r.found:>3} listings {r.new:>3} new")
-        echo(f"{store.paper_count()} papers in {config.store.database}")
-        echo(f"try: digest --config {config_path} papers list")
+        start = dt.datetime.combine(days[0], dt.time(7), tzinfo=dt.UTC).isoformat()
+        store.save_entries(list(SAMPLE_SUBSCRIBERS), who="demo", now=start)
+        renderer = make_renderer(config, secret=secret)
+        reports = []
+        echo(f"{'day':<12} {'listing':<24} {'new papers':>10} {'emails sent':>12}")
+        for day, listing in zip(days, listings, strict=True):
+            shutil.copy(listing, config.ingest.inbox / listing.name)
+            report = _simulate_day(store, config, renderer, day)
+            reports.append((listing.name, report))
+            echo(
+                f"{day.isoformat():<12} {listing.name:<24} {report.new_papers:>10} "
+                f"{report.sent:>12}"
+            )
+        total = sum(r.sent for _, r in reports)
+        echo(f"{total} emails in {config.delivery.outbox}")
+        delivered = [path for _, r in reports for path in r.delivered]
+        if delivered:
+            # The fullest email shows the most; quiet-day notes are the smallest.
+            fullest = max(delivered, key=lambda path: Path(path).stat().st_size)
+            echo(f"open one in a browser: {Path(fullest).with_suffix('.html')}")
+        echo(f"explore: digest --config {config.path} rank ada@example.org")
+        return reports
     finally:
         store.close()
+
+
+def _simulate_day(store: Store, config: Config, renderer: Renderer, day: dt.date) -> RunReport:
+    moment = dt.datetime.combine(day, dt.time(7), tzinfo=dt.UTC)
+    ctx = RunContext(
+        transport=make_transport(config, "outbox"),
+        renderer=renderer,
+        now=lambda: moment,
+        trigger="demo",
+    )
+    return run_digests(store, config, ctx, date_override=day)

@@ -113,8 +113,13 @@ def normalize_title(title: str) -> str:
     ``"BERT: Pre-training…"`` and ``"bert pre training"`` give the same key, so the store
     can tell that two listings carry the same paper even without an arXiv id.
     """
-    folded = unicodedata.normalize("NFKC", title).casefold()
-    return "".join(ch for ch in folded if ch.isalnum())
+    if title.isascii():  # NFKC leaves ASCII alone, and casefold() is lower() there
+        return _NOT_ALNUM.sub("", title.lower())
+    # In Python's re, \w is exactly str.isalnum() plus "_": so this keeps isalnum() chars.
+    return _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", title).casefold())
+
+
+_NOT_ALNUM = re.compile(r"[\W_]+")
 
 
 # --------------------------------------------------------------------------- entry points
@@ -995,15 +1000,10 @@ def _clean(value: str) -> str:
     """Whitespace collapsed to single spaces, none at the ends."""
     # Fast path for ASCII text that is already clean, most of a large JSON Lines file:
     # single-character searches run at memory speed, split() and join() do not.
-    if (
-        value.isascii()
-        and not any(space in value for space in _ASCII_SPACES_BUT_BLANK)
-        and "  " not in value
-        and value[:1] != " "
-        and value[-1:] != " "
-    ):
+    if value.isascii() and _UNCLEAN_ASCII.search(value) is None:
         return value
     return " ".join(value.split())
 
 
-_ASCII_SPACES_BUT_BLANK = "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"  # what str.split() splits on
+# What str.split() would change in ASCII text: its other separators, runs, blank ends.
+_UNCLEAN_ASCII = re.compile(r"[\t\n\r\x0b\x0c\x1c-\x1f]|  |^ | $")

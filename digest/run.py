@@ -6,15 +6,27 @@ This module reads from the store and passes plain data to the pure stages.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import IO
+from zoneinfo import ZoneInfo
 
 from .config import Config
+from .deliver import OutboxTransport, Transport
+from .errors import DeliveryError, PermanentDeliveryError, RunLockedError, TransportError
+from .ingest import ingest_inbox
 from .model_cache import load_or_fit
-from .models import Paper, Pick, Subscriber
+from .models import WEEKDAYS, Paper, Pick, Profile, Subscriber
 from .rank import Interest, rank
-from .store import Store
+from .render import DigestContent, Renderer
+from .store import DigestRow, Store
+
+FINAL_STATUSES = ("sent", "skipped", "failed")
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +49,21 @@ def lookback_window(config: Config, today: dt.date) -> tuple[str, str]:
 
 
 def build_interests(
-    store: Store, config: Config, subscribers: Sequence[Subscriber], *, limit: int | None = None
+    store: Store,
+    config: Config,
+    subscribers: Sequence[Subscriber],
+    *,
+    limit: int | None = None,
+    profiles: Mapping[int, Profile] | None = None,
 ) -> list[Interest]:
     """Everything the ranker needs to know about each subscriber, read in a few queries.
 
     Liked papers are the profile's likes plus "more like this" feedback; disliked the
-    profile's dislikes plus "less like this" (the latest vote on a paper wins).
+    profile's dislikes plus "less like this" (the latest vote on a paper wins). ``profiles``
+    replaces stored profiles (the web editor previews an unsaved one).
     """
     ids = [s.id for s in subscribers]
-    profiles = store.profiles(ids)
+    profiles = {**store.profiles(ids), **(profiles or {})}
     votes = store.feedback_votes(ids)
     sent = store.sent_paper_ids(ids)
     wanted: set[str] = set()
@@ -85,21 +103,403 @@ def rank_subscribers(
     include_below_threshold: bool = False,
 ) -> Ranking:
     """Rank the unseen candidates of ``today``'s lookback window for each subscriber."""
+    if not subscribers:
+        return Ranking({}, {})
+    return rank_interests(
+        store,
+        config,
+        lambda: build_interests(store, config, subscribers, limit=limit),
+        today=today,
+        include_below_threshold=include_below_threshold,
+    )
+
+
+def rank_interests(
+    store: Store,
+    config: Config,
+    interests: Callable[[], list[Interest]],
+    *,
+    today: dt.date,
+    include_below_threshold: bool = False,
+) -> Ranking:
+    """Rank ``today``'s candidates for prepared interests (keys are subscriber ids)."""
     since, until = lookback_window(config, today)
     candidates = store.papers(since=since, until=until)
-    if not candidates or not subscribers:
-        return Ranking({s.id: [] for s in subscribers}, {p.id: p for p in candidates})
+    by_id = {p.id: p for p in candidates}
+    if not candidates:
+        return Ranking({}, by_id)
     vectorizer = load_or_fit(
         config.store.cache_dir, store.corpus_fingerprint(), lambda: list(store.iter_paper_texts())
     )
-    interests = build_interests(store, config, subscribers, limit=limit)
     ranked = rank(
         vectorizer,
         candidates,
-        interests,
+        interests(),
         diversity=config.ranking.diversity,
         include_below_threshold=include_below_threshold,
     )
-    return Ranking(
-        {int(key): picks for key, picks in ranked.items()}, {p.id: p for p in candidates}
+    return Ranking({int(key): picks for key, picks in ranked.items()}, by_id)
+
+
+# --- the daily run ---------------------------------------------------------------------------
+
+
+@dataclass
+class RunReport:
+    """What one run did; stored in ``runs`` and printed at the end."""
+
+    digest_date: str
+    started_at: str
+    dry_run: bool = False
+    run_id: int | None = None
+    finished_at: str = ""
+    status: str = "running"
+    listings_ingested: int = 0
+    new_papers: int = 0
+    subscribers_due: int = 0
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    already_done: int = 0
+    failures: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    duration_seconds: float = 0.0
+    delivered: list[str] = field(default_factory=list)  # where messages went (outbox paths)
+
+    def fail(self, email: str, reason: str) -> None:
+        self.failed += 1
+        self.failures.append({"email": email, "reason": reason})
+
+
+class RunLock:
+    """An exclusive lock beside the database: one run at a time, released even by kill -9."""
+
+    def __init__(self, database: Path) -> None:
+        self.path = database.with_name(database.name + ".run.lock")
+        self._file: IO[str] | None = None
+
+    def __enter__(self) -> RunLock:
+        handle = self.path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise RunLockedError(
+                f"a digest run is already in progress ({holder}); wait for it to finish"
+            ) from exc
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, started {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} UTC")
+        handle.flush()
+        self._file = handle
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            self._file.truncate(0)
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+def is_due(subscriber: Subscriber, day: dt.date) -> bool:
+    """Daily subscribers are due every day; weekly ones on their weekday."""
+    if subscriber.frequency == "daily":
+        return True
+    return subscriber.frequency == f"weekly:{WEEKDAYS[day.weekday()]}"
+
+
+def digest_date_for(subscriber: Subscriber, now: dt.datetime, override: dt.date | None) -> dt.date:
+    """The subscriber's date: ``override`` (``--date``) or today in their timezone."""
+    if override is not None:
+        return override
+    return now.astimezone(ZoneInfo(subscriber.timezone)).date()
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a run needs from outside: the clock, the transport, the renderer, a stop flag."""
+
+    transport: Transport
+    renderer: Renderer
+    now: Callable[[], dt.datetime]
+    should_stop: Callable[[], bool] = lambda: False
+    trigger: str = "cli"
+
+
+def run_digests(
+    store: Store,
+    config: Config,
+    ctx: RunContext,
+    *,
+    date_override: dt.date | None = None,
+    dry_run: bool = False,
+    only: str | None = None,
+    ingest: bool = True,
+) -> RunReport:
+    """The daily run: ingest the inbox, then for every active subscriber due today rank,
+    render, deliver and record, each digest exactly once. Returns the run report."""
+    started = ctx.now()
+    run_day = date_override or started.date()
+    report = RunReport(
+        digest_date=run_day.isoformat(),
+        started_at=started.isoformat(timespec="seconds"),
+        dry_run=dry_run,
     )
+    with RunLock(config.store.database):
+        if not dry_run:
+            store.mark_stale_runs(now=report.started_at)
+            report.run_id = store.start_run(
+                digest_date=report.digest_date,
+                trigger=ctx.trigger,
+                transport=ctx.transport.name,
+                dry_run=dry_run,
+                now=report.started_at,
+                pid=os.getpid(),
+            )
+        try:
+            _ingest_inbox(store, config, ctx, report, run_day, dry_run=dry_run, enabled=ingest)
+            _deliver_due(store, config, ctx, report, date_override, dry_run=dry_run, only=only)
+        except BaseException as exc:
+            report.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            report.notes.append(f"the run stopped: {exc}")
+            _finish(store, ctx, report, started)
+            raise
+        finally:
+            ctx.transport.close()
+        if report.status == "running":
+            report.status = "dry-run" if dry_run else ("failed" if report.failed else "ok")
+        _finish(store, ctx, report, started)
+    return report
+
+
+def _finish(store: Store, ctx: RunContext, report: RunReport, started: dt.datetime) -> None:
+    finished = ctx.now()
+    report.finished_at = finished.isoformat(timespec="seconds")
+    report.duration_seconds = round((finished - started).total_seconds(), 3)
+    if report.run_id is not None:
+        store.finish_run(report.run_id, asdict(report))
+
+
+def _ingest_inbox(
+    store: Store,
+    config: Config,
+    ctx: RunContext,
+    report: RunReport,
+    run_day: dt.date,
+    *,
+    dry_run: bool,
+    enabled: bool,
+) -> None:
+    inbox = config.ingest.inbox
+    if not enabled or not inbox.is_dir():
+        return
+    waiting = [p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")]
+    if dry_run:
+        if waiting:
+            report.notes.append(f"{len(waiting)} files wait in the inbox (not ingested: dry run)")
+        return
+    for result in ingest_inbox(store, inbox, today=run_day, now=ctx.now()):
+        if result.status == "ingested":
+            report.listings_ingested += 1
+            report.new_papers += result.new
+        elif result.failed:
+            report.notes.append(f"listing failed: {result.message}")
+
+
+def _deliver_due(
+    store: Store,
+    config: Config,
+    ctx: RunContext,
+    report: RunReport,
+    date_override: dt.date | None,
+    *,
+    dry_run: bool,
+    only: str | None,
+) -> None:
+    now = ctx.now()
+    if only:
+        subscribers = [store.subscriber(only)]
+        if subscribers[0].status != "active":
+            report.notes.append(f"{subscribers[0].email} is {subscribers[0].status}; nothing sent")
+            return
+    else:
+        subscribers = store.subscribers(status="active")
+    if not subscribers:
+        report.notes.append("no active subscribers; add one with `digest subscribers add`")
+        return
+    by_date: dict[dt.date, list[Subscriber]] = {}
+    not_due = 0
+    for sub in subscribers:
+        day = digest_date_for(sub, now, date_override)
+        if is_due(sub, day):
+            by_date.setdefault(day, []).append(sub)
+        else:
+            not_due += 1
+    report.subscribers_due = sum(len(subs) for subs in by_date.values())
+    if not_due:
+        report.notes.append(f"{not_due} weekly subscribers are not due on this day")
+    for day, due in sorted(by_date.items()):
+        if not _deliver_day(store, config, ctx, report, day, due, dry_run=dry_run):
+            break
+    if report.subscribers_due and report.already_done == report.subscribers_due:
+        report.notes.append(
+            f"every digest for {report.digest_date} was already sent or skipped; nothing to do"
+        )
+
+
+def _deliver_day(
+    store: Store,
+    config: Config,
+    ctx: RunContext,
+    report: RunReport,
+    day: dt.date,
+    due: list[Subscriber],
+    *,
+    dry_run: bool,
+) -> bool:
+    """Deliver one date's digests; False when the run must stop (transport down, SIGTERM)."""
+    iso = day.isoformat()
+    stamp = ctx.now().isoformat(timespec="seconds")
+    digests: dict[int, DigestRow | None] = {}
+    to_rank: list[Subscriber] = []
+    for sub in due:
+        row = (
+            store.digest_row(sub.id, iso) if dry_run else store.open_digest(sub.id, iso, now=stamp)
+        )
+        if row is not None and row.status in FINAL_STATUSES:
+            report.already_done += 1
+            continue
+        digests[sub.id] = row
+        if row is None or row.status == "pending":
+            to_rank.append(sub)
+    if not digests:
+        return True
+    ranking = rank_subscribers(store, config, to_rank, today=day)
+    resumed = {
+        sub_id: row
+        for sub_id, row in digests.items()
+        if row is not None and row.status == "rendered"
+    }
+    resumed_papers = store.papers_by_id(p for row in resumed.values() for p in row.paper_ids)
+    trending = tuple(store.trending(iso, limit=config.ranking.trending_count))
+    new_today = store.new_paper_count(iso)
+    claim = f"run {report.run_id} pid {os.getpid()}"
+    sender = config.email.sender
+    for sub in due:
+        if sub.id not in digests:
+            continue
+        if ctx.should_stop():
+            report.notes.append("stopped by a signal; the rest is left for the next run")
+            report.status = "interrupted"
+            return False
+        row = digests[sub.id]
+        if row is not None and row.status == "rendered":
+            picks = tuple(
+                (resumed_papers[p.paper_id], p) for p in row.picks if p.paper_id in resumed_papers
+            )
+        else:
+            picks = tuple(ranking.papers_for(sub.id))
+        content = DigestContent(
+            subscriber=sub,
+            profile=store.profile(sub.id),
+            picks=picks,
+            digest_date=day,
+            trending=trending,
+            new_paper_count=new_today,
+            below_threshold_count=len(ranking.candidates),
+        )
+        message = ctx.renderer.render(content, now=ctx.now())
+        if message is None:
+            report.skipped += 1
+            if not dry_run and row is not None:
+                reason = f"{len(ranking.candidates)} candidate papers, none above the threshold"
+                store.mark_digest_skipped(row.id, reason=reason, now=ctx.now().isoformat())
+            continue
+        if dry_run or row is None:
+            report.sent += 1  # would be sent
+            continue
+        claimed = store.claim_digest(
+            row.id,
+            from_status=row.status,
+            claimed_by=claim,
+            previous_claim=row.claimed_by,
+            picks=[p for _, p in picks],
+            message_id=str(message["Message-ID"]),
+            run_id=report.run_id or 0,
+            now=ctx.now().isoformat(timespec="seconds"),
+        )
+        if not claimed:
+            report.already_done += 1  # another run took it
+            continue
+        data = message.as_bytes()
+        try:
+            ctx.transport.send(
+                data, sender=sender, recipient=sub.email, digest_date=day, html=_html_of(message)
+            )
+        except TransportError as exc:
+            store.release_digest(row.id, claimed_by=claim, now=ctx.now().isoformat())
+            report.fail(sub.email, str(exc))
+            report.notes.append("delivery stopped: the transport failed; the rest stay pending")
+            return False
+        except DeliveryError as exc:
+            permanent = isinstance(exc, PermanentDeliveryError)
+            bounced = store.mark_digest_failed(
+                row.id,
+                subscriber_id=sub.id,
+                claimed_by=claim,
+                reason=str(exc),
+                permanent=permanent,
+                max_hard_failures=config.smtp.max_hard_failures,
+                now=ctx.now().isoformat(),
+            )
+            report.fail(sub.email, str(exc))
+            if bounced:
+                report.notes.append(f"{sub.email} is now bounced after repeated hard failures")
+            continue
+        store.mark_digest_sent(
+            row.id,
+            subscriber_id=sub.id,
+            paper_ids=[p.id for p, _ in picks],
+            claimed_by=claim,
+            now=ctx.now().isoformat(timespec="seconds"),
+        )
+        report.sent += 1
+        if isinstance(ctx.transport, OutboxTransport):
+            report.delivered.append(str(ctx.transport.path_for(sub.email, day)))
+    return True
+
+
+def _html_of(message: EmailMessage) -> str | None:
+    part = message.get_body(preferencelist=("html",))
+    if part is None:
+        return None
+    content = part.get_content()
+    return content if isinstance(content, str) else None
+
+
+# --- wiring ---------------------------------------------------------------------------------
+
+
+def make_renderer(config: Config, *, secret: str | None = None) -> Renderer:
+    """The renderer for this config; the link secret comes from the environment."""
+    from .tokens import LinkSigner
+
+    if secret is None:
+        secret = config.secret(config.email.secret_env, key="email.secret_env")
+    return Renderer(config.email, LinkSigner(secret), template_dir=config.email.templates)
+
+
+def make_transport(config: Config, name: str | None = None) -> Transport:
+    """The transport the config chooses, or ``name`` (``--transport``)."""
+    from .deliver import SmtpTransport
+
+    chosen = name or config.delivery.transport
+    if chosen == "smtp":
+        password = None
+        if config.smtp.username:
+            password = config.secret(config.smtp.password_env, key="smtp.password_env")
+        return SmtpTransport(config.smtp, password=password)
+    return OutboxTransport(config.delivery.outbox)

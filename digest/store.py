@@ -28,7 +28,7 @@ from typing import Any
 import sqlite_utils
 
 from .errors import NotFoundError, StoreError, SubscriberError
-from .models import Keyword, Paper, PaperRecord, Profile, Subscriber
+from .models import Keyword, Paper, PaperRecord, Pick, Profile, Subscriber
 from .parse import arxiv_id_from, normalize_title
 from .profiles import ENTRY_KEYS, SubscriberEntry
 
@@ -119,6 +119,45 @@ def describe_profile_change(old: Profile, new: Profile) -> str:
     if old.description != new.description:
         parts.append("description changed")
     return "; ".join(parts) or "no change"
+
+
+@dataclass(frozen=True)
+class DigestRow:
+    """One subscriber's digest for one date, as it moves pending → rendered → sent."""
+
+    id: int
+    subscriber_id: int
+    digest_date: str
+    status: str
+    message_id: str | None
+    picks: tuple[Pick, ...]
+    error: str | None
+    attempts: int
+    claimed_by: str | None
+
+    @property
+    def paper_ids(self) -> tuple[str, ...]:
+        return tuple(p.paper_id for p in self.picks)
+
+
+_DIGEST_COLUMNS = (
+    "id, subscriber_id, digest_date, status, message_id, picks, error, attempts, claimed_by"
+)
+
+
+def _digest(row: Sequence[Any]) -> DigestRow:
+    values = list(row)
+    values[5] = tuple(
+        Pick(p["id"], float(p["score"]), tuple(p["reasons"])) for p in json.loads(values[5])
+    )
+    return DigestRow(*values)
+
+
+def _picks_json(picks: Sequence[Pick]) -> str:
+    return json.dumps(
+        [{"id": p.paper_id, "score": round(p.score, 6), "reasons": list(p.reasons)} for p in picks],
+        ensure_ascii=False,
+    )
 
 
 # --- migrations -------------------------------------------------------------------------
@@ -232,7 +271,7 @@ def _m002_subscribers(db: sqlite_utils.Database) -> None:
             status TEXT NOT NULL DEFAULT 'pending'
                 CHECK (status IN ('pending', 'rendered', 'sent', 'failed', 'skipped')),
             message_id TEXT,
-            paper_ids TEXT NOT NULL DEFAULT '[]',     -- JSON, in the order of the email
+            picks TEXT NOT NULL DEFAULT '[]',         -- JSON [{"id", "score", "reasons"}], in order
             error TEXT,
             attempts INTEGER NOT NULL DEFAULT 0,
             run_id INTEGER,
@@ -255,9 +294,39 @@ def _m002_subscribers(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m003_runs(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            digest_date TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'running'
+                CHECK (status IN ('running', 'ok', 'failed', 'interrupted', 'dry-run')),
+            trigger TEXT NOT NULL DEFAULT 'cli',     -- cli, schedule, demo
+            transport TEXT NOT NULL,
+            listings_ingested INTEGER NOT NULL DEFAULT 0,
+            new_papers INTEGER NOT NULL DEFAULT 0,
+            subscribers_due INTEGER NOT NULL DEFAULT 0,
+            sent INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            failed INTEGER NOT NULL DEFAULT 0,
+            already_done INTEGER NOT NULL DEFAULT 0,
+            failures TEXT NOT NULL DEFAULT '[]',      -- JSON [{"email": ..., "reason": ...}]
+            notes TEXT NOT NULL DEFAULT '[]',         -- JSON list of sentences for people
+            duration_seconds REAL,
+            pid INTEGER
+        );
+        CREATE INDEX runs_started ON runs (started_at);
+        """
+    )
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_papers_and_listings", _m001_papers_and_listings),
     ("002_subscribers_profiles_feedback_sends", _m002_subscribers),
+    ("003_runs", _m003_runs),
 )
 
 
@@ -291,6 +360,8 @@ class Store:
             if db.journal_mode != "wal":
                 db.enable_wal()
             conn.execute("PRAGMA synchronous = NORMAL")
+            # 64 MiB of page cache: index inserts during a large ingest stay in memory.
+            conn.execute("PRAGMA cache_size = -65536")
             store = cls(db, path)
             store.migrate()
         except sqlite3.DatabaseError as exc:
@@ -903,6 +974,339 @@ class Store:
             quiet_day=subscriber.quiet_day,
             status=subscriber.status,
         )
+
+    # --- digests --------------------------------------------------------------------------
+
+    def digest_row(self, subscriber_id: int, digest_date: str) -> DigestRow | None:
+        row = self.db.execute(
+            f"SELECT {_DIGEST_COLUMNS} FROM digests WHERE subscriber_id = ? AND digest_date = ?",
+            [subscriber_id, digest_date],
+        ).fetchone()
+        return _digest(row) if row else None
+
+    def open_digest(self, subscriber_id: int, digest_date: str, *, now: str) -> DigestRow:
+        """The digest of a subscriber for a date, created ``pending`` if it is new."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR IGNORE INTO digests (subscriber_id, digest_date, status, created_at, "
+                "updated_at) VALUES (?, ?, 'pending', ?, ?)",
+                [subscriber_id, digest_date, now, now],
+            )
+        row = self.digest_row(subscriber_id, digest_date)
+        if row is None:  # pragma: no cover - inserted just above
+            raise StoreError(f"digest of subscriber {subscriber_id} for {digest_date} vanished")
+        return row
+
+    def claim_digest(
+        self,
+        digest_id: int,
+        *,
+        from_status: str,
+        claimed_by: str,
+        previous_claim: str | None,
+        picks: Sequence[Pick],
+        message_id: str,
+        run_id: int,
+        now: str,
+    ) -> bool:
+        """Move a digest to ``rendered`` for this run, if nobody else moved it first.
+
+        The conditional UPDATE is the claim: of two overlapping runs exactly one changes
+        the row, and only that one sends the message.
+        """
+        with self.transaction():
+            cursor = self.db.execute(
+                "UPDATE digests SET status = 'rendered', claimed_by = ?, picks = ?, "
+                "message_id = ?, run_id = ?, attempts = attempts + 1, updated_at = ? "
+                "WHERE id = ? AND status = ? AND claimed_by IS ?",
+                [
+                    claimed_by,
+                    _picks_json(picks),
+                    message_id,
+                    run_id,
+                    now,
+                    digest_id,
+                    from_status,
+                    previous_claim,
+                ],
+            )
+        return cursor.rowcount == 1
+
+    def mark_digest_sent(
+        self,
+        digest_id: int,
+        *,
+        subscriber_id: int,
+        paper_ids: Sequence[str],
+        claimed_by: str,
+        now: str,
+    ) -> bool:
+        """Mark a digest sent and its papers as sent to the subscriber, in one transaction."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "UPDATE digests SET status = 'sent', error = NULL, updated_at = ? "
+                "WHERE id = ? AND status = 'rendered' AND claimed_by = ?",
+                [now, digest_id, claimed_by],
+            )
+            if cursor.rowcount != 1:
+                return False
+            self.record_sends(subscriber_id, paper_ids, digest_id=digest_id, now=now)
+            self.db.execute(
+                "UPDATE subscribers SET hard_failures = 0 WHERE id = ? AND hard_failures != 0",
+                [subscriber_id],
+            )
+        return True
+
+    def mark_digest_skipped(self, digest_id: int, *, reason: str, now: str) -> bool:
+        """A digest with nothing to send (quiet day, no note wanted)."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "UPDATE digests SET status = 'skipped', error = ?, updated_at = ? "
+                "WHERE id = ? AND status = 'pending'",
+                [reason, now, digest_id],
+            )
+        return cursor.rowcount == 1
+
+    def mark_digest_failed(
+        self,
+        digest_id: int,
+        *,
+        subscriber_id: int,
+        claimed_by: str,
+        reason: str,
+        permanent: bool,
+        max_hard_failures: int,
+        now: str,
+    ) -> bool:
+        """Record a failed delivery. A transient failure goes back to ``pending`` (the next
+        run retries it); a permanent one counts toward the subscriber becoming ``bounced``.
+        Its papers are not recorded as sent, so they stay candidates. Returns True when
+        the subscriber was just marked bounced."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE digests SET status = ?, error = ?, claimed_by = NULL, updated_at = ? "
+                "WHERE id = ? AND status = 'rendered' AND claimed_by = ?",
+                ["failed" if permanent else "pending", reason, now, digest_id, claimed_by],
+            )
+            if not permanent:
+                return False
+            self.db.execute(
+                "UPDATE subscribers SET hard_failures = hard_failures + 1 WHERE id = ?",
+                [subscriber_id],
+            )
+            cursor = self.db.execute(
+                "UPDATE subscribers SET status = 'bounced', updated = ? "
+                "WHERE id = ? AND hard_failures >= ? AND status = 'active'",
+                [now, subscriber_id, max_hard_failures],
+            )
+        return cursor.rowcount == 1
+
+    def release_digest(self, digest_id: int, *, claimed_by: str, now: str) -> None:
+        """Give a claimed digest back (``pending``) when a run stops before sending it."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE digests SET status = 'pending', claimed_by = NULL, updated_at = ? "
+                "WHERE id = ? AND status = 'rendered' AND claimed_by = ?",
+                [now, digest_id, claimed_by],
+            )
+
+    def last_digest_dates(self) -> dict[int, str]:
+        """subscriber id → date of their latest sent digest."""
+        return {
+            row[0]: row[1]
+            for row in self.db.execute(
+                "SELECT subscriber_id, max(digest_date) FROM digests WHERE status = 'sent' "
+                "GROUP BY subscriber_id"
+            )
+        }
+
+    def digests(self, *, digest_date: str | None = None) -> list[DigestRow]:
+        where, args = ("WHERE digest_date = ?", [digest_date]) if digest_date else ("", [])
+        return [
+            _digest(row)
+            for row in self.db.execute(
+                f"SELECT {_DIGEST_COLUMNS} FROM digests {where} ORDER BY id", args
+            )
+        ]
+
+    def new_paper_count(self, day: str) -> int:
+        return int(
+            self.db.execute("SELECT count(*) FROM papers WHERE first_seen = ?", [day]).fetchone()[0]
+        )
+
+    def trending(self, day: str, *, limit: int) -> list[Paper]:
+        """The day's new papers with the most upvotes (not personalised)."""
+        if limit <= 0:
+            return []
+        return self._papers(
+            "WHERE p.first_seen = ? AND p.upvotes IS NOT NULL AND p.upvotes > 0 "
+            f"ORDER BY p.upvotes DESC, p.rowid LIMIT {int(limit)}",
+            [day],
+        )
+
+    # --- runs -----------------------------------------------------------------------------
+
+    def start_run(
+        self, *, digest_date: str, trigger: str, transport: str, dry_run: bool, now: str, pid: int
+    ) -> int:
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO runs (started_at, digest_date, status, trigger, transport, pid) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [now, digest_date, "dry-run" if dry_run else "running", trigger, transport, pid],
+            )
+        return int(cursor.lastrowid or 0)
+
+    def mark_stale_runs(self, *, now: str) -> int:
+        """Runs still "running" when a new run holds the lock died (killed or crashed)."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ?, "
+                "notes = json_insert(notes, '$[#]', 'the process died; the next run finished "
+                "its work') WHERE status = 'running'",
+                [now],
+            )
+        return cursor.rowcount
+
+    def finish_run(self, run_id: int, report: dict[str, Any]) -> None:
+        columns = (
+            "finished_at",
+            "status",
+            "listings_ingested",
+            "new_papers",
+            "subscribers_due",
+            "sent",
+            "skipped",
+            "failed",
+            "already_done",
+            "failures",
+            "notes",
+            "duration_seconds",
+        )
+        values = [
+            json.dumps(report[c]) if c in ("failures", "notes") else report[c] for c in columns
+        ]
+        with self.transaction():
+            self.db.execute(
+                f"UPDATE runs SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?",
+                [*values, run_id],
+            )
+
+    def runs(self, *, limit: int = 20) -> list[dict[str, Any]]:
+        rows = []
+        for row in self.db.query(f"SELECT * FROM runs ORDER BY id DESC LIMIT {int(limit)}"):
+            row = dict(row)
+            row["failures"] = json.loads(row["failures"])
+            row["notes"] = json.loads(row["notes"])
+            rows.append(row)
+        return rows
+
+    def last_successful_run_since(self, moment: str) -> dict[str, Any] | None:
+        """The latest run that finished ``ok`` and started at or after ``moment`` (ISO)."""
+        rows = list(
+            self.db.query(
+                "SELECT * FROM runs WHERE status = 'ok' AND started_at >= ? "
+                "ORDER BY id DESC LIMIT 1",
+                [moment],
+            )
+        )
+        return rows[0] if rows else None
+
+    # --- web queries (the `digest serve` admin pages and subscriber links) ----------------
+
+    def subscriber_status_counts(self) -> dict[str, int]:
+        """status → number of subscribers with it (statuses nobody has are left out)."""
+        return {
+            row[0]: int(row[1])
+            for row in self.db.execute(
+                "SELECT status, count(*) FROM subscribers GROUP BY status ORDER BY status"
+            )
+        }
+
+    def papers_per_day(self, *, days: int) -> list[tuple[str, int]]:
+        """(first-seen day, papers) for the latest ``days`` days that got papers, newest first."""
+        return [
+            (row[0], int(row[1]))
+            for row in self.db.execute(
+                "SELECT first_seen, count(*) FROM papers GROUP BY first_seen "
+                "ORDER BY first_seen DESC LIMIT ?",
+                [int(days)],
+            )
+        ]
+
+    def paper_page(self, *, offset: int, limit: int) -> list[Paper]:
+        """One page of papers, newest first (the order of :meth:`papers`)."""
+        return self._papers(
+            "ORDER BY p.first_seen DESC, p.rowid LIMIT ? OFFSET ?", [int(limit), int(offset)]
+        )
+
+    def paper_exists(self, paper_id: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM papers WHERE id = ?", [paper_id]).fetchone()
+        return row is not None
+
+    def paper_activity(self, paper_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        """paper id → {"sent": subscribers sent it, "more": +1 votes, "less": -1 votes}."""
+        ids = sorted(set(paper_ids))
+        activity = {i: {"sent": 0, "more": 0, "less": 0} for i in ids}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            for paper_id, sent in self.db.execute(
+                f"SELECT paper_id, count(*) FROM sends WHERE paper_id IN ({marks}) "
+                "GROUP BY paper_id",
+                chunk,
+            ):
+                activity[paper_id]["sent"] = int(sent)
+            for paper_id, more, less in self.db.execute(
+                "SELECT paper_id, sum(vote > 0), sum(vote < 0) FROM feedback "
+                f"WHERE paper_id IN ({marks}) GROUP BY paper_id",
+                chunk,
+            ):
+                activity[paper_id]["more"] = int(more)
+                activity[paper_id]["less"] = int(less)
+        return activity
+
+    def paper_sends(self, paper_id: str) -> list[dict[str, Any]]:
+        """Who was sent a paper: subscriber id and email, when, and in which digest date."""
+        return [
+            dict(row)
+            for row in self.db.query(
+                "SELECT s.subscriber_id, sub.email, s.sent_at, d.digest_date FROM sends s "
+                "JOIN subscribers sub ON sub.id = s.subscriber_id "
+                "LEFT JOIN digests d ON d.id = s.digest_id "
+                "WHERE s.paper_id = ? ORDER BY s.sent_at DESC, sub.email",
+                [paper_id],
+            )
+        ]
+
+    def paper_feedback(self, paper_id: str) -> list[dict[str, Any]]:
+        """Every vote on a paper, newest first, with the voter's email."""
+        return [
+            dict(row)
+            for row in self.db.query(
+                "SELECT f.id, f.subscriber_id, sub.email, f.vote, f.source, f.created_at "
+                "FROM feedback f JOIN subscribers sub ON sub.id = f.subscriber_id "
+                "WHERE f.paper_id = ? ORDER BY f.id DESC",
+                [paper_id],
+            )
+        ]
+
+    def subscriber_feedback(self, subscriber_id: int, *, limit: int = 50) -> list[dict[str, Any]]:
+        """A subscriber's latest votes, newest first, with the papers' titles."""
+        return [
+            dict(row)
+            for row in self.db.query(
+                "SELECT f.id, f.paper_id, p.title, f.vote, f.source, f.created_at "
+                "FROM feedback f JOIN papers p ON p.id = f.paper_id "
+                "WHERE f.subscriber_id = ? ORDER BY f.id DESC LIMIT ?",
+                [subscriber_id, int(limit)],
+            )
+        ]
+
+    def feedback_count(self, *, source: str | None = None) -> int:
+        """Rows in ``feedback`` (every vote ever cast, repeats included)."""
+        where, args = ("WHERE source = ?", [source]) if source else ("", [])
+        return int(self.db.execute(f"SELECT count(*) FROM feedback {where}", args).fetchone()[0])
 
 
 # --- identity and merge (pure helpers used by ingest_listing) ------------------------------

@@ -1,0 +1,126 @@
+"""``digest schedule``: the daily run on a cron schedule (APScheduler 3.x).
+
+One job on a ``CronTrigger`` from config, ``max_instances=1`` (never two runs at once),
+``coalesce`` (a backlog of missed fires runs once) and a misfire grace time. At start, if
+the latest scheduled time has passed with no successful run since (the machine was off),
+the job runs at once. SIGTERM and SIGINT let the current message finish, then exit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+from zoneinfo import ZoneInfo
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from .config import ScheduleConfig
+from .errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+_FIELDS5 = ("minute", "hour", "day", "month", "day_of_week")
+_FIELDS6 = ("second", *_FIELDS5)
+
+
+def build_trigger(schedule: ScheduleConfig) -> CronTrigger:
+    """The trigger for ``schedule.cron``: five cron fields, or six with seconds first."""
+    parts = schedule.cron.split()
+    names = _FIELDS6 if len(parts) == 6 else _FIELDS5
+    if len(parts) not in (5, 6):
+        raise ConfigError(f"schedule.cron is {schedule.cron!r}; expected five cron fields")
+    try:
+        return CronTrigger(**dict(zip(names, parts, strict=True)), timezone=schedule.timezone)
+    except ValueError as exc:
+        raise ConfigError(f"schedule.cron is {schedule.cron!r}: {exc}") from exc
+
+
+def next_fire_time(trigger: CronTrigger, now: dt.datetime) -> dt.datetime | None:
+    """When the trigger fires next after ``now``."""
+    fire: object = trigger.get_next_fire_time(None, now)
+    return fire if isinstance(fire, dt.datetime) else None
+
+
+def previous_fire_time(trigger: CronTrigger, now: dt.datetime) -> dt.datetime | None:
+    """The latest scheduled time at or before ``now`` (within the last 8 days), if any."""
+    for window in (dt.timedelta(minutes=2), dt.timedelta(days=1), dt.timedelta(days=8)):
+        latest: dt.datetime | None = None
+        fire: dt.datetime | None = trigger.get_next_fire_time(None, now - window)
+        while fire is not None and fire <= now:
+            latest = fire
+            fire = trigger.get_next_fire_time(fire, fire + dt.timedelta(microseconds=1))
+        if latest is not None:
+            return latest
+    return None
+
+
+class StopFlag:
+    """Set by SIGTERM/SIGINT; the run checks it between messages."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def __call__(self) -> bool:
+        return self._event.is_set()
+
+
+def run_scheduler(
+    schedule: ScheduleConfig,
+    job: Callable[[], None],
+    *,
+    missed_run: Callable[[dt.datetime], bool],
+    stop: StopFlag,
+    install_signal_handlers: bool = True,
+) -> None:
+    """Run ``job`` on the schedule until SIGTERM/SIGINT.
+
+    ``missed_run(fire_time)`` says whether the scheduled time ``fire_time`` passed without
+    a successful run; if so the job runs once at start.
+    """
+    trigger = build_trigger(schedule)
+    tz = ZoneInfo(schedule.timezone)
+    executor = ThreadPoolExecutor(max_workers=1)
+    scheduler = BlockingScheduler(timezone=tz, executors={"default": executor})
+    scheduler.add_job(
+        job,
+        trigger,
+        id="daily-run",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=schedule.misfire_grace_seconds,
+    )
+    now = dt.datetime.now(tz)
+    previous = previous_fire_time(trigger, now)
+    if previous is not None and missed_run(previous):
+        log.warning("the run scheduled for %s did not happen; running now", previous.isoformat())
+        scheduler.add_job(job, "date", run_date=now, id="catch-up", misfire_grace_time=None)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.warning(
+            "received %s: finishing the current message, then exiting", signal.Signals(signum).name
+        )
+        stop.set()
+        scheduler.shutdown(wait=False)
+
+    if install_signal_handlers:
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    log.info(
+        "scheduled %r (%s); next run at %s",
+        schedule.cron,
+        schedule.timezone,
+        next_fire_time(trigger, now),
+    )
+    scheduler.start()
+    # shutdown(wait=False) returned at once; let a run in progress finish its message.
+    executor.shutdown(wait=True)
+    log.info("scheduler stopped")

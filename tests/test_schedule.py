@@ -1,0 +1,100 @@
+"""`digest schedule` as a real process: it fires, runs, catches up, and stops on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import sqlite_utils
+
+from digest.config import load_config
+from digest.schedule import build_trigger, previous_fire_time
+from tests.run_helpers import set_config, setup_instance
+
+
+def start_scheduler(config: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "DIGEST_SECRET": "test-secret-for-links"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "digest", "--config", str(config), "schedule"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def wait_for_runs(database: Path, count: int, timeout: float = 60.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if database.exists():
+            db = sqlite_utils.Database(database)
+            if "runs" in db.table_names():
+                rows = [r for r in db["runs"].rows if r["status"] != "running"]
+                if len(rows) >= count:
+                    return rows
+        time.sleep(0.2)
+    raise AssertionError(f"fewer than {count} finished runs after {timeout} s")
+
+
+def stop(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err
+
+
+def test_fast_cron_fires_runs_and_exits_on_sigterm(tmp_path):
+    config = setup_instance(tmp_path / "inst")
+    set_config(config, "schedule", "cron", '"*/2 * * * * *"')  # every 2 seconds
+    proc = start_scheduler(config)
+    try:
+        runs = wait_for_runs(tmp_path / "inst" / "digest.db", 2)
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
+    assert {r["trigger"] for r in runs} == {"schedule"}
+    assert {r["status"] for r in runs} == {"ok"}
+    assert "received SIGTERM: finishing the current message, then exiting" in err
+    assert "scheduler stopped" in err
+
+
+def test_missed_run_is_caught_up_at_start(tmp_path):
+    config = setup_instance(tmp_path / "inst")
+    # Daily at 00:00 UTC: that time has passed today and no run happened.
+    set_config(config, "schedule", "cron", '"0 0 * * *"')
+    proc = start_scheduler(config)
+    try:
+        runs = wait_for_runs(tmp_path / "inst" / "digest.db", 1, timeout=30)
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
+    assert len(runs) == 1 and runs[0]["status"] == "ok"
+    assert "did not happen; running now" in err
+
+
+def test_no_catch_up_after_a_successful_run(tmp_path):
+    config_path = setup_instance(tmp_path / "inst")
+    set_config(config_path, "schedule", "cron", '"0 0 * * *"')
+    config = load_config(config_path)
+    import datetime as dt
+
+    previous = previous_fire_time(build_trigger(config.schedule), dt.datetime.now(dt.UTC))
+    assert previous is not None
+    db = sqlite_utils.Database(config.store.database)
+    db["runs"].insert(
+        {
+            "started_at": (previous + dt.timedelta(minutes=1)).isoformat(timespec="seconds"),
+            "digest_date": previous.date().isoformat(),
+            "status": "ok",
+            "transport": "outbox",
+        }
+    )
+    proc = start_scheduler(config_path)
+    time.sleep(4)
+    code, err = stop(proc)
+    assert code == 0, err
+    assert "did not happen" not in err
+    assert db["runs"].count == 1
