@@ -73,7 +73,7 @@ def make_listing(path: Path, papers: int, seed: int = 7) -> int:
     with path.open("w", encoding="utf-8") as out:
         for i in range(papers):
             title = " ".join(rng.choice(WORDS) for _ in range(8)).title() + f" {i}"
-            arxiv = f"{2300 + i // 90000}.{i % 90000:05d}"
+            arxiv = f"{2311 + i // 90000}.{i % 90000:05d}"  # valid arXiv ids: 2311.*, 2312.*
             record = {
                 "id": f"{arxiv}v{rng.randint(1, 3)}",
                 "title": title,

@@ -205,7 +205,7 @@ def _m001_papers_and_listings(db: sqlite_utils.Database) -> None:
             paper_id TEXT NOT NULL REFERENCES papers (id) ON UPDATE CASCADE ON DELETE CASCADE,
             position INTEGER NOT NULL,
             PRIMARY KEY (listing_id, paper_id)
-        );
+        ) WITHOUT ROWID;                              -- one b-tree, not two, per listed paper
         CREATE INDEX paper_listings_paper ON paper_listings (paper_id);
         """
     )
@@ -1320,11 +1320,18 @@ class _Identified:
     title_key: str
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)  # one encoder: json.dumps(…, kwargs) builds one per call
+
+
+def _json_list(values: Sequence[str]) -> str:
+    return _JSON.encode(list(values)) if values else "[]"
+
+
 def _identify(record: PaperRecord) -> _Identified:
     """A record's paper id: arXiv id, else the listing's own id, else a title hash."""
     title_key = normalize_title(record.title)
     arxiv = (
-        (arxiv_id_from(record.arxiv_id) if record.arxiv_id else None)
+        record.arxiv_id  # the parsers give it without its version already
         or (arxiv_id_from(record.source_id) if record.source_id else None)
         or (arxiv_id_from(record.url) if record.url else None)
     )
@@ -1366,11 +1373,11 @@ class _Merge:
                 "title": rec.title,
                 "abstract": rec.abstract,
                 "title_key": item.title_key,
-                "authors": json.dumps(list(rec.authors), ensure_ascii=False),
+                "authors": _json_list(rec.authors),
                 "url": rec.url,
                 "published": rec.published,
                 "upvotes": rec.upvotes,
-                "categories": json.dumps(list(rec.categories), ensure_ascii=False),
+                "categories": _json_list(rec.categories),
                 "first_seen": first_seen,
                 "updated_at": now,
             }
@@ -1405,10 +1412,10 @@ class _Merge:
             self.rows_by_id[item.id] = row
             changed = True
         if rec.authors and row["authors"] == "[]":
-            row["authors"] = json.dumps(list(rec.authors), ensure_ascii=False)
+            row["authors"] = _json_list(rec.authors)
             changed = True
         if rec.categories and row["categories"] == "[]":
-            row["categories"] = json.dumps(list(rec.categories), ensure_ascii=False)
+            row["categories"] = _json_list(rec.categories)
             changed = True
         for field in ("url", "published"):
             value = getattr(rec, field)
