@@ -133,7 +133,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     model = load_or_fit(args.cache, fingerprint, lambda: [p.text for p in papers])
     loaded = time.perf_counter()
     picks = rank(model, candidates, profiles)
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - loaded
     counts = [len(v) for v in picks.values()]
     if not all(p.reasons for v in picks.values() for p in v):
         raise SystemExit("a pick without a reason")

@@ -117,7 +117,7 @@ def cli(ctx: click.Context, config_path: Path, verbose: int) -> None:
 
     \b
     Start here:
-      digest demo                      # sample data, three simulated days, emails in an outbox
+      digest demo                      # sample data, a simulated week, emails in an outbox
       digest init mydigest             # a real instance: config, database, inbox
       digest --config mydigest/config.toml ingest listings/*.txt
     """
@@ -162,6 +162,7 @@ def init(directory: Path) -> None:
     "--date",
     "on_date",
     type=ISO_DATE,
+    metavar="YYYY-MM-DD",
     help="Ingest as on this day (first_seen; listing date when the file has none).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
@@ -235,7 +236,12 @@ def _paper_dict(paper: Any) -> dict[str, Any]:
 
 
 @papers.command("list")
-@click.option("--since", type=ISO_DATE, help="Only papers first seen on or after this day.")
+@click.option(
+    "--since",
+    type=ISO_DATE,
+    metavar="YYYY-MM-DD",
+    help="Only papers first seen on or after this day.",
+)
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @pass_app
@@ -739,7 +745,13 @@ def profile_restore(app: AppContext, email: str, version: int) -> None:
 @click.argument("email")
 @click.option("--limit", type=click.IntRange(min=1), help="Default: the subscriber's max_papers.")
 @click.option("--all", "show_all", is_flag=True, help="Include papers below the threshold.")
-@click.option("--date", "on_date", type=ISO_DATE, help="Rank as on this day (lookback window).")
+@click.option(
+    "--date",
+    "on_date",
+    type=ISO_DATE,
+    metavar="YYYY-MM-DD",
+    help="Rank as on this day (lookback window).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @pass_app
 def rank_command(
@@ -814,7 +826,13 @@ def _print_report(report: Any) -> None:
 
 
 @cli.command("run")
-@click.option("--date", "on_date", type=ISO_DATE, help="Behave as on this day (default: today).")
+@click.option(
+    "--date",
+    "on_date",
+    type=ISO_DATE,
+    metavar="YYYY-MM-DD",
+    help="Behave as on this day (default: today).",
+)
 @click.option("--dry-run", is_flag=True, help="Rank and render, but send and record nothing.")
 @click.option("--only", "only", metavar="EMAIL", help="Only this subscriber.")
 @click.option("--transport", type=click.Choice(["outbox", "smtp"]), help="Override the config.")
@@ -1005,7 +1023,9 @@ def schedule_command(app: AppContext) -> None:
 @cli.command("preview")
 @click.argument("email", required=False)
 @click.option("--sample", is_flag=True, help="A built-in example subscriber instead of EMAIL.")
-@click.option("--date", "on_date", type=ISO_DATE, help="Preview the digest of this day.")
+@click.option(
+    "--date", "on_date", type=ISO_DATE, metavar="YYYY-MM-DD", help="Preview the digest of this day."
+)
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Write the HTML.")
 @click.option("--text", "show_text", is_flag=True, help="Print the plain-text part.")
 @click.option("--eml", type=click.Path(path_type=Path, dir_okay=False), help="Write the message.")
@@ -1063,6 +1083,38 @@ def preview_command(
         for n, (paper, pick) in enumerate(result.picks, start=1):
             click.echo(f"{n:>3}. {_clip(paper.title, 80)}  [{' · '.join(pick.reasons)}]")
         click.echo("(use --out FILE.html, --text, --eml FILE or --open to see the email)")
+
+
+# --- serve ----------------------------------------------------------------------------------
+
+
+@cli.command("serve")
+@click.option("--host", help="Address to listen on (default: config web.host).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), help="Port to listen on (default: config web.port)."
+)
+@pass_app
+def serve_command(app: AppContext, host: str | None, port: int | None) -> None:
+    """Serve the admin UI and the links in the emails (unsubscribe, preferences, feedback).
+
+    Needs the link secret (DIGEST_SECRET) and the admin password (DIGEST_ADMIN_PASSWORD, or
+    a hash from `python -m digest.web_auth`) in the environment. Point email.base_url at
+    the address people reach it under.
+
+    \b
+    Example:
+      DIGEST_ADMIN_PASSWORD=... digest serve --port 8000   # then open /admin
+    """
+    from .web import serve
+
+    config = app.config
+    serve(
+        config,
+        host=host or config.web.host,
+        port=port or config.web.port,
+        now=app.now,
+        echo=click.echo,
+    )
 
 
 # --- demo -----------------------------------------------------------------------------------
