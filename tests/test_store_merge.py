@@ -1,0 +1,47 @@
+"""Dedupe inside one listing, straight against the store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import sqlite_utils
+
+from digest.models import PaperRecord
+from digest.store import ListingInfo, Store
+
+
+def test_repeats_later_in_a_listing_fill_in_and_rename(tmp_path):
+    store = Store.open(tmp_path / "s.db", create=True)
+    records = [
+        PaperRecord(title="Alpha Paper", abstract="a"),  # title-hash id, no authors
+        PaperRecord(title="Beta Paper", abstract="b", source_id="beta-1"),
+        PaperRecord(title="Gamma Paper", abstract="c"),
+        PaperRecord(title="ALPHA paper", abstract="x", arxiv_id="2311.00001", authors=("Ann",)),
+        PaperRecord(title="beta paper", abstract="y", upvotes=5),
+        PaperRecord(title="Delta Paper", abstract="d", arxiv_id="2311.00002"),
+    ]
+    counts = store.ingest_listing(
+        ListingInfo("x", "sha", "records", None),
+        records,
+        first_seen="2026-11-22",
+        now=dt.datetime(2026, 11, 22).isoformat(),
+    )
+    store.close()
+    assert (counts.found, counts.new, counts.updated, counts.duplicates) == (6, 4, 0, 2)
+    db = sqlite_utils.Database(tmp_path / "s.db")
+    rows = {r["title"]: r for r in db["papers"].rows}
+    assert set(rows) == {"Alpha Paper", "Beta Paper", "Gamma Paper", "Delta Paper"}
+    assert rows["Alpha Paper"]["id"] == "2311.00001"
+    assert json.loads(rows["Alpha Paper"]["authors"]) == ["Ann"]
+    assert rows["Beta Paper"]["upvotes"] == 5
+    links = sorted((r["paper_id"], r["position"]) for r in db["paper_listings"].rows)
+    assert links == sorted(
+        [("2311.00001", 0), ("beta-1", 1), (rows["Gamma Paper"]["id"], 2), ("2311.00002", 5)]
+    )
+    # The full-text index followed the rename.
+    hits = db.execute(
+        "SELECT p.id FROM papers_fts JOIN papers p ON p.rowid = papers_fts.rowid "
+        "WHERE papers_fts MATCH 'alpha'"
+    ).fetchall()
+    assert hits == [("2311.00001",)]
