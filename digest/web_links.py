@@ -17,6 +17,7 @@ Mail scanners fetch links in emails before people click them, so no GET changes 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,8 +27,8 @@ from .errors import NotFoundError, SubscriberError, TokenError
 from .models import WEEKDAYS, Paper, Subscriber
 from .profiles import entry_from_mapping
 from .tokens import LinkClaims, link_url
-from .web_base import Form, WebContext, line_field, public, text_field
 from .web_auth import link_csrf, same_token
+from .web_base import Form, WebContext, line_field, public, text_field
 
 DAY = 24 * 3600
 # How long each kind of link keeps working. Unsubscribe links never expire (RFC 8058 and
@@ -65,8 +66,8 @@ def _claims(ctx: WebContext, token: str, kind: str) -> LinkClaims:
         raise _Rejected(
             410,
             "This link has expired",
-            f"Links to {kind} stop working after {max_age // DAY} days; use the link in your "
-            "latest digest email.",
+            f"{kind.capitalize()} links stop working after {max_age // DAY} days; use the link "
+            "in your latest digest email.",
         )
     return claims
 
@@ -83,10 +84,7 @@ def _subscriber(ctx: WebContext, claims: LinkClaims) -> Subscriber:
         ) from exc
 
 
-def _link(
-    kind: str,
-    handler: type[_LinkHandler],
-) -> Route:
+def _link(kind: str, handler: type[_LinkHandler]) -> Route:
     def endpoint(request: Request, ctx: WebContext, form: Form) -> Response:
         token = request.path_params["token"]
         try:
@@ -115,7 +113,7 @@ class _LinkHandler:
     def post(self, form: Form) -> Response:
         raise NotImplementedError
 
-    def page(self, name: str, *, status: int = 200, **values: object) -> Response:
+    def page(self, name: str, *, status: int = 200, **values: Any) -> Response:
         return self.ctx.page(
             self.request, name, status=status, sub=self.sub, token=self.token, **values
         )
@@ -141,7 +139,8 @@ class _Unsubscribe(_LinkHandler):
                 public=True,
             )
         # Idempotent: a second POST (a mail provider retrying) changes nothing more.
-        self.ctx.store().set_status_by_id(self.sub.id, "unsubscribed", now=self.ctx.stamp())
+        with self.ctx.writing() as store:
+            store.set_status_by_id(self.sub.id, "unsubscribed", now=self.ctx.stamp())
         return self.page("unsubscribe.html", done=True, preferences_url=self.preferences_url())
 
 
@@ -154,9 +153,8 @@ class _Feedback(_LinkHandler):
         vote = 1 if self.claims.action == "more" else -1
         # Every POST is one row; the token fixes paper and vote, so repeating it changes
         # nothing the ranker sees (it reads the latest vote per paper).
-        self.ctx.store().record_feedback(
-            self.sub.id, paper.id, vote, source="email", now=self.ctx.stamp()
-        )
+        with self.ctx.writing() as store:
+            store.record_feedback(self.sub.id, paper.id, vote, source="email", now=self.ctx.stamp())
         return self._page(paper, done=True)
 
     def _paper(self) -> Paper:
@@ -214,7 +212,8 @@ class _Preferences(_LinkHandler):
                 },
                 where="preferences",
             )
-            self.ctx.store().save_entries([entry], who="web:subscriber", now=self.ctx.stamp())
+            with self.ctx.writing() as store:
+                store.save_entries([entry], who="web:subscriber", now=self.ctx.stamp())
         except SubscriberError as exc:
             return self._form(values, saved=False, error=str(exc), status=422)
         self.sub = self.ctx.store().subscriber_by_id(self.sub.id)
@@ -259,4 +258,3 @@ def link_routes() -> list[Route]:
         _link("preferences", _Preferences),
         _link("feedback", _Feedback),
     ]
-

@@ -118,7 +118,7 @@ def test_disliking_a_paper_drops_its_near_duplicates(config):
     assert codet5["id"] not in [p["id"] for p in after]
     plus_after = next(p for p in after if p["id"] == plus["id"])
     assert plus_after["score"] < plus["score"] - 0.05  # its near-duplicate sinks
-    unrelated = [p for p in before if not CODE.search(p["title"])][0]
+    unrelated = next(p for p in before if not CODE.search(p["title"]))
     unrelated_after = next(p for p in after if p["id"] == unrelated["id"])
     drop_plus = plus["score"] - plus_after["score"]
     assert drop_plus > 3 * (unrelated["score"] - unrelated_after["score"])
