@@ -1,0 +1,230 @@
+"""``digest serve``: the admin UI and the pages behind the links in the email.
+
+A Starlette app served by uvicorn in one process. Pages are Jinja templates rendered on the
+server (``templates/web/``, autoescaped) with one stylesheet and two small scripts, so there
+is no front-end build. The routes live in :mod:`digest.web_admin` (behind a password) and
+:mod:`digest.web_links` (the signed links: unsubscribe, preferences, feedback).
+
+Every response carries security headers (:func:`security_headers`): a Content-Security-
+Policy without inline scripts, no framing except the admin's preview iframe, ``nosniff``,
+and no referrer from the subscriber pages, whose URLs hold their credential.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import time
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .config import Config
+from .run import make_renderer
+from .store import Store
+from .tokens import LinkSigner
+from .web_admin import admin_routes
+from .web_auth import AdminPassword, derive_key
+from .web_base import WebContext, context_of, make_templates, web_dir
+from .web_links import link_routes
+
+SESSION_COOKIE = "digest_admin"
+SESSION_MAX_AGE = 12 * 3600  # an admin signs in again after half a day
+MAX_BODY_BYTES = 256 * 1024  # the largest form is a profile: far below this
+KEEP_ALIVE_SECONDS = 75
+SUBSCRIBER_PREFIXES = ("/unsubscribe/", "/preferences/", "/feedback/")
+PREVIEW_PREFIX = "/admin/preview/"
+
+_PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-src 'self'; "
+    "frame-ancestors 'none'"
+)
+# The preview iframe shows the email as a mail client would: its styles are inline, it runs
+# nothing (sandbox), and only our own admin page may frame it.
+_PREVIEW_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'self'; sandbox"
+)
+
+
+def security_headers(path: str, *, https: bool) -> dict[str, str]:
+    """The security headers of the response to ``path``."""
+    subscriber = path.startswith(SUBSCRIBER_PREFIXES)
+    framed = path.startswith(PREVIEW_PREFIX)
+    headers = {
+        "Content-Security-Policy": _PREVIEW_CSP if framed else _PAGE_CSP,
+        "X-Frame-Options": "SAMEORIGIN" if framed else "DENY",
+        "X-Content-Type-Options": "nosniff",
+        # Subscriber URLs carry their token: never send them on to another page.
+        "Referrer-Policy": "no-referrer" if subscriber else "same-origin",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    }
+    if not path.startswith("/static/"):
+        headers["Cache-Control"] = "no-store"
+    if https:
+        headers["Strict-Transport-Security"] = "max-age=31536000"
+    return headers
+
+
+class SecurityHeaders:
+    """ASGI middleware adding :func:`security_headers` (and ``Server-Timing``) to every
+    HTTP response."""
+
+    def __init__(self, app: ASGIApp, *, https: bool) -> None:
+        self.app = app
+        self.https = https
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = security_headers(scope["path"], https=self.https)
+
+        started = time.perf_counter()
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in extra.items():
+                    headers[name] = value
+                # Time in the app (thread pool and database waits included), for browser dev
+                # tools and benchmarks/bench_web.py, which compares it with what clients see.
+                elapsed = (time.perf_counter() - started) * 1000
+                headers["Server-Timing"] = f"app;dur={elapsed:.1f}"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _default_now(config: Config) -> Callable[[], dt.datetime]:
+    zone = ZoneInfo(config.schedule.timezone)
+    return lambda: dt.datetime.now(zone)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, HTTPException):  # registered for HTTPException only
+        raise exc
+    titles = {404: "Not found", 405: "Method not allowed", 413: "Request too large"}
+    public = request.url.path.startswith(SUBSCRIBER_PREFIXES)
+    response = context_of(request).error(
+        request,
+        exc.status_code,
+        titles.get(exc.status_code, "Request refused"),
+        exc.detail if exc.status_code not in titles else "There is no page here.",
+        public=public or not request.session.get("admin"),
+    )
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def _healthz(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+def _home(request: Request) -> Response:
+    return RedirectResponse("/admin", status_code=303)
+
+
+def create_app(
+    config: Config,
+    *,
+    secret: str,
+    admin_password: str,
+    now: Callable[[], dt.datetime] | None = None,
+) -> Starlette:
+    """The web app for ``config``; ``secret`` signs links and sessions.
+
+    ``admin_password`` is the password or its ``pbkdf2_sha256$…`` hash; ``now`` is the
+    clock (tests pass their own). Raises :class:`ConfigError` for a malformed password
+    hash and :class:`RenderError` for broken email templates.
+    """
+    https = config.email.base_url.startswith("https://")
+    ctx = WebContext(
+        config=config,
+        signer=LinkSigner(secret),
+        renderer=make_renderer(config, secret=secret),
+        admin_password=AdminPassword.parse(admin_password, env_name=config.web.admin_password_env),
+        link_csrf_key=derive_key(secret, "link-csrf"),
+        now=now or _default_now(config),
+        templates=make_templates(),
+    )
+    routes = [
+        Route("/", _home, methods=["GET"]),
+        Route("/healthz", _healthz, methods=["GET"]),
+        *admin_routes(),
+        *link_routes(),
+        Mount("/static", StaticFiles(directory=web_dir() / "static"), name="static"),
+    ]
+    middleware = [
+        Middleware(SecurityHeaders, https=https),
+        Middleware(
+            SessionMiddleware,
+            secret_key=derive_key(secret, "session").hex(),
+            session_cookie=SESSION_COOKIE,
+            max_age=SESSION_MAX_AGE,
+            same_site="strict",
+            https_only=https,
+        ),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={HTTPException: _http_error},
+        max_body_size=MAX_BODY_BYTES,
+    )
+    app.state.web = ctx
+    return app
+
+
+def serve(
+    config: Config,
+    *,
+    host: str,
+    port: int,
+    now: Callable[[], dt.datetime] | None = None,
+    echo: Callable[[str], None] = print,
+) -> None:
+    """Run the app with uvicorn until SIGINT/SIGTERM.
+
+    Fails before listening, with a :class:`DigestError` naming what to fix, when the link
+    secret or the admin password is not set or the database does not exist.
+    """
+    import uvicorn
+
+    secret = config.secret(config.email.secret_env, key="email.secret_env")
+    password = config.secret(config.web.admin_password_env, key="web.admin_password_env")
+    Store.open(config.store.database).close()  # a missing database fails here, not per page
+    app = create_app(config, secret=secret, admin_password=password, now=now)
+    # scikit-learn and friends leave ~100,000 long-lived objects that every full garbage
+    # collection would walk again (60 ms+, a pause for every request in flight): freeze them.
+    gc.collect()
+    gc.freeze()
+    echo(f"digest serve: http://{host}:{port}/admin (Ctrl-C to stop)")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        # Logging is the CLI's job (log_config=None keeps uvicorn's hands off it), and an
+        # access log line per request costs more than a feedback POST itself.
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        # Longer than the idle timeouts of proxies (nginx, load balancers: 60 s) and clients,
+        # so that the server is never the side closing an idle connection just as a request
+        # arrives on it ("server disconnected without sending a response").
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        timeout_graceful_shutdown=5,
+    )
