@@ -9,8 +9,7 @@ from email.message import EmailMessage
 from .config import Config
 from .models import Keyword, Paper, Pick, Profile, Subscriber
 from .rank import Interest
-from .render import DigestContent
-from .run import Ranking, make_renderer, rank_interests, rank_subscribers
+from .run import DayFacts, Ranking, make_renderer, rank_interests, rank_subscribers
 from .store import Store
 
 SAMPLE_SUBSCRIBER = Subscriber(
@@ -51,15 +50,8 @@ def preview_digest(
         profile = store.profile(subscriber.id)
         ranking = rank_subscribers(store, config, [subscriber], today=today)
     picks = tuple(ranking.papers_for(subscriber.id))
-    iso = today.isoformat()
-    content = DigestContent(
-        subscriber=subscriber,
-        profile=profile,
-        picks=picks,
-        digest_date=today,
-        trending=tuple(store.trending(iso, limit=config.ranking.trending_count)),
-        new_paper_count=store.new_paper_count(iso),
-        below_threshold_count=len(ranking.candidates),
+    content = DayFacts.of(store, config, today).content(
+        subscriber, profile, picks, candidates=len(ranking.candidates)
     )
     renderer = make_renderer(config, secret=secret)
     return Preview(

@@ -141,6 +141,43 @@ def rank_interests(
     return Ranking({int(key): picks for key, picks in ranked.items()}, by_id)
 
 
+@dataclass(frozen=True)
+class DayFacts:
+    """What every digest of one day shows alike: trending papers, the count of new ones."""
+
+    day: dt.date
+    trending: tuple[Paper, ...]
+    new_papers: int
+
+    @classmethod
+    def of(cls, store: Store, config: Config, day: dt.date) -> DayFacts:
+        iso = day.isoformat()
+        return cls(
+            day=day,
+            trending=tuple(store.trending(iso, limit=config.ranking.trending_count)),
+            new_papers=store.new_paper_count(iso),
+        )
+
+    def content(
+        self,
+        subscriber: Subscriber,
+        profile: Profile,
+        picks: tuple[tuple[Paper, Pick], ...],
+        *,
+        candidates: int,
+    ) -> DigestContent:
+        """One subscriber's digest of this day (``candidates``: papers the ranker weighed)."""
+        return DigestContent(
+            subscriber=subscriber,
+            profile=profile,
+            picks=picks,
+            digest_date=self.day,
+            trending=self.trending,
+            new_paper_count=self.new_papers,
+            below_threshold_count=candidates,
+        )
+
+
 # --- the daily run ---------------------------------------------------------------------------
 
 
@@ -384,8 +421,8 @@ def _deliver_day(
         if row is not None and row.status == "rendered"
     }
     resumed_papers = store.papers_by_id(p for row in resumed.values() for p in row.paper_ids)
-    trending = tuple(store.trending(iso, limit=config.ranking.trending_count))
-    new_today = store.new_paper_count(iso)
+    facts = DayFacts.of(store, config, day)
+    profiles = store.profiles(digests)
     claim = f"run {report.run_id} pid {os.getpid()}"
     sender = config.email.sender
     for sub in due:
@@ -402,15 +439,7 @@ def _deliver_day(
             )
         else:
             picks = tuple(ranking.papers_for(sub.id))
-        content = DigestContent(
-            subscriber=sub,
-            profile=store.profile(sub.id),
-            picks=picks,
-            digest_date=day,
-            trending=trending,
-            new_paper_count=new_today,
-            below_threshold_count=len(ranking.candidates),
-        )
+        content = facts.content(sub, profiles[sub.id], picks, candidates=len(ranking.candidates))
         message = ctx.renderer.render(content, now=ctx.now())
         if message is None:
             report.skipped += 1

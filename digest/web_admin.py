@@ -20,8 +20,8 @@ from starlette.routing import Route
 from .errors import NotFoundError, StoreError, SubscriberError
 from .models import SUBSCRIBER_STATUSES, Paper, Pick, Subscriber
 from .profiles import SubscriberEntry, entry_from_mapping, profile_from_entry
-from .render import DigestContent, safe_http_url
-from .run import build_interests, rank_interests
+from .render import safe_http_url
+from .run import DayFacts, build_interests, rank_interests
 from .store import Store
 from .web_auth import CSRF_FIELD, new_csrf_token, same_token
 from .web_base import (
@@ -288,15 +288,8 @@ def build_preview(
         today=day,
     )
     picks = tuple(ranking.papers_for(sub.id))
-    iso = day.isoformat()
-    content = DigestContent(
-        subscriber=edited,
-        profile=profile,
-        picks=picks,
-        digest_date=day,
-        trending=tuple(store.trending(iso, limit=config.ranking.trending_count)),
-        new_paper_count=store.new_paper_count(iso),
-        below_threshold_count=len(ranking.candidates),
+    content = DayFacts.of(store, config, day).content(
+        edited, profile, picks, candidates=len(ranking.candidates)
     )
     rated = store.papers_by_id([*liked, *disliked])
     return PreviewResult(
