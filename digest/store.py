@@ -212,6 +212,18 @@ def _m001_papers_and_listings(db: sqlite_utils.Database) -> None:
     db.table("papers").enable_fts(
         ["title", "abstract"], fts_version="FTS5", create_triggers=True, tokenize="porter"
     )
+    # Re-index a paper only when its text changes, not on every upvote or id fill-in.
+    db.executescript(
+        """
+        DROP TRIGGER papers_au;
+        CREATE TRIGGER papers_au AFTER UPDATE OF title, abstract ON papers BEGIN
+          INSERT INTO papers_fts (papers_fts, rowid, title, abstract)
+            VALUES ('delete', old.rowid, old.title, old.abstract);
+          INSERT INTO papers_fts (rowid, title, abstract)
+            VALUES (new.rowid, new.title, new.abstract);
+        END;
+        """
+    )
 
 
 def _m002_subscribers(db: sqlite_utils.Database) -> None:

@@ -45,3 +45,19 @@ def test_repeats_later_in_a_listing_fill_in_and_rename(tmp_path):
         "WHERE papers_fts MATCH 'alpha'"
     ).fetchall()
     assert hits == [("2311.00001",)]
+
+
+def test_search_index_follows_title_edits_but_ignores_upvote_updates(tmp_path):
+    store = Store.open(tmp_path / "s.db", create=True)
+    store.ingest_listing(
+        ListingInfo("x", "sha", "records", None),
+        [PaperRecord(title="Sparse Attention Kernels", abstract="fast kernels", upvotes=1)],
+        first_seen="2026-11-22",
+        now="t",
+    )
+    store.db.execute("UPDATE papers SET upvotes = 9")
+    assert [p.title for p in store.search_papers("kernels")] == ["Sparse Attention Kernels"]
+    store.db.execute("UPDATE papers SET title = 'Dense Attention Kernels'")
+    assert [p.title for p in store.search_papers("dense")] == ["Dense Attention Kernels"]
+    assert store.search_papers("sparse") == []
+    store.close()
