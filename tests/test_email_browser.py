@@ -7,10 +7,9 @@ work here). Screenshots go to test-artifacts/ (or $DIGEST_ARTIFACTS) for a perso
 from __future__ import annotations
 
 import datetime
-import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
@@ -18,29 +17,13 @@ from digest.config import EmailConfig
 from digest.models import Keyword, Paper, Pick, Profile, Subscriber
 from digest.render import DigestContent, Renderer
 from digest.tokens import LinkSigner
+from tests.browser import artifacts_dir, launch_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-REPO = Path(__file__).resolve().parents[1]
 NOW = datetime.datetime(2026, 11, 22, 7, 0, tzinfo=datetime.UTC)
 WIDTHS = (375, 800)
 
 LONG_WORD = "Pneumonoultramicroscopicsilicovolcanoconiosis" * 2
 LONG_URL = "https://github.com/example-org/" + "very-long-repository-name-" * 6 + "/blob/main/x.py"
-
-
-def _unavailable(reason: str) -> NoReturn:
-    # CI promises a browser: there a missing one is a failure, not a reason to skip.
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true, so the browser tests must run)")
-    pytest.skip(reason)
 
 
 def _papers() -> list[Paper]:
@@ -99,29 +82,7 @@ def digest_html() -> tuple[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium, or the reason it is unavailable (the test then fails or skips)."""
-    try:
-        from playwright.sync_api import Error, sync_playwright
-    except ImportError:
-        yield "playwright is not installed (pip install -e '.[test]')"
-        return
-    if not CHROMIUM.exists():
-        yield f"{CHROMIUM} is missing; install it with: apt-get install chromium"
-        return
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        except Error as exc:
-            yield f"{CHROMIUM} would not start: {exc}"
-            return
-        yield chromium
-        chromium.close()
-
-
-def _artifacts() -> Path:
-    folder = Path(os.environ.get("DIGEST_ARTIFACTS", REPO / "test-artifacts"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    yield from launch_chromium()
 
 
 # Elements whose right edge passes the viewport, ignoring hidden ones (the preheader).
@@ -143,8 +104,6 @@ OVERFLOWING = """() => {
 def test_digest_fits_the_screen_and_shows_every_title(
     browser: Any, digest_html: tuple[str, list[str]], width: int
 ) -> None:
-    if isinstance(browser, str):
-        _unavailable(browser)
     html, titles = digest_html
     page = browser.new_page(viewport={"width": width, "height": 900})
     try:
@@ -169,6 +128,6 @@ def test_digest_fits_the_screen_and_shows_every_title(
             "e => parseFloat(getComputedStyle(e.parentElement).fontSize)"
         )
         assert size >= 16
-        page.screenshot(path=str(_artifacts() / f"digest-{width}px.png"), full_page=True)
+        page.screenshot(path=str(artifacts_dir() / f"digest-{width}px.png"), full_page=True)
     finally:
         page.close()

@@ -24,17 +24,9 @@ import pytest
 
 from digest.config import load_config
 from digest.store import Store
+from tests.browser import artifacts_dir, launch_chromium
 from tests.run_helpers import extra_listings, invoke, set_config, setup_instance
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "browser-test-secret"
 PASSWORD = "browser test password"
@@ -45,34 +37,9 @@ UNLABELLED = """[...document.querySelectorAll('input, select, textarea')]
     .map(e => e.name || e.id)"""
 
 
-def _unavailable(reason: str) -> None:
-    # CI promises a browser: there a missing one is a failure, not a reason to skip.
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true, so the browser tests must run)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import Error, sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install -e '.[test]')")
-    if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is missing; install it with: apt-get install chromium")
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        except Error as exc:
-            _unavailable(f"{CHROMIUM} would not start: {exc}")
-        yield chromium
-        chromium.close()
-
-
-def _artifacts() -> Path:
-    folder = Path(os.environ.get("DIGEST_ARTIFACTS", REPO / "test-artifacts"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    yield from launch_chromium()
 
 
 def _free_port() -> int:
@@ -278,7 +245,7 @@ def _artifact_shot(page: Any, name: str) -> None:
     height = page.evaluate("document.documentElement.scrollHeight")
     page.set_viewport_size({"width": size["width"], "height": height})
     page.wait_for_timeout(300)  # let the iframe paint at its new place
-    page.screenshot(path=str(_artifacts() / name))
+    page.screenshot(path=str(artifacts_dir() / name))
     page.set_viewport_size(size)
 
 
