@@ -452,7 +452,7 @@ class Store:
     def ingest_listing(
         self,
         listing: ListingInfo,
-        records: Sequence[PaperRecord],
+        records: Iterable[PaperRecord],
         *,
         first_seen: str,
         now: str,
@@ -461,15 +461,29 @@ class Store:
 
         A record is the same paper as a stored one when their ids or normalized titles
         match. A repeat keeps ``first_seen``, fills in what was missing (a better id,
-        authors, url, published, categories) and takes the latest upvotes.
+        authors, url, published, categories) and takes the latest upvotes. Records are
+        taken in chunks (identified, looked up, merged, inserted), so a long stream needs
+        no more lookups in memory than one chunk; an error anywhere rolls it all back.
         """
-        prepared = [_identify(record) for record in records]
+        conn = self.db.conn
         with self.transaction():
-            known = self._papers_matching({p.id for p in prepared}, {p.title_key for p in prepared})
-            merge = _Merge(known)
-            for position, item in enumerate(prepared):
-                merge.add(item, position, first_seen=first_seen, now=now)
-            cursor = self.db.conn.execute(
+            merge = _Merge()
+            position = 0
+            for chunk in _chunks(records, _INGEST_CHUNK):
+                prepared = [_identify(record) for record in chunk]
+                merge.learn(
+                    self._papers_matching(
+                        {p.id for p in prepared} - merge.rows_by_id.keys(),
+                        {p.title_key for p in prepared} - merge.rows_by_key.keys(),
+                    )
+                )
+                for item in prepared:
+                    merge.add(item, position, first_seen=first_seen, now=now)
+                    position += 1
+                new_rows = merge.take_new_rows()
+                if new_rows:
+                    conn.executemany(_INSERT_PAPER, [_paper_values(r) for r in new_rows])
+            cursor = conn.execute(
                 "INSERT INTO listings (path, sha256, format, listing_date, found, new_papers, "
                 "updated_papers, duplicates, ingested_at, status) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'ingested')",
@@ -478,23 +492,23 @@ class Store:
                     listing.sha256,
                     listing.format,
                     listing.listing_date,
-                    len(records),
-                    len(merge.new_rows),
+                    position,
+                    merge.created,
                     merge.updated,
                     merge.duplicates,
                     now,
                 ],
             )
             listing_id = cursor.lastrowid
-            self._write_merge(merge)
-            self.db.conn.executemany(
+            self._write_changes(merge)
+            conn.executemany(
                 "INSERT OR IGNORE INTO paper_listings (listing_id, paper_id, position) "
                 "VALUES (?, ?, ?)",
                 [(listing_id, row["id"], pos) for row, pos in merge.placements],
             )
         return IngestCounts(
-            found=len(records),
-            new=len(merge.new_rows),
+            found=position,
+            new=merge.created,
             updated=merge.updated,
             duplicates=merge.duplicates,
         )
@@ -511,48 +525,18 @@ class Store:
                     found[row["id"]] = dict(row)
         return list(found.values())
 
-    def _write_merge(self, merge: _Merge) -> None:
+    def _write_changes(self, merge: _Merge) -> None:
+        """Renames, then field updates, of rows written before this listing or earlier in
+        it that a later record changed."""
         conn = self.db.conn
         for old_id, new_id in merge.renames:
             # ON UPDATE CASCADE carries the new id into paper_listings and friends.
             conn.execute("UPDATE papers SET id = ?, id_kind = ? WHERE id = ?", [*new_id, old_id])
-        columns = [
-            "id",
-            "id_kind",
-            "title",
-            "abstract",
-            "title_key",
-            "authors",
-            "url",
-            "published",
-            "upvotes",
-            "categories",
-            "first_seen",
-            "updated_at",
-        ]
-        if merge.new_rows:
+        if merge.dirty:
+            sets = ", ".join(f"{c} = ?" for c in _UPDATED_COLUMNS)
             conn.executemany(
-                f"INSERT INTO papers ({', '.join(columns)}) "
-                f"VALUES ({', '.join('?' * len(columns))})",
-                [[row[c] for c in columns] for row in merge.new_rows],
-            )
-        updates = [merge.rows_by_id[i] for i in merge.updated_ids]
-        if updates:
-            conn.executemany(
-                "UPDATE papers SET authors = ?, url = ?, published = ?, upvotes = ?, "
-                "categories = ?, updated_at = ? WHERE id = ?",
-                [
-                    [
-                        r["authors"],
-                        r["url"],
-                        r["published"],
-                        r["upvotes"],
-                        r["categories"],
-                        r["updated_at"],
-                        r["id"],
-                    ]
-                    for r in updates
-                ],
+                f"UPDATE papers SET {sets} WHERE id = ?",
+                [(*(r[c] for c in _UPDATED_COLUMNS), r["id"]) for r in merge.dirty.values()],
             )
 
     # --- listings and papers: reads -------------------------------------------------------
@@ -1340,6 +1324,44 @@ class _Identified:
     title_key: str
 
 
+_PAPER_COLUMNS = (
+    "id",
+    "id_kind",
+    "title",
+    "abstract",
+    "title_key",
+    "authors",
+    "url",
+    "published",
+    "upvotes",
+    "categories",
+    "first_seen",
+    "updated_at",
+)
+_INSERT_PAPER = (
+    f"INSERT INTO papers ({', '.join(_PAPER_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_PAPER_COLUMNS))})"
+)
+# What a repeat can change in a stored paper (its id changes through a rename first).
+_UPDATED_COLUMNS = ("authors", "url", "published", "upvotes", "categories", "updated_at")
+_INGEST_CHUNK = 5000  # records identified, looked up, merged and inserted together
+
+
+def _paper_values(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[c] for c in _PAPER_COLUMNS)
+
+
+def _chunks(records: Iterable[PaperRecord], size: int) -> Iterator[list[PaperRecord]]:
+    chunk: list[PaperRecord] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 _JSON = json.JSONEncoder(
     ensure_ascii=False
 )  # one encoder: json.dumps(…, kwargs) builds one per call
@@ -1366,24 +1388,44 @@ def _identify(record: PaperRecord) -> _Identified:
 
 
 class _Merge:
-    """Folds one listing's records into the papers already stored."""
+    """Folds one listing's records, chunk by chunk, into the papers already stored.
 
-    def __init__(self, known: list[dict[str, Any]]) -> None:
+    New rows are handed out after each chunk (:meth:`take_new_rows`) and inserted; a row
+    that a later record changes is then updated at the end, like a row stored before.
+    """
+
+    def __init__(self) -> None:
         self.rows_by_id: dict[str, dict[str, Any]] = {}
         self.rows_by_key: dict[str, dict[str, Any]] = {}
-        for row in known:
-            self._index(row)
-        self.new_rows: list[dict[str, Any]] = []
-        self.updated_ids: set[str] = set()
         self.renames: list[tuple[str, tuple[str, str]]] = []
+        self.dirty: dict[int, dict[str, Any]] = {}  # written rows to update, by identity
         self.placements: list[tuple[dict[str, Any], int]] = []
+        self.created = 0
         self.updated = 0
         self.duplicates = 0
-        self._new_ids: set[int] = set()
+        self._created_here: set[int] = set()  # rows this listing created (for the counts)
+        self._unwritten: list[dict[str, Any]] = []
+        self._unwritten_ids: set[int] = set()
+
+    def learn(self, stored: list[dict[str, Any]]) -> None:
+        """Remember rows read from the database. One already in memory (found again under
+        an id it had before a rename here) is the same paper: alias it, keep ours."""
+        for row in stored:
+            mine = self.rows_by_key.get(row["title_key"])
+            if mine is None:
+                self._index(row)
+            else:
+                self.rows_by_id.setdefault(row["id"], mine)
 
     def _index(self, row: dict[str, Any]) -> None:
         self.rows_by_id[row["id"]] = row
         self.rows_by_key[row["title_key"]] = row
+
+    def take_new_rows(self) -> list[dict[str, Any]]:
+        """Rows created since the last call; from now on they count as written."""
+        rows, self._unwritten = self._unwritten, []
+        self._unwritten_ids.clear()
+        return rows
 
     def add(self, item: _Identified, position: int, *, first_seen: str, now: str) -> None:
         row = self.rows_by_id.get(item.id) or self.rows_by_key.get(item.title_key)
@@ -1404,17 +1446,21 @@ class _Merge:
                 "updated_at": now,
             }
             self._index(row)
-            self.new_rows.append(row)
-            self._new_ids.add(id(row))
+            self._unwritten.append(row)
+            self._unwritten_ids.add(id(row))
+            self._created_here.add(id(row))
+            self.created += 1
             self.placements.append((row, position))
             return
         self.placements.append((row, position))
         changed = self._fill_in(row, item)
         if changed:
             row["updated_at"] = now
-        # Each record counts once: new, updated (it changed a stored paper) or duplicate.
-        if changed and id(row) not in self._new_ids:
-            self.updated_ids.add(row["id"])
+            if id(row) not in self._unwritten_ids:
+                self.dirty[id(row)] = row
+        # Each record counts once: new, updated (it changed a paper stored before this
+        # listing) or duplicate (of a stored paper, or of an earlier record in this listing).
+        if changed and id(row) not in self._created_here:
             self.updated += 1
         else:
             self.duplicates += 1
@@ -1426,10 +1472,9 @@ class _Merge:
             item.id not in self.rows_by_id
         ):
             old_id = row["id"]
-            if id(row) not in self._new_ids:
+            if id(row) not in self._unwritten_ids:
                 self.renames.append((old_id, (item.id, item.id_kind)))
-                self.updated_ids.discard(old_id)
-            del self.rows_by_id[old_id]
+            # The old id stays an alias: a later record under it is the same paper.
             row["id"], row["id_kind"] = item.id, item.id_kind
             self.rows_by_id[item.id] = row
             changed = True

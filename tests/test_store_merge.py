@@ -5,13 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 import sqlite_utils
 
+import digest.store as store_module
 from digest.models import PaperRecord
 from digest.store import ListingInfo, Store
 
 
-def test_repeats_later_in_a_listing_fill_in_and_rename(tmp_path):
+@pytest.mark.parametrize("chunk", [1, 2, 5000])
+def test_repeats_later_in_a_listing_fill_in_and_rename(tmp_path, monkeypatch, chunk):
+    # With small chunks, later records change rows already inserted from earlier chunks.
+    monkeypatch.setattr(store_module, "_INGEST_CHUNK", chunk)
     store = Store.open(tmp_path / "s.db", create=True)
     records = [
         PaperRecord(title="Alpha Paper", abstract="a"),  # title-hash id, no authors
@@ -60,4 +65,28 @@ def test_search_index_follows_title_edits_but_ignores_upvote_updates(tmp_path):
     store.db.execute("UPDATE papers SET title = 'Dense Attention Kernels'")
     assert [p.title for p in store.search_papers("dense")] == ["Dense Attention Kernels"]
     assert store.search_papers("sparse") == []
+    store.close()
+
+
+@pytest.mark.parametrize("chunk", [1, 5000])
+def test_an_id_renamed_in_this_listing_still_names_the_same_paper(tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(store_module, "_INGEST_CHUNK", chunk)
+    store = Store.open(tmp_path / "s.db", create=True)
+    store.ingest_listing(
+        ListingInfo("a", "sha-a", "records", None),
+        [PaperRecord(title="Old Name", abstract="a", source_id="s1")],
+        first_seen="2026-11-21",
+        now="t",
+    )
+    counts = store.ingest_listing(
+        ListingInfo("b", "sha-b", "records", None),
+        [
+            PaperRecord(title="old name", abstract="a", arxiv_id="2311.00009"),
+            PaperRecord(title="Retitled in another feed", abstract="a", source_id="s1"),
+        ],
+        first_seen="2026-11-22",
+        now="t",
+    )
+    assert (counts.new, counts.updated, counts.duplicates) == (0, 1, 1)
+    assert [p.id for p in store.papers()] == ["2311.00009"]
     store.close()
