@@ -11,9 +11,9 @@ Target (issue "Foundation"): >= 10,000 papers/s and < 1 GiB peak on the 2-core m
 
 Where the time goes (CPU seconds for the 110,000 records, measured with process_time):
 read + sha256 ~0.4, parse ~2.2, identity and merge in Python ~2.4, SQLite inserts and
-indexes ~2.5, the FTS5 index over title and abstract ~5. Threads do not overlap the
-Python part with SQLite (the GIL hands over too rarely while Python work runs); the next
-step is to parse in a worker process that streams records to the store.
+indexes ~2.5, the FTS5 index over title and abstract ~5. Two things tried did not help:
+a writer thread (the GIL hands over too rarely while Python work runs) and a forked
+parsing worker streaming records (unpickling them cost what the overlap saved).
 """
 
 from __future__ import annotations
