@@ -64,16 +64,17 @@ def prepare_demo_dir(directory: Path) -> None:
     (directory / MARKER).write_text("made by `digest demo`; safe to delete\n", encoding="utf-8")
 
 
-# One listing per simulated day: the dated pages first, then the other formats, whose
-# papers partly recur (the demo shows they are not sent twice).
+# One listing per simulated day. The feeds come first and the dated pages ("Nov 19" …)
+# last, so the pages' own dates are not later than the days they arrive on. Papers recur
+# across the files: the demo shows none is sent twice.
 DEMO_ORDER = (
-    "daily-papers-page.txt",
-    "day2-page.txt",
-    "day3-page.txt",
     "daily-papers-api.json",
     "arxiv-atom.xml",
     "arxiv-rss.xml",
     "records.jsonl",
+    "daily-papers-page.txt",
+    "day2-page.txt",
+    "day3-page.txt",
 )
 
 
