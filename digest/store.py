@@ -428,9 +428,6 @@ class Store:
             applied.append(name)
         return applied
 
-    def applied_migrations(self) -> list[str]:
-        return [row[0] for row in self.db.execute("SELECT name FROM migrations ORDER BY name")]
-
     # --- listings and papers: ingest ------------------------------------------------------
 
     def ingested_listing(self, sha256: str) -> ListingRow | None:
@@ -699,10 +696,7 @@ class Store:
         """A paper id for ``ref``: a stored id (versioned arXiv ids too) or an exact title."""
         ref = ref.strip()
         for candidate in (ref, arxiv_id_from(ref)):
-            if (
-                candidate
-                and self.db.execute("SELECT 1 FROM papers WHERE id = ?", [candidate]).fetchone()
-            ):
+            if candidate and self.paper_exists(candidate):
                 return candidate
         paper = self.paper_by_title(ref)
         return paper.id if paper else None
@@ -1123,15 +1117,6 @@ class Store:
                 "GROUP BY subscriber_id"
             )
         }
-
-    def digests(self, *, digest_date: str | None = None) -> list[DigestRow]:
-        where, args = ("WHERE digest_date = ?", [digest_date]) if digest_date else ("", [])
-        return [
-            _digest(row)
-            for row in self.db.execute(
-                f"SELECT {_DIGEST_COLUMNS} FROM digests {where} ORDER BY id", args
-            )
-        ]
 
     def new_paper_count(self, day: str) -> int:
         return int(
