@@ -210,9 +210,10 @@ async def person(
     paper_ids: list[str],
     deadline: float,
     results: Results,
+    think: tuple[float, float] = THINK_SECONDS,
 ) -> None:
     """One subscriber clicking links in their emails until the deadline."""
-    await asyncio.sleep(rng.uniform(0, THINK_SECONDS[1]))  # people do not start in step
+    await asyncio.sleep(rng.uniform(0, think[1]))  # people do not start in step
     while time.monotonic() < deadline:
         sub_id = rng.choice(sub_ids)
         if rng.random() < FEEDBACK_SHARE:
@@ -239,7 +240,7 @@ async def person(
             else:
                 results.errors.append(f"HTTP {status} for {url[:30]}…")
         results.requests += 1
-        await asyncio.sleep(rng.uniform(*THINK_SECONDS))
+        await asyncio.sleep(rng.uniform(*think))
     await poster.close()
 
 
@@ -266,7 +267,16 @@ async def load(
         deadline = started + args.seconds
         await asyncio.gather(
             *(
-                person(poster, random.Random(n), signer, sub_ids, paper_ids, deadline, results)
+                person(
+                    poster,
+                    random.Random(n),
+                    signer,
+                    sub_ids,
+                    paper_ids,
+                    deadline,
+                    results,
+                    think=tuple(args.think),
+                )
                 for n, poster in enumerate(posters)
             )
         )
@@ -386,6 +396,14 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=300)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument(
+        "--think",
+        type=float,
+        nargs=2,
+        default=THINK_SECONDS,
+        metavar=("MIN", "MAX"),
+        help="think time between one client's clicks, seconds (0 0: back to back)",
+    )
+    parser.add_argument(
         "--client",
         choices=("raw", "httpx"),
         default="raw",
@@ -395,7 +413,7 @@ def main() -> None:
     print(f"machine: {machine()}")
     print(
         f"load: {args.clients} clients for {args.seconds:.0f} s, think time uniform "
-        f"{THINK_SECONDS[0]}-{THINK_SECONDS[1]} s, {FEEDBACK_SHARE:.0%} feedback / "
+        f"{args.think[0]}-{args.think[1]} s, {FEEDBACK_SHARE:.0%} feedback / "
         f"{1 - FEEDBACK_SHARE:.0%} unsubscribe POSTs, {args.subscribers} subscribers, "
         f"{args.client} client"
     )
