@@ -37,6 +37,12 @@ class ParsedListing:
     records: tuple[PaperRecord, ...]
 
 
+def paper_text(title: str, abstract: str) -> str:
+    """The text the ranker reads for a paper: the corpus it is fitted on and the candidates
+    it scores must be made the same way."""
+    return f"{title}. {abstract}"
+
+
 @dataclass(frozen=True)
 class Paper:
     """A paper as stored: one row of ``papers``."""
@@ -54,7 +60,7 @@ class Paper:
     @property
     def text(self) -> str:
         """Title and abstract, the text the ranker reads."""
-        return f"{self.title}. {self.abstract}"
+        return paper_text(self.title, self.abstract)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import Any
 import sqlite_utils
 
 from .errors import NotFoundError, StoreError, SubscriberError
-from .models import Keyword, Paper, PaperRecord, Pick, Profile, Subscriber
+from .models import Keyword, Paper, PaperRecord, Pick, Profile, Subscriber, paper_text
 from .parse import arxiv_id_from, normalize_title
 from .profiles import ENTRY_KEYS, SubscriberEntry
 
@@ -566,7 +566,7 @@ class Store:
     def iter_paper_texts(self) -> Iterator[str]:
         """Title and abstract of every paper, for fitting the ranker's vocabulary."""
         for title, abstract in self.db.execute("SELECT title, abstract FROM papers ORDER BY rowid"):
-            yield f"{title}. {abstract}"
+            yield paper_text(title, abstract)
 
     def papers(
         self, *, since: str | None = None, until: str | None = None, limit: int | None = None
