@@ -393,8 +393,22 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One unit of work: everything inside commits together or not at all."""
+        """One unit of work: everything inside commits together or not at all.
+
+        Inside another transaction it is a savepoint: a failure undoes only its own part,
+        and the outer transaction decides what is committed.
+        """
         conn = self.db.conn
+        if conn.in_transaction:
+            conn.execute("SAVEPOINT nested")
+            try:
+                yield
+            except BaseException:
+                conn.execute("ROLLBACK TO nested")
+                conn.execute("RELEASE nested")
+                raise
+            conn.execute("RELEASE nested")
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield

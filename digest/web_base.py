@@ -5,7 +5,8 @@ wrappers here read the form on the event loop (Starlette's form parser is async)
 admin session and CSRF token where needed, then run the handler in Starlette's thread pool,
 where it may block on SQLite. Each pool thread keeps its own :class:`Store` connection:
 sqlite3 connections must not cross threads, and opening one per request would cost more
-than the request itself.
+than the request itself. The subscriber links, which take most of the traffic, are async
+endpoints whose database work runs on one batching thread instead (:mod:`digest.web_lane`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from .resources import templates_dir
 from .store import Store
 from .tokens import LinkSigner
 from .web_auth import CSRF_FIELD, AdminPassword, LoginLimiter, same_token
+from .web_lane import StoreLane
 
 Form = FormData | None
 Handler = Callable[[Request, "WebContext", Form], Response]
@@ -85,6 +87,12 @@ class WebContext:
     previews: PreviewCache = field(default_factory=PreviewCache)
     _local: threading.local = field(default_factory=threading.local)
     _write_lock: threading.Lock = field(default_factory=threading.Lock)
+    lane: StoreLane = field(init=False)
+
+    def __post_init__(self) -> None:
+        # The subscriber links' database work (see digest.web_lane); it writes in turn
+        # with the admin pages through the same lock.
+        self.lane = StoreLane(lambda: Store.open(self.config.store.database), self._write_lock)
 
     def store(self) -> Store:
         """This thread's connection to the database, opened on first use."""
@@ -153,6 +161,9 @@ def make_templates() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(web_dir()),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        # The templates ship with the package: checking their files' times on every page
+        # costs a stat() per template per request for nothing.
+        auto_reload=False,
         trim_blocks=True,
         lstrip_blocks=True,
     )

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -26,9 +28,10 @@ from starlette.routing import Route
 from .errors import NotFoundError, SubscriberError, TokenError
 from .models import WEEKDAYS, Paper, Subscriber
 from .profiles import entry_from_mapping
+from .store import Store
 from .tokens import LinkClaims, link_url
 from .web_auth import link_csrf, same_token
-from .web_base import Form, WebContext, line_field, public, text_field
+from .web_base import WebContext, context_of, line_field, text_field
 
 DAY = 24 * 3600
 # How long each kind of link keeps working. Unsubscribe links never expire (RFC 8058 and
@@ -72,9 +75,9 @@ def _claims(ctx: WebContext, token: str, kind: str) -> LinkClaims:
     return claims
 
 
-def _subscriber(ctx: WebContext, claims: LinkClaims) -> Subscriber:
+def _subscriber(store: Store, claims: LinkClaims) -> Subscriber:
     try:
-        return ctx.store().subscriber_by_id(claims.subscriber_id)
+        return store.subscriber_by_id(claims.subscriber_id)
     except NotFoundError as exc:
         raise _Rejected(
             410,
@@ -84,51 +87,76 @@ def _subscriber(ctx: WebContext, claims: LinkClaims) -> Subscriber:
         ) from exc
 
 
+async def _link_form(request: Request) -> FormData:
+    """The POSTed form. The links' own forms and RFC 8058 one-click POSTs are usually
+    urlencoded, read here directly (Starlette's general form parser costs more than the rest
+    of a feedback click); multipart bodies (RFC 8058 allows them) go through Starlette's."""
+    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if content_type not in ("", "application/x-www-form-urlencoded"):
+        return await request.form()
+    body = (await request.body()).decode("utf-8", errors="replace")
+    fields: list[tuple[str, str | UploadFile]] = [*parse_qsl(body, keep_blank_values=True)]
+    return FormData(fields)
+
+
 def _link(kind: str, handler: type[_LinkHandler]) -> Route:
-    def endpoint(request: Request, ctx: WebContext, form: Form) -> Response:
+    async def endpoint(request: Request) -> Response:
+        ctx = context_of(request)
         token = request.path_params["token"]
         try:
             claims = _claims(ctx, token, kind)
-            return handler(ctx, request, token, claims, _subscriber(ctx, claims)).respond(form)
+            link = handler(ctx, request, token, claims)
+            if request.method == "POST":
+                return await link.post(await _link_form(request))
+            return await link.get()
         except _Rejected as exc:
             return ctx.error(request, exc.status, exc.title, exc.message, public=True)
 
-    return Route(f"/{kind}/{{token}}", public(endpoint), methods=["GET", "POST"])
+    return Route(f"/{kind}/{{token}}", endpoint, methods=["GET", "POST"])
 
 
 @dataclass
 class _LinkHandler:
+    """One request to a link. Its database work runs as jobs on the store lane
+    (:mod:`digest.web_lane`), its page is rendered on the event loop."""
+
     ctx: WebContext
     request: Request
     token: str
     claims: LinkClaims
-    sub: Subscriber
 
-    def respond(self, form: Form) -> Response:
-        return self.post(form) if form is not None else self.get()
-
-    def get(self) -> Response:
+    async def get(self) -> Response:
         raise NotImplementedError
 
-    def post(self, form: Form) -> Response:
+    async def post(self, form: FormData) -> Response:
         raise NotImplementedError
 
-    def page(self, name: str, *, status: int = 200, **values: Any) -> Response:
+    def page(self, name: str, sub: Subscriber, *, status: int = 200, **values: Any) -> Response:
         return self.ctx.page(
-            self.request, name, status=status, sub=self.sub, token=self.token, **values
+            self.request,
+            name,
+            status=status,
+            sub=sub,
+            token=self.token,
+            preferences_url=self.preferences_url(sub),
+            **values,
         )
 
-    def preferences_url(self) -> str:
+    def preferences_url(self, sub: Subscriber) -> str:
         """A fresh preferences link for the same subscriber, to offer on every page."""
-        token = self.ctx.signer.sign(self.sub.id, "preferences", issued_at=self.ctx.now())
+        token = self.ctx.signer.sign(sub.id, "preferences", issued_at=self.ctx.now())
         return link_url("", "preferences", token)
+
+    def subscriber(self, store: Store) -> Subscriber:
+        return _subscriber(store, self.claims)
 
 
 class _Unsubscribe(_LinkHandler):
-    def get(self) -> Response:
-        return self.page("unsubscribe.html", done=False, preferences_url=self.preferences_url())
+    async def get(self) -> Response:
+        sub = await self.ctx.lane.read(self.subscriber)
+        return self.page("unsubscribe.html", sub, done=False)
 
-    def post(self, form: Form) -> Response:
+    async def post(self, form: FormData) -> Response:
         if text_field(form, ONE_CLICK[0]) != ONE_CLICK[1]:
             return self.ctx.error(
                 self.request,
@@ -138,49 +166,54 @@ class _Unsubscribe(_LinkHandler):
                 "use the button on the unsubscribe page.",
                 public=True,
             )
+        sub = await self.ctx.lane.write(self._unsubscribe)
+        return self.page("unsubscribe.html", sub, done=True)
+
+    def _unsubscribe(self, store: Store) -> Subscriber:
+        sub = self.subscriber(store)
         # Idempotent: a second POST (a mail provider retrying) changes nothing more.
-        with self.ctx.writing() as store:
-            store.set_status_by_id(self.sub.id, "unsubscribed", now=self.ctx.stamp())
-        return self.page("unsubscribe.html", done=True, preferences_url=self.preferences_url())
+        store.set_status_by_id(sub.id, "unsubscribed", now=self.ctx.stamp())
+        return sub
 
 
 class _Feedback(_LinkHandler):
-    def get(self) -> Response:
-        return self._page(self._paper(), done=False)
+    async def get(self) -> Response:
+        sub, paper = await self.ctx.lane.read(self._find)
+        return self._page(sub, paper, done=False)
 
-    def post(self, form: Form) -> Response:
-        paper = self._paper()
-        vote = 1 if self.claims.action == "more" else -1
-        # Every POST is one row; the token fixes paper and vote, so repeating it changes
-        # nothing the ranker sees (it reads the latest vote per paper).
-        with self.ctx.writing() as store:
-            store.record_feedback(self.sub.id, paper.id, vote, source="email", now=self.ctx.stamp())
-        return self._page(paper, done=True)
+    async def post(self, form: FormData) -> Response:
+        sub, paper = await self.ctx.lane.write(self._record)
+        return self._page(sub, paper, done=True)
 
-    def _paper(self) -> Paper:
+    def _find(self, store: Store) -> tuple[Subscriber, Paper]:
+        sub = self.subscriber(store)
         paper_id = self.claims.paper_id or ""
-        paper = self.ctx.store().papers_by_id([paper_id]).get(paper_id)
+        paper = store.papers_by_id([paper_id]).get(paper_id)
         if paper is None:
             raise _Rejected(
                 404, "Paper not found", "This paper is no longer in the digest's database."
             )
-        return paper
+        return sub, paper
 
-    def _page(self, paper: Paper, *, done: bool) -> Response:
-        return self.page(
-            "feedback.html",
-            done=done,
-            more=self.claims.action == "more",
-            paper=paper,
-            preferences_url=self.preferences_url(),
-        )
+    def _record(self, store: Store) -> tuple[Subscriber, Paper]:
+        sub, paper = self._find(store)
+        vote = 1 if self.claims.action == "more" else -1
+        # Every POST is one row; the token fixes paper and vote, so repeating it changes
+        # nothing the ranker sees (it reads the latest vote per paper).
+        store.record_feedback(sub.id, paper.id, vote, source="email", now=self.ctx.stamp())
+        return sub, paper
+
+    def _page(self, sub: Subscriber, paper: Paper, *, done: bool) -> Response:
+        more = self.claims.action == "more"
+        return self.page("feedback.html", sub, done=done, more=more, paper=paper)
 
 
 class _Preferences(_LinkHandler):
-    def get(self) -> Response:
-        return self._form(self._values(), saved=False, error="")
+    async def get(self) -> Response:
+        sub, values = await self.ctx.lane.read(self._load)
+        return self._form(sub, values, saved=False, error="")
 
-    def post(self, form: Form) -> Response:
+    async def post(self, form: FormData) -> Response:
         expected = link_csrf(self.ctx.link_csrf_key, self.token)
         if not same_token(expected, text_field(form, "csrf")):
             return self.ctx.error(
@@ -191,7 +224,29 @@ class _Preferences(_LinkHandler):
                 "preferences link from your email again.",
                 public=True,
             )
-        values = {
+        try:
+            sub, values = await self.ctx.lane.write(lambda store: self._save(store, form))
+        except _Invalid as invalid:
+            return self._form(
+                invalid.sub, invalid.values, saved=False, error=invalid.message, status=422
+            )
+        return self._form(sub, values, saved=True, error="")
+
+    def _load(self, store: Store) -> tuple[Subscriber, dict[str, object]]:
+        sub = self.subscriber(store)
+        profile = store.profile(sub.id)
+        return sub, {
+            "frequency": sub.frequency,
+            "max_papers": str(sub.max_papers),
+            "keywords": "\n".join(str(k) for k in profile.keywords),
+            "exclude": "\n".join(profile.exclude),
+            "quiet_day": sub.quiet_day,
+            "paused": sub.status == "paused",
+        }
+
+    def _save(self, store: Store, form: FormData) -> tuple[Subscriber, dict[str, object]]:
+        sub = self.subscriber(store)
+        values: dict[str, object] = {
             "frequency": text_field(form, "frequency"),
             "max_papers": text_field(form, "max_papers"),
             "keywords": "\n".join(line_field(form, "keywords")),
@@ -202,7 +257,7 @@ class _Preferences(_LinkHandler):
         try:
             entry = entry_from_mapping(
                 {
-                    "email": self.sub.email,
+                    "email": sub.email,
                     "frequency": values["frequency"] or "daily",
                     "max_papers": _whole_number(str(values["max_papers"]), "papers per email"),
                     "keywords": line_field(form, "keywords"),
@@ -212,29 +267,23 @@ class _Preferences(_LinkHandler):
                 },
                 where="preferences",
             )
-            with self.ctx.writing() as store:
-                store.save_entries([entry], who="web:subscriber", now=self.ctx.stamp())
+            store.save_entries([entry], who="web:subscriber", now=self.ctx.stamp())
         except SubscriberError as exc:
-            return self._form(values, saved=False, error=str(exc), status=422)
-        self.sub = self.ctx.store().subscriber_by_id(self.sub.id)
-        return self._form(self._values(), saved=True, error="")
-
-    def _values(self) -> dict[str, object]:
-        profile = self.ctx.store().profile(self.sub.id)
-        return {
-            "frequency": self.sub.frequency,
-            "max_papers": str(self.sub.max_papers),
-            "keywords": "\n".join(str(k) for k in profile.keywords),
-            "exclude": "\n".join(profile.exclude),
-            "quiet_day": self.sub.quiet_day,
-            "paused": self.sub.status == "paused",
-        }
+            raise _Invalid(sub, values, str(exc)) from exc
+        return self._load(store)
 
     def _form(
-        self, values: dict[str, object], *, saved: bool, error: str, status: int = 200
+        self,
+        sub: Subscriber,
+        values: dict[str, object],
+        *,
+        saved: bool,
+        error: str,
+        status: int = 200,
     ) -> Response:
         return self.page(
             "preferences.html",
+            sub,
             status=status,
             values=values,
             saved=saved,
@@ -242,6 +291,16 @@ class _Preferences(_LinkHandler):
             frequencies=FREQUENCIES,
             form_csrf=link_csrf(self.ctx.link_csrf_key, self.token),
         )
+
+
+class _Invalid(Exception):
+    """Preferences that did not validate: the form to show again, with the message."""
+
+    def __init__(self, sub: Subscriber, values: dict[str, object], message: str) -> None:
+        super().__init__(message)
+        self.sub = sub
+        self.values = values
+        self.message = message
 
 
 def _whole_number(raw: str, label: str) -> int:

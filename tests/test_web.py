@@ -564,6 +564,14 @@ def test_unsubscribe_get_asks_and_the_one_click_post_unsubscribes(client, config
     assert "You are already unsubscribed" in client.get(f"/unsubscribe/{token}").text
     assert store.subscriber_by_id(2).status == "active"
 
+    # RFC 8058 prefers multipart/form-data for the same one field.
+    other = signer.sign(2, "unsubscribe", issued_at=NOW)
+    multipart = client.post(
+        f"/unsubscribe/{other}", files={"List-Unsubscribe": (None, "One-Click")}
+    )
+    assert multipart.status_code == 200 and "You are unsubscribed" in multipart.text
+    assert store.subscriber_by_id(2).status == "unsubscribed"
+
 
 def test_feedback_get_records_nothing_and_each_post_records_the_tokens_vote(client, config, signer):
     paper_id = some_paper(config)
