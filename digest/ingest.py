@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import ListingError
-from .parse import detect_format, parse_listing
+from .parse import detect_format, stream_listing
 from .store import ListingInfo, Store
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ def ingest_file(
         text = decode_listing(data, source=source)
         del data  # a large file should not be held twice
         detected = fmt or detect_format(text, source=source)
-        parsed = parse_listing(text, source=source, today=today, fmt=detected)
+        parsed = stream_listing(text, source=source, today=today, fmt=detected)
         date = parsed.date or (listing_date or today).isoformat()
         counts = store.ingest_listing(
             ListingInfo(path=source, sha256=sha, format=parsed.format, listing_date=date),

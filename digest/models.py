@@ -6,6 +6,7 @@ Plain frozen dataclasses: parsers produce :class:`PaperRecord`, the store hands 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 SUBSCRIBER_STATUSES = ("active", "paused", "unsubscribed", "bounced")
@@ -35,6 +36,16 @@ class ParsedListing:
     format: str
     date: str | None  # ISO date of the listing when the file says it
     records: tuple[PaperRecord, ...]
+
+
+@dataclass(frozen=True)
+class ListingStream:
+    """A listing whose records are parsed as they are read: a large export is never held
+    as records all at once, and a bad record surfaces when the reader reaches it."""
+
+    format: str
+    date: str | None
+    records: Iterator[PaperRecord]
 
 
 def paper_text(title: str, abstract: str) -> str:

@@ -38,9 +38,16 @@ from typing import Any
 from xml.parsers import expat
 
 from .errors import ListingError
-from .models import PaperRecord, ParsedListing
+from .models import ListingStream, PaperRecord, ParsedListing
 
-__all__ = ["FORMATS", "arxiv_id_from", "detect_format", "normalize_title", "parse_listing"]
+__all__ = [
+    "FORMATS",
+    "arxiv_id_from",
+    "detect_format",
+    "normalize_title",
+    "parse_listing",
+    "stream_listing",
+]
 
 FORMATS: tuple[str, ...] = ("text", "daily-papers-json", "records", "atom", "rss")
 
@@ -207,6 +214,23 @@ def parse_listing(
     raise ListingError(
         f'unknown format "{fmt}"; choose one of ' + ", ".join(FORMATS), source=source
     )
+
+
+def stream_listing(
+    text: str, *, source: str, today: datetime.date, fmt: str | None = None
+) -> ListingStream:
+    """:func:`parse_listing` for ingesting: the records of plain-record listings (JSON Lines
+    and JSON arrays, the formats of large exports) are parsed as the stream is read, so
+    the caller can store them chunk by chunk; a bad record raises :class:`ListingError`
+    when it is reached. Feeds and pages are small and parsed at once."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if fmt is None:
+        fmt = detect_format(text, source=source)
+    if fmt == "records":
+        return ListingStream(format="records", date=None, records=_records(text, source))
+    parsed = parse_listing(text, source=source, today=today, fmt=fmt)
+    return ListingStream(format=parsed.format, date=parsed.date, records=iter(parsed.records))
 
 
 # --------------------------------------------------------------------------- sniffing
@@ -562,21 +586,24 @@ def _daily_paper(item: Any) -> PaperRecord:
 
 
 def _parse_records(text: str, source: str) -> ParsedListing:
+    return ParsedListing(format="records", date=None, records=tuple(_records(text, source)))
+
+
+def _records(text: str, source: str) -> Iterator[PaperRecord]:
     start = _first_non_space(text)
-    if start is not None and text[start] == "[":
-        data = _load_json(text, source)
-        if not isinstance(data, list):
-            raise ListingError(f"expected a JSON array, found {_json_type(data)}", source=source)
-        records = []
-        for index, item in enumerate(data):
-            try:
-                records.append(_plain_record(item))
-            except _Problem as problem:
-                raise ListingError(
-                    f"item {index}: {problem}", source=source, line=_array_item_line(text, index)
-                ) from None
-        return ParsedListing(format="records", date=None, records=tuple(records))
-    return ParsedListing(format="records", date=None, records=tuple(_json_lines(text, source)))
+    if start is None or text[start] != "[":
+        yield from _json_lines(text, source)
+        return
+    data = _load_json(text, source)
+    if not isinstance(data, list):
+        raise ListingError(f"expected a JSON array, found {_json_type(data)}", source=source)
+    for index, item in enumerate(data):
+        try:
+            yield _plain_record(item)
+        except _Problem as problem:
+            raise ListingError(
+                f"item {index}: {problem}", source=source, line=_array_item_line(text, index)
+            ) from None
 
 
 def _json_lines(text: str, source: str) -> Iterator[PaperRecord]:

@@ -90,3 +90,91 @@ def test_an_id_renamed_in_this_listing_still_names_the_same_paper(tmp_path, monk
     assert (counts.new, counts.updated, counts.duplicates) == (0, 1, 1)
     assert [p.id for p in store.papers()] == ["2311.00009"]
     store.close()
+
+
+def _fts_is_consistent(db: sqlite_utils.Database) -> bool:
+    """FTS5's own check that the index holds exactly the content table's text."""
+    try:
+        db.execute("INSERT INTO papers_fts (papers_fts, rank) VALUES ('integrity-check', 1)")
+    except Exception:
+        return False
+    return True
+
+
+def _matches(db: sqlite_utils.Database, word: str) -> list[str]:
+    return [
+        row[0]
+        for row in db.execute(
+            "SELECT p.title FROM papers_fts JOIN papers p ON p.rowid = papers_fts.rowid "
+            "WHERE papers_fts MATCH ? ORDER BY p.title",
+            [word],
+        )
+    ]
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 5000])
+def test_an_ingest_indexes_its_papers_and_leaves_the_insert_trigger_in_place(
+    tmp_path, monkeypatch, chunk
+):
+    # Each chunk's papers are indexed by the store itself (on a helper thread, beside the
+    # parsing of the next chunk) while the per-row insert trigger is dropped.
+    monkeypatch.setattr(store_module, "_INGEST_CHUNK", chunk)
+    store = Store.open(tmp_path / "s.db", create=True)
+    store.ingest_listing(
+        ListingInfo("old", "sha0", "records", None),
+        [PaperRecord(title="Earlier Work", abstract="stored before")],
+        first_seen="2026-11-21",
+        now="2026-11-21T08:00:00",
+    )
+    records = [
+        PaperRecord(title=f"Paper {n} zebra{n}", abstract=f"word{n} tokens") for n in range(8)
+    ]
+    store.ingest_listing(
+        ListingInfo("x", "sha1", "records", None),
+        iter(records),  # a stream, as ingest_file passes it
+        first_seen="2026-11-22",
+        now="2026-11-22T08:00:00",
+    )
+    store.close()
+    db = sqlite_utils.Database(tmp_path / "s.db")
+    assert db.execute("SELECT count(*) FROM papers_fts").fetchone()[0] == 9
+    assert _fts_is_consistent(db)
+    assert all(_matches(db, f"zebra{n}") == [f"Paper {n} zebra{n}"] for n in range(8))
+    assert _matches(db, "stored") == ["Earlier Work"]
+    # Another program inserting a paper directly still gets it indexed by the trigger.
+    db.execute(
+        "INSERT INTO papers (id, id_kind, title, abstract, title_key, first_seen, updated_at) "
+        "VALUES ('manual-1', 'source', 'Typed By Hand', 'okapi', 'typedbyhand', "
+        "'2026-11-22', '2026-11-22')"
+    )
+    assert _matches(db, "okapi") == ["Typed By Hand"]
+    assert _fts_is_consistent(db)
+
+
+@pytest.mark.parametrize("chunk", [2, 5000])
+def test_a_record_that_fails_midway_leaves_no_paper_and_no_index_entry(
+    tmp_path, monkeypatch, chunk
+):
+    monkeypatch.setattr(store_module, "_INGEST_CHUNK", chunk)
+    store = Store.open(tmp_path / "s.db", create=True)
+
+    def records():
+        for n in range(5):
+            yield PaperRecord(title=f"Paper {n}", abstract="fine")
+        raise store_module.StoreError("the parser found a bad line 6")
+
+    with pytest.raises(store_module.StoreError, match="bad line 6"):
+        store.ingest_listing(
+            ListingInfo("x", "sha", "records", None),
+            records(),
+            first_seen="2026-11-22",
+            now="2026-11-22T08:00:00",
+        )
+    assert not store.db.conn.in_transaction
+    store.close()
+    db = sqlite_utils.Database(tmp_path / "s.db")
+    assert db.execute("SELECT count(*) FROM papers").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM listings").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM papers_fts").fetchone()[0] == 0
+    assert db.execute("SELECT name FROM sqlite_master WHERE name = 'papers_ai'").fetchall()
+    assert _fts_is_consistent(db)
