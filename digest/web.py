@@ -100,7 +100,7 @@ class SecurityHeaders:
                 headers = MutableHeaders(scope=message)
                 for name, value in extra.items():
                     headers[name] = value
-                # Time in the app (thread pool and database waits included), for browser dev
+                # Time in the app (queueing and database waits included), for browser dev
                 # tools and benchmarks/bench_web.py, which compares it with what clients see.
                 elapsed = (time.perf_counter() - started) * 1000
                 headers["Server-Timing"] = f"app;dur={elapsed:.1f}"
