@@ -23,8 +23,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import random
 import resource
 import statistics
@@ -33,6 +31,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine_info import machine_line
 
 WORDS = [
     "learning",
@@ -130,16 +130,6 @@ def run_once(listing: Path) -> dict[str, float]:
     }
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--papers", type=int, default=100_000)
@@ -154,7 +144,7 @@ def main() -> None:
         listing = Path(tmp) / "papers.jsonl"
         lines = make_listing(listing, args.papers)
         size = listing.stat().st_size / 1e6
-        print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+        print(machine_line())
         print(f"listing: {lines:,} records ({args.papers:,} papers + repeats), {size:.0f} MB")
         runs = []
         for n in range(args.repeat):

@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import random
 import resource
 import socket
@@ -28,6 +26,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine_info import machine_line
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -214,9 +214,7 @@ def main() -> None:
         print(json.dumps(run_once(args.child)))
         return
 
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
+    print(machine_line())
     runs, rates = [], []
     for n in range(args.repeat):
         with tempfile.TemporaryDirectory() as tmp:

@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import datetime as dt
 import os
-import platform
 import random
 import socket
 import statistics
@@ -45,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from machine_info import machine_line
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -374,14 +374,6 @@ def one_run(args: argparse.Namespace) -> dict[str, float]:
 
 
 def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     import starlette
     import uvicorn
 
@@ -389,7 +381,7 @@ def machine() -> str:
         f"starlette {starlette.__version__}, uvicorn {uvicorn.__version__}, "
         f"httpx {httpx.__version__}"
     )
-    return f"{cpu}, {os.cpu_count()} CPUs; Python {platform.python_version()}; {versions}"
+    return f"{machine_line()}; {versions}"
 
 
 def main() -> None:
@@ -413,7 +405,7 @@ def main() -> None:
         help="raw: one lean keep-alive connection per person (default); httpx: AsyncClient",
     )
     args = parser.parse_args()
-    print(f"machine: {machine()}")
+    print(machine())
     print(
         f"load: {args.clients} clients for {args.seconds:.0f} s, think time uniform "
         f"{args.think[0]}-{args.think[1]} s, {FEEDBACK_SHARE:.0%} feedback / "
