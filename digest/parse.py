@@ -197,10 +197,7 @@ def parse_listing(
     format have their whitespace collapsed; HTML entities and tags are removed only from
     RSS descriptions and author lists, where feeds encode them.
     """
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    if fmt is None:
-        fmt = detect_format(text, source=source)
+    text, fmt = _text_and_format(text, source, fmt)
     if fmt == "text":
         return _parse_text(text, source, today)
     if fmt == "daily-papers-json":
@@ -223,14 +220,18 @@ def stream_listing(
     and JSON arrays, the formats of large exports) are parsed as the stream is read, so
     the caller can store them chunk by chunk; a bad record raises :class:`ListingError`
     when it is reached. Feeds and pages are small and parsed at once."""
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    if fmt is None:
-        fmt = detect_format(text, source=source)
+    text, fmt = _text_and_format(text, source, fmt)
     if fmt == "records":
         return ListingStream(format="records", date=None, records=_records(text, source))
     parsed = parse_listing(text, source=source, today=today, fmt=fmt)
     return ListingStream(format=parsed.format, date=parsed.date, records=iter(parsed.records))
+
+
+def _text_and_format(text: str, source: str, fmt: str | None) -> tuple[str, str]:
+    """The text without its byte-order mark, and its format (``fmt`` or detected)."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, fmt if fmt is not None else detect_format(text, source=source)
 
 
 # --------------------------------------------------------------------------- sniffing

@@ -559,21 +559,21 @@ class Store:
         """Drop the FTS insert trigger inside this transaction (:meth:`ingest_listing`
         indexes its papers itself, then creates it again); the rowid up to which papers
         are indexed (every paper, so far)."""
-        conn = self.db.conn
-        conn.execute("DROP TRIGGER papers_ai")
-        (last,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM papers").fetchone()
-        return int(last)
+        self.db.conn.execute("DROP TRIGGER papers_ai")
+        return self._last_paper_rowid()
 
     def _index_papers_after(self, rowid: int) -> int:
         """Index the papers inserted after ``rowid`` (rowids only grow inside this
         transaction, which no other writer can enter); the new high-water mark."""
-        conn = self.db.conn
-        conn.execute(
+        self.db.conn.execute(
             "INSERT INTO papers_fts (rowid, title, abstract) "
             "SELECT rowid, title, abstract FROM papers WHERE rowid > ?",
             [rowid],
         )
-        (last,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM papers").fetchone()
+        return self._last_paper_rowid()
+
+    def _last_paper_rowid(self) -> int:
+        (last,) = self.db.conn.execute("SELECT coalesce(max(rowid), 0) FROM papers").fetchone()
         return int(last)
 
     def _papers_matching(self, ids: set[str], keys: set[str]) -> list[dict[str, Any]]:

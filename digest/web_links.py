@@ -75,18 +75,6 @@ def _claims(ctx: WebContext, token: str, kind: str) -> LinkClaims:
     return claims
 
 
-def _subscriber(store: Store, claims: LinkClaims) -> Subscriber:
-    try:
-        return store.subscriber_by_id(claims.subscriber_id)
-    except NotFoundError as exc:
-        raise _Rejected(
-            410,
-            "This subscription no longer exists",
-            "The subscriber this link was made for has been removed, so there is nothing "
-            "to change and no email will be sent.",
-        ) from exc
-
-
 async def _link_form(request: Request) -> FormData:
     """The POSTed form. The links' own forms and RFC 8058 one-click POSTs are usually
     urlencoded, read here directly (Starlette's general form parser costs more than the rest
@@ -148,7 +136,16 @@ class _LinkHandler:
         return link_url("", "preferences", token)
 
     def subscriber(self, store: Store) -> Subscriber:
-        return _subscriber(store, self.claims)
+        """The link's subscriber; a purged one rejects the link."""
+        try:
+            return store.subscriber_by_id(self.claims.subscriber_id)
+        except NotFoundError as exc:
+            raise _Rejected(
+                410,
+                "This subscription no longer exists",
+                "The subscriber this link was made for has been removed, so there is nothing "
+                "to change and no email will be sent.",
+            ) from exc
 
 
 class _Unsubscribe(_LinkHandler):
