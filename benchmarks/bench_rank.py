@@ -41,7 +41,7 @@ import sklearn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from digest.model_cache import load_or_fit
-from digest.models import Keyword, Paper
+from digest.records import Keyword, Paper
 from digest.rank import Interest, rank
 
 REPO = Path(__file__).resolve().parents[1]

@@ -46,7 +46,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from digest.config import EmailConfig
-from digest.models import Keyword, Paper, Pick, Profile, Subscriber
+from digest.records import Keyword, Paper, Pick, Profile, Subscriber
 from digest.render import DigestContent, Renderer
 from digest.tokens import LinkSigner
 

@@ -84,7 +84,7 @@ def build_instance(root: Path, subscribers: int, new_papers: int) -> Path:
     from digest.config import load_config
     from digest.ingest import ingest_file
     from digest.instance import init_instance
-    from digest.models import Keyword
+    from digest.records import Keyword
     from digest.profiles import SubscriberEntry
     from digest.store import Store
 

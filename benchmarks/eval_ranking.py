@@ -47,7 +47,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from digest.models import Keyword, Paper
+from digest.records import Keyword, Paper
 from digest.rank import (
     DEFAULT_WEIGHTS,
     STOP_WORDS,

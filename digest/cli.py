@@ -25,7 +25,7 @@ from . import __version__
 from .config import CONFIG_ENV, DEFAULT_CONFIG_PATH, Config, load_config
 from .errors import DigestError, NotFoundError, SubscriberError
 from .ingest import IngestResult, ingest_inbox, ingest_paths
-from .models import SUBSCRIBER_STATUSES, Subscriber
+from .records import SUBSCRIBER_STATUSES, Subscriber
 from .parse import FORMATS
 from .profiles import (
     entries_to_csv,

@@ -17,7 +17,7 @@ from pathlib import Path
 from .config import Config, load_config
 from .errors import DigestError
 from .instance import init_instance
-from .models import Keyword
+from .records import Keyword
 from .profiles import SubscriberEntry
 from .render import Renderer
 from .resources import examples_dir

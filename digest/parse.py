@@ -1,4 +1,4 @@
-"""Parsers: the text of one listing file in, a :class:`~digest.models.ParsedListing` out.
+"""Parsers: the text of one listing file in, a :class:`~digest.records.ParsedListing` out.
 
 Pure functions over ``str``: no files, no network, no clock (the caller passes ``today``).
 Five formats are read (see :data:`FORMATS`):
@@ -38,7 +38,7 @@ from typing import Any
 from xml.parsers import expat
 
 from .errors import ListingError
-from .models import ListingStream, PaperRecord, ParsedListing
+from .records import ListingStream, PaperRecord, ParsedListing
 
 __all__ = [
     "FORMATS",

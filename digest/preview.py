@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 from .config import Config
-from .models import Keyword, Paper, Pick, Profile, Subscriber
+from .records import Keyword, Paper, Pick, Profile, Subscriber
 from .rank import Interest
 from .run import DayFacts, Ranking, make_renderer, rank_interests, rank_subscribers
 from .store import Store

@@ -29,7 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import SubscriberError
-from .models import QUIET_DAY_CHOICES, SUBSCRIBER_STATUSES, WEEKDAYS, Keyword, Profile
+from .records import QUIET_DAY_CHOICES, SUBSCRIBER_STATUSES, WEEKDAYS, Keyword, Profile
 
 _EMAIL = re.compile(
     r"^[^@\s\x00-\x1f\"<>(),;:\\\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z]{2,}$"

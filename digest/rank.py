@@ -42,7 +42,7 @@ from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
 from .errors import DigestError
-from .models import Keyword, Paper, Pick
+from .records import Keyword, Paper, Pick
 
 Floats = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.intp]

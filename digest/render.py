@@ -41,7 +41,7 @@ from mjml import mjml2html
 
 from .config import EmailConfig
 from .errors import RenderError
-from .models import Keyword, Paper, Pick, Profile, Subscriber
+from .records import Keyword, Paper, Pick, Profile, Subscriber
 from .resources import templates_dir
 from .tokens import LinkSigner, link_url
 

@@ -21,7 +21,7 @@ from .deliver import OutboxTransport, Transport
 from .errors import DeliveryError, PermanentDeliveryError, RunLockedError, TransportError
 from .ingest import ingest_inbox
 from .model_cache import load_or_fit
-from .models import WEEKDAYS, Paper, Pick, Profile, Subscriber
+from .records import WEEKDAYS, Paper, Pick, Profile, Subscriber
 from .rank import Interest, rank
 from .render import DigestContent, Renderer
 from .store import DigestRow, Store

@@ -32,7 +32,7 @@ from typing import Any
 import sqlite_utils
 
 from .errors import NotFoundError, StoreError, SubscriberError
-from .models import Keyword, Paper, PaperRecord, Pick, Profile, Subscriber, paper_text
+from .records import Keyword, Paper, PaperRecord, Pick, Profile, Subscriber, paper_text
 from .parse import arxiv_id_from, normalize_title
 from .profiles import ENTRY_KEYS, SubscriberEntry
 

@@ -26,7 +26,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .errors import NotFoundError, SubscriberError, TokenError
-from .models import WEEKDAYS, Paper, Subscriber
+from .records import WEEKDAYS, Paper, Subscriber
 from .profiles import entry_from_mapping
 from .store import Store
 from .tokens import LinkClaims, link_url

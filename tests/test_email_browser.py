@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from digest.config import EmailConfig
-from digest.models import Keyword, Paper, Pick, Profile, Subscriber
+from digest.records import Keyword, Paper, Pick, Profile, Subscriber
 from digest.render import DigestContent, Renderer
 from digest.tokens import LinkSigner
 from tests.browser import artifacts_dir, launch_chromium

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from digest.errors import ListingError
-from digest.models import PaperRecord, ParsedListing
+from digest.records import PaperRecord, ParsedListing
 from digest.parse import (
     FORMATS,
     arxiv_id_from,

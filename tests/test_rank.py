@@ -19,7 +19,7 @@ import digest.model_cache as model_cache
 import digest.rank as rank_module
 from digest.errors import DigestError
 from digest.model_cache import load_or_fit
-from digest.models import Keyword, Paper, Pick
+from digest.records import Keyword, Paper, Pick
 from digest.rank import (
     DEFAULT_WEIGHTS,
     Interest,

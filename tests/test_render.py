@@ -23,7 +23,7 @@ from itsdangerous import URLSafeSerializer
 from digest import render as render_module
 from digest.config import EmailConfig
 from digest.errors import RenderError, TokenError
-from digest.models import Keyword, Paper, Pick, Profile, Subscriber
+from digest.records import Keyword, Paper, Pick, Profile, Subscriber
 from digest.render import (
     DigestContent,
     Renderer,

@@ -9,7 +9,7 @@ import pytest
 import sqlite_utils
 
 import digest.store as store_module
-from digest.models import PaperRecord
+from digest.records import PaperRecord
 from digest.store import ListingInfo, Store
 
 
