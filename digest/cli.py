@@ -25,7 +25,6 @@ from . import __version__
 from .config import CONFIG_ENV, DEFAULT_CONFIG_PATH, Config, load_config
 from .errors import DigestError, NotFoundError, SubscriberError
 from .ingest import IngestResult, ingest_inbox, ingest_paths
-from .records import SUBSCRIBER_STATUSES, Subscriber
 from .parse import FORMATS
 from .profiles import (
     entries_to_csv,
@@ -36,7 +35,9 @@ from .profiles import (
     parse_subscribers_csv,
     parse_subscribers_toml,
 )
+from .records import SUBSCRIBER_STATUSES, Subscriber
 from .store import Store
+from .text import clip
 
 log = logging.getLogger("digest")
 
@@ -260,7 +261,7 @@ def papers_list(
         _emit_json([_paper_dict(p) for p in found])
         return
     for p in found:
-        click.echo(f"{p.first_seen}  {p.id:<22}  {_clip(p.title, 90)}")
+        click.echo(f"{p.first_seen}  {p.id:<22}  {clip(p.title, 90)}")
     click.echo(f"{len(found)} papers", err=True)
 
 
@@ -281,7 +282,7 @@ def papers_search(app: AppContext, query: str, limit: int, as_json: bool) -> Non
         _emit_json([_paper_dict(p) for p in found])
         return
     for p in found:
-        click.echo(f"{p.id:<22}  {_clip(p.title, 100)}")
+        click.echo(f"{p.id:<22}  {clip(p.title, 100)}")
     if not found:
         click.echo(f"no paper matches {query!r}", err=True)
 
@@ -319,10 +320,6 @@ def papers_show(app: AppContext, paper_id: str, as_json: bool) -> None:
         click.echo(f"listed in:  {listing.path} ({listing.listing_date})")
     click.echo("")
     click.echo(paper.abstract)
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # --- subscribers ----------------------------------------------------------------------------
@@ -605,7 +602,7 @@ def profile_show(app: AppContext, email: str, as_json: bool) -> None:
             click.echo(f"{label + ':':<12} -")
         for paper_id in ids:
             title = titles[paper_id].title if paper_id in titles else "(not in the store)"
-            click.echo(f"{label + ':':<12} {paper_id}  {_clip(title, 70)}")
+            click.echo(f"{label + ':':<12} {paper_id}  {clip(title, 70)}")
     click.echo(f"description: {prof.description or '-'}")
 
 
@@ -802,7 +799,7 @@ def rank_command(
             err=True,
         )
     for n, row in enumerate(rows, start=1):
-        click.echo(f"{n:>3}. {row['score']:.3f}  {_clip(row['title'], 80)}")
+        click.echo(f"{n:>3}. {row['score']:.3f}  {clip(row['title'], 80)}")
         click.echo(f"            {row['id']} · {' · '.join(row['reasons'])}")
 
 
@@ -1081,7 +1078,7 @@ def preview_command(
     if not (out or eml or show_text or open_browser):
         click.echo(f"subject: {result.subject}")
         for n, (paper, pick) in enumerate(result.picks, start=1):
-            click.echo(f"{n:>3}. {_clip(paper.title, 80)}  [{' · '.join(pick.reasons)}]")
+            click.echo(f"{n:>3}. {clip(paper.title, 80)}  [{' · '.join(pick.reasons)}]")
         click.echo("(use --out FILE.html, --text, --eml FILE or --open to see the email)")
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import os
 import re
 import smtplib
 import ssl
@@ -28,6 +27,7 @@ from typing import Protocol
 
 from .config import SmtpConfig
 from .errors import DeliveryError, PermanentDeliveryError, TransportError
+from .files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -84,22 +84,13 @@ class OutboxTransport:
             # The .html first: once the .eml exists the message counts as delivered.
             html_bytes = html.encode("utf-8") if html is not None else _html_part(message)
             if html_bytes is not None:
-                _write_atomically(path.with_suffix(".html"), html_bytes)
-            _write_atomically(path, message)
+                write_atomically(path.with_suffix(".html"), html_bytes)
+            write_atomically(path, message)
         except OSError as exc:
             raise TransportError(f"{path}: cannot write to the outbox ({exc.strerror})") from exc
 
     def close(self) -> None:
         pass
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    # Written whole, then renamed: a reader (or a crash) never sees half a file. No fsync:
-    # the run survives a killed process, and a power cut is the mail server's business.
-    with tmp.open("wb") as out:
-        out.write(data)
-    os.replace(tmp, path)
 
 
 def _html_part(message: bytes) -> bytes | None:

@@ -17,8 +17,8 @@ from pathlib import Path
 from .config import Config, load_config
 from .errors import DigestError
 from .instance import init_instance
-from .records import Keyword
 from .profiles import SubscriberEntry
+from .records import Keyword
 from .render import Renderer
 from .resources import examples_dir
 from .run import RunContext, RunReport, make_renderer, make_transport, run_digests

@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import os
 import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import ListingError
+from .files import write_atomically
 from .parse import detect_format, stream_listing
 from .store import ListingInfo, Store
 
@@ -198,7 +198,9 @@ def ingest_inbox(
         target = _free_name(target_dir / path.name)
         shutil.move(str(path), target)
         if result.failed:
-            _write_atomically(target.with_name(target.name + ".error.txt"), result.message + "\n")
+            write_atomically(
+                target.with_name(target.name + ".error.txt"), (result.message + "\n").encode()
+            )
         results.append(replace(result, path=str(target)))
     return results
 
@@ -210,9 +212,3 @@ def _free_name(target: Path) -> Path:
         n += 1
         candidate = target.with_name(f"{target.stem}-{n}{target.suffix}")
     return candidate
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -12,8 +12,6 @@ The file is a joblib pickle: only load cache folders that digest itself wrote.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,6 +21,7 @@ import joblib
 import sklearn
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from .files import write_atomically_with
 from .rank import build_vectorizer, fit_model
 
 log = logging.getLogger(__name__)
@@ -54,16 +53,7 @@ def _read(path: Path) -> dict[str, Any] | None:
 
 
 def _write(path: Path, payload: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            joblib.dump(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically_with(path, lambda out: joblib.dump(payload, out), fsync=True)
 
 
 def load_or_fit(

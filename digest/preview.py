@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 from .config import Config
-from .records import Keyword, Paper, Pick, Profile, Subscriber
 from .rank import Interest
+from .records import Keyword, Paper, Pick, Profile, Subscriber
 from .run import DayFacts, Ranking, make_renderer, rank_interests, rank_subscribers
 from .store import Store
 

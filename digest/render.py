@@ -43,6 +43,7 @@ from .config import EmailConfig
 from .errors import RenderError
 from .records import Keyword, Paper, Pick, Profile, Subscriber
 from .resources import templates_dir
+from .text import clip
 from .tokens import LinkSigner, link_url
 
 PRODUCT = "digest"
@@ -404,7 +405,7 @@ def encode_header_text(text: str, *, name: str = "Subject") -> str:
     in the raw message. ``text`` must already be on one line (see :func:`clean_text`).
     """
     if len(text) > MAX_SUBJECT_CHARS:
-        text = _clip(text, MAX_SUBJECT_CHARS)
+        text = clip(text, MAX_SUBJECT_CHARS, at_word=True)
     return _fold(_encode_words(text.split(" "), _plain_text_word), len(name) + 2)
 
 
@@ -674,7 +675,7 @@ class Renderer:
         papers = "paper" if count == 1 else "papers"
         if picks:
             titles = " · ".join(p.title for p in picks[:PREHEADER_PICKS])
-            preheader = _clip(f"Today: {titles}", PREHEADER_MAX_CHARS)
+            preheader = clip(f"Today: {titles}", PREHEADER_MAX_CHARS, at_word=True)
         else:
             preheader = _quiet_reason(content)
         lead = f"Hi {name}, here" if name else "Here"
@@ -843,10 +844,3 @@ def _quiet_reason(content: DigestContent) -> str:
         recent = "paper" if below == 1 else "papers"
         return f"No new papers today, and none of {below} recent {recent} is above your threshold."
     return "No new papers were listed today."
-
-
-def _clip(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text.rfind(" ", 0, limit - 1)
-    return text[: cut if cut > 0 else limit - 1] + "…"

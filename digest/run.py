@@ -21,8 +21,8 @@ from .deliver import OutboxTransport, Transport
 from .errors import DeliveryError, PermanentDeliveryError, RunLockedError, TransportError
 from .ingest import ingest_inbox
 from .model_cache import load_or_fit
-from .records import WEEKDAYS, Paper, Pick, Profile, Subscriber
 from .rank import Interest, rank
+from .records import WEEKDAYS, Paper, Pick, Profile, Subscriber
 from .render import DigestContent, Renderer
 from .store import DigestRow, Store
 

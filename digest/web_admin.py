@@ -18,8 +18,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .errors import NotFoundError, StoreError, SubscriberError
-from .records import SUBSCRIBER_STATUSES, Paper, Pick, Subscriber
 from .profiles import SubscriberEntry, entry_from_mapping, profile_from_entry
+from .records import SUBSCRIBER_STATUSES, Paper, Pick, Subscriber
 from .render import safe_http_url
 from .run import DayFacts, build_interests, rank_interests
 from .store import Store

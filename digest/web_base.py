@@ -33,6 +33,7 @@ from .errors import NotFoundError
 from .render import Renderer
 from .resources import templates_dir
 from .store import Store
+from .text import clip
 from .tokens import LinkSigner
 from .web_auth import CSRF_FIELD, AdminPassword, LoginLimiter, same_token
 from .web_lane import StoreLane
@@ -167,12 +168,8 @@ def make_templates() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["clip"] = _clip
+    env.filters["clip"] = clip
     return env
-
-
-def _clip(text: str, width: int = 90) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def context_of(request: Request) -> WebContext:

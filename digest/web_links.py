@@ -26,8 +26,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .errors import NotFoundError, SubscriberError, TokenError
-from .records import WEEKDAYS, Paper, Subscriber
 from .profiles import entry_from_mapping
+from .records import WEEKDAYS, Paper, Subscriber
 from .store import Store
 from .tokens import LinkClaims, link_url
 from .web_auth import link_csrf, same_token

@@ -1,0 +1,24 @@
+"""Shortening text for display: the one home of digest's clipping rule.
+
+Pure functions; may import nothing from digest.
+"""
+
+from __future__ import annotations
+
+ELLIPSIS = "…"
+
+
+def clip(text: str, width: int = 90, *, at_word: bool = False) -> str:
+    """``text`` cut to at most ``width`` characters, ending in "…" when cut.
+
+    ``at_word`` cuts at the last space before the limit (when there is one), so no word is
+    broken; otherwise the cut falls at ``width - 1`` characters.
+    """
+    if len(text) <= width:
+        return text
+    cut = width - 1
+    if at_word:
+        space = text.rfind(" ", 0, width - 1)
+        if space > 0:
+            cut = space
+    return text[:cut] + ELLIPSIS
