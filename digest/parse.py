@@ -39,6 +39,7 @@ from xml.parsers import expat
 
 from .errors import ListingError
 from .records import ListingStream, PaperRecord, ParsedListing
+from .text import MONTH_ABBREVIATIONS, MONTH_NAMES
 
 __all__ = [
     "FORMATS",
@@ -309,26 +310,11 @@ _GLUED_HEADER = re.compile(
     r"(Get trending papers in your email inbox once a day!|Get trending papers in your email "
     r"inbox!|Subscribe|Daily Papers|by ?AK and the research community)(\s*)(\S.*)"
 )
+# "apr", "april" and "sept" all name a month; the names themselves have one home.
 _MONTHS = {
-    name: number
-    for number, names in enumerate(
-        (
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ),
-        start=1,
-    )
-    for name in names
+    **{name.lower(): number for number, name in enumerate(MONTH_NAMES, start=1)},
+    **{abbr.lower(): number for number, abbr in enumerate(MONTH_ABBREVIATIONS, start=1)},
+    "sept": 9,
 }
 _DATE_LINE = re.compile(r"([A-Za-z]+)\.? ([0-9]{1,2})(?:,? ([0-9]{4}))?")
 _ISO_DATE_LINE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")

@@ -43,7 +43,7 @@ from .config import EmailConfig
 from .errors import RenderError
 from .records import Keyword, Paper, Pick, Profile, Subscriber
 from .resources import templates_dir
-from .text import clip
+from .text import MONTH_ABBREVIATIONS, MONTH_NAMES, clip
 from .tokens import LinkSigner, link_url
 
 PRODUCT = "digest"
@@ -116,21 +116,6 @@ FOOTER_KEYWORDS = 6
 PREHEADER_PICKS = 3
 PREHEADER_MAX_CHARS = 150
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_MONTHS_LONG = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -234,12 +219,12 @@ def cut_abstract(text: str, limit: int = ABSTRACT_LIMIT) -> tuple[str, bool]:
 
 def short_date(day: datetime.date) -> str:
     """``Nov 22``: fixed English names, whatever the process locale."""
-    return f"{_MONTHS[day.month - 1]} {day.day}"
+    return f"{MONTH_ABBREVIATIONS[day.month - 1]} {day.day}"
 
 
 def long_date(day: datetime.date) -> str:
     """``Sunday, November 22, 2026``."""
-    return f"{_WEEKDAYS[day.weekday()]}, {_MONTHS_LONG[day.month - 1]} {day.day}, {day.year}"
+    return f"{_WEEKDAYS[day.weekday()]}, {MONTH_NAMES[day.month - 1]} {day.day}, {day.year}"
 
 
 def _date_label(iso: str | None, today: datetime.date) -> str:

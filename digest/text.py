@@ -7,6 +7,24 @@ from __future__ import annotations
 
 ELLIPSIS = "…"
 
+# English month names, index 0 = January: dates in listings are parsed against them and
+# dates in emails are written with them (never the locale's names).
+MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+MONTH_ABBREVIATIONS = tuple(name[:3] for name in MONTH_NAMES)
+
 
 def clip(text: str, width: int = 90, *, at_word: bool = False) -> str:
     """``text`` cut to at most ``width`` characters, ending in "…" when cut.
