@@ -10,16 +10,16 @@ from digest.config import Config, load_config
 from digest.instance import init_instance
 from digest.store import Store
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-SHARED_LISTINGS = sorted((SHARED / "listings").glob("*.txt"))
+from .shared_data import shared_path
 
 
 @pytest.fixture
 def shared_listings() -> list[Path]:
-    """The three real daily-papers dumps (CI has ../shared beside the checkout)."""
-    assert len(SHARED_LISTINGS) == 3, f"expected 3 listings in {SHARED / 'listings'}"
-    return SHARED_LISTINGS
+    """The three real daily-papers dumps in ``../shared/listings`` (skipped when absent)."""
+    folder = shared_path("listings")
+    listings = sorted(folder.glob("*.txt"))
+    assert len(listings) == 3, f"expected 3 listings in {folder}"
+    return listings
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from digest.errors import ListingError
-from digest.records import PaperRecord, ParsedListing
 from digest.parse import (
     FORMATS,
     arxiv_id_from,
@@ -21,9 +20,11 @@ from digest.parse import (
     normalize_title,
     parse_listing,
 )
+from digest.records import PaperRecord, ParsedListing
+
+from .shared_data import shared_path
 
 REPO = Path(__file__).resolve().parents[1]
-LISTINGS = Path(__file__).resolve().parents[2] / "shared" / "listings"
 EXAMPLES = REPO / "examples"
 TODAY = datetime.date(2024, 5, 1)
 
@@ -39,7 +40,7 @@ def error_of(text: str, fmt: str | None = None, today: datetime.date = TODAY) ->
 
 
 def dump(prefix: str) -> str:
-    (path,) = LISTINGS.glob(f"{prefix}_*.txt")
+    (path,) = shared_path("listings").glob(f"{prefix}_*.txt")
     return path.read_text(encoding="utf-8")
 
 
