@@ -6,7 +6,7 @@ import pytest
 
 from digest.config import load_config
 from digest.errors import ConfigError
-from tests.conftest import REPO
+from tests.shared_data import REPO
 
 
 def write(tmp_path: Path, text: str) -> Path:
