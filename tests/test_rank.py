@@ -30,7 +30,7 @@ from digest.rank import (
 )
 from digest.records import Keyword, Paper, Pick
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+from .shared_data import shared_path
 
 # -- an invented corpus: six topics, five papers each -------------------------------------
 
@@ -466,7 +466,7 @@ HEADER = re.compile(
 
 def listing_papers() -> list[Paper]:
     """The shared daily-papers dumps, split crudely: after the header, title/abstract lines."""
-    folder = SHARED / "listings"
+    folder = shared_path("listings")
     files = sorted(folder.glob("*.txt"))
     assert files, f"{folder}: the shared listings are missing"
     papers: dict[str, Paper] = {}
