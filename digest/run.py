@@ -9,6 +9,7 @@ import datetime as dt
 import fcntl
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
@@ -220,8 +221,7 @@ class RunLock:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
+            holder = _lock_holder(handle)
             handle.close()
             raise RunLockedError(
                 f"a digest run is already in progress ({holder}); wait for it to finish"
@@ -239,6 +239,21 @@ class RunLock:
             fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
             self._file.close()
             self._file = None
+
+
+def _lock_holder(handle: IO[str]) -> str:
+    """Who holds the run lock, as its holder wrote it ("pid N, started …").
+
+    The holder writes that line just after taking the lock, so a run that starts in the same
+    instant may find the file still empty: it looks again for up to half a second.
+    """
+    for _ in range(10):
+        handle.seek(0)
+        holder = handle.read().strip()
+        if holder:
+            return holder
+        time.sleep(0.05)
+    return "another process"
 
 
 def is_due(subscriber: Subscriber, day: dt.date) -> bool:
