@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from .config import ScheduleConfig
@@ -29,25 +30,64 @@ _FIELDS5 = ("minute", "hour", "day", "month", "day_of_week")
 _FIELDS6 = ("second", *_FIELDS5)
 
 
-def build_trigger(schedule: ScheduleConfig) -> CronTrigger:
-    """The trigger for ``schedule.cron``: five cron fields, or six with seconds first."""
+class WallClockCronTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler is untyped
+    """A cron trigger that reads its fields as the local wall clock, across DST changes.
+
+    APScheduler 3.x's ``CronTrigger`` steps through time with fixed UTC offsets, so around a
+    DST change it can skip a local day: ``0 0 * * *`` in America/Los_Angeles fires on
+    2026-03-08 and next on 2026-03-10. This trigger lets a ``CronTrigger`` in UTC (which has
+    no DST) find the next matching wall-clock time, then places that wall time in the real
+    zone: every local day the cron names fires exactly once. A wall time that does not
+    exist (in the spring-forward gap) fires at the same instant the clock shows one hour
+    later; one that happens twice (fall back) fires at its first occurrence only.
+    """
+
+    def __init__(self, fields: dict[str, str], timezone: ZoneInfo) -> None:
+        self.timezone = timezone
+        self._wall = CronTrigger(**fields, timezone=dt.UTC)
+
+    def _to_wall(self, moment: dt.datetime) -> dt.datetime:
+        return moment.astimezone(self.timezone).replace(tzinfo=dt.UTC, fold=0)
+
+    def get_next_fire_time(
+        self, previous_fire_time: dt.datetime | None, now: dt.datetime
+    ) -> dt.datetime | None:
+        previous = None if previous_fire_time is None else self._to_wall(previous_fire_time)
+        wall: dt.datetime | None = self._wall.get_next_fire_time(previous, self._to_wall(now))
+        # In the hour that happens twice, a wall time's first occurrence can lie before
+        # ``now``: that one has passed, so the next matching wall time is due instead.
+        while wall is not None and wall.replace(tzinfo=self.timezone) < now:
+            wall = self._wall.get_next_fire_time(wall, wall + dt.timedelta(microseconds=1))
+        return None if wall is None else wall.replace(tzinfo=self.timezone)
+
+    def __str__(self) -> str:
+        return f"wall-clock {self._wall} in {self.timezone.key}"
+
+
+def build_trigger(schedule: ScheduleConfig) -> WallClockCronTrigger:
+    """The trigger for ``schedule.cron``: five cron fields, or six with seconds first.
+
+    Raises :class:`ConfigError` naming ``schedule.cron`` when the fields are not valid cron.
+    """
     parts = schedule.cron.split()
     names = _FIELDS6 if len(parts) == 6 else _FIELDS5
     if len(parts) not in (5, 6):
         raise ConfigError(f"schedule.cron is {schedule.cron!r}; expected five cron fields")
     try:
-        return CronTrigger(**dict(zip(names, parts, strict=True)), timezone=schedule.timezone)
+        return WallClockCronTrigger(
+            dict(zip(names, parts, strict=True)), ZoneInfo(schedule.timezone)
+        )
     except ValueError as exc:
         raise ConfigError(f"schedule.cron is {schedule.cron!r}: {exc}") from exc
 
 
-def next_fire_time(trigger: CronTrigger, now: dt.datetime) -> dt.datetime | None:
+def next_fire_time(trigger: BaseTrigger, now: dt.datetime) -> dt.datetime | None:
     """When the trigger fires next after ``now``."""
     fire: object = trigger.get_next_fire_time(None, now)
     return fire if isinstance(fire, dt.datetime) else None
 
 
-def previous_fire_time(trigger: CronTrigger, now: dt.datetime) -> dt.datetime | None:
+def previous_fire_time(trigger: BaseTrigger, now: dt.datetime) -> dt.datetime | None:
     """The latest scheduled time at or before ``now`` (within the last 8 days), if any."""
     for window in (dt.timedelta(minutes=2), dt.timedelta(days=1), dt.timedelta(days=8)):
         latest: dt.datetime | None = None

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import pytest
 import sqlite_utils
 
-from digest.config import load_config
+from digest.config import ScheduleConfig, load_config
 from digest.schedule import build_trigger, previous_fire_time
 from tests.run_helpers import set_config, setup_instance
+from tests.shared_data import shared_path
 
 
 def start_scheduler(config: Path) -> subprocess.Popen[str]:
@@ -98,3 +103,51 @@ def test_no_catch_up_after_a_successful_run(tmp_path):
     assert code == 0, err
     assert "did not happen" not in err
     assert db["runs"].count == 1
+
+
+# --- every local day fires once, across DST changes -------------------------------------------
+
+
+def fires_between(cron: str, zone: str, start: dt.date, end: dt.date) -> list[dt.datetime]:
+    """Every fire time of the trigger from local midnight of ``start`` to that of ``end``."""
+    tz = ZoneInfo(zone)
+    trigger = build_trigger(ScheduleConfig(cron=cron, timezone=zone))
+    stop_at = dt.datetime.combine(end, dt.time(), tz)
+    fires: list[dt.datetime] = []
+    fire = trigger.get_next_fire_time(None, dt.datetime.combine(start, dt.time(), tz))
+    while fire is not None and fire < stop_at and len(fires) <= 800:  # bounded if it loops
+        fires.append(fire)
+        fire = trigger.get_next_fire_time(fire, fire + dt.timedelta(microseconds=1))
+    return fires
+
+
+def test_midnight_cron_across_dst_fires_every_local_day_once():
+    schedule_table = tomllib.loads(shared_path("cases", "schedule-midnight-dst.toml").read_text())
+    schedule = ScheduleConfig(**schedule_table["schedule"])
+    for start in (dt.date(2026, 3, 1), dt.date(2026, 10, 25)):  # spring forward, fall back
+        end = start + dt.timedelta(days=14)
+        fires = fires_between(schedule.cron, schedule.timezone, start, end)
+        local_days = [f.astimezone(ZoneInfo(schedule.timezone)).date() for f in fires]
+        assert local_days == [start + dt.timedelta(days=n) for n in range(14)]
+        assert all(f.astimezone(ZoneInfo(schedule.timezone)).hour == 0 for f in fires)
+
+
+@pytest.mark.parametrize(
+    "zone", ["America/Los_Angeles", "Europe/London", "Australia/Lord_Howe", "America/Santiago"]
+)
+@pytest.mark.parametrize("cron", ["0 0 * * *", "30 1 * * *", "30 2 * * *", "59 23 * * *"])
+def test_daily_cron_fires_once_per_local_day_all_year(zone: str, cron: str) -> None:
+    start, end = dt.date(2026, 1, 1), dt.date(2027, 1, 1)
+    fires = fires_between(cron, zone, start, end)
+    local_days = [f.astimezone(ZoneInfo(zone)).date() for f in fires]
+    assert local_days == [start + dt.timedelta(days=n) for n in range((end - start).days)]
+    assert fires == sorted(fires)
+
+
+def test_weekday_cron_fires_on_its_local_weekdays_across_dst():
+    fires = fires_between(
+        "0 7 * * mon-fri", "America/Los_Angeles", dt.date(2026, 3, 2), dt.date(2026, 3, 16)
+    )
+    local = [f.astimezone(ZoneInfo("America/Los_Angeles")) for f in fires]
+    assert [f.hour for f in local] == [7] * 10
+    assert [f.weekday() for f in local] == [0, 1, 2, 3, 4] * 2
