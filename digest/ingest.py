@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .errors import ListingError
 from .files import write_atomically
-from .parse import detect_format, stream_listing
+from .sources import detect_format, stream_listing
 from .store import ListingInfo, Store
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Tests for digest.parse: the five listing formats, format detection and ids."""
+"""Tests for digest.sources: the five listing formats, format detection and ids."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from digest.errors import ListingError
 from digest.records import PaperRecord, ParsedListing
-from digest.parse import (
+from digest.sources import (
     FORMATS,
     arxiv_id_from,
     detect_format,
