@@ -16,6 +16,7 @@ from digest.errors import ListingError
 from digest.records import PaperRecord, ParsedListing
 from digest.sources import (
     FORMATS,
+    arxiv_id_as_written,
     arxiv_id_from,
     detect_format,
     normalize_title,
@@ -845,6 +846,37 @@ def test_text_without_header_is_detected_by_shape() -> None:
 )
 def test_arxiv_id_from(value: str, expected: str | None) -> None:
     assert arxiv_id_from(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2305.07922v2", "2305.07922v2"),
+        (" arXiv:2305.07922 ", "2305.07922"),
+        ("math.GT/0309136", "math.GT/0309136"),
+        ("CS/0112017V1", "CS/0112017V1"),
+        ("2313.07922", "2313.07922"),  # links are looser than identity: no month check
+        ("https://arxiv.org/abs/2305.07922", None),
+        ("oai:arXiv.org:2305.07922", None),
+        ("10.1145/3292500", None),
+        ("t:0123456789abcdef", None),
+    ],
+)
+def test_arxiv_id_as_written(value: str, expected: str | None) -> None:
+    assert arxiv_id_as_written(value) == expected
+
+
+@given(
+    st.from_regex(
+        r"(arXiv:)?([0-9]{4}\.[0-9]{4,5}|[a-z]{1,3}(-[a-z]{1,3})?(\.[A-Z]{2})?/[0-9]{7})(v[0-9])?",
+        fullmatch=True,
+    )
+)
+def test_every_arxiv_id_is_one_a_link_takes(value: str) -> None:
+    identity = arxiv_id_from(value)
+    if identity is not None:
+        assert arxiv_id_as_written(identity) == identity
+        assert arxiv_id_from(arxiv_id_as_written(value) or "") == identity
 
 
 def test_normalize_title() -> None:
