@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import datetime
 import json
 import string
@@ -884,3 +885,36 @@ def test_normalize_title() -> None:
         "bertpretrainingofdeeptransformers"
     )
     assert normalize_title("ＧＰＴ-４ Straße") == normalize_title("gpt 4 STRASSE")
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+def test_readme_format_table_lists_exactly_the_registered_formats() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Input formats", 1)[1].split("\n## ", 1)[0]
+    rows = section.split("|---|---|\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert [row.split("`")[1] for row in rows] == list(FORMATS)
+
+
+def test_every_format_has_a_sample_it_is_detected_as() -> None:
+    detected = {
+        detect_format(path.read_text(encoding="utf-8"))
+        for path in EXAMPLES.iterdir()
+        if path.suffix in {suffix for fmt in FORMATS.values() for suffix in fmt.suffixes}
+    }
+    assert detected == set(FORMATS)
+
+
+def test_sources_import_only_records_errors_and_text_from_digest() -> None:
+    allowed = {"records", "errors", "text"}
+    for path in sorted((REPO / "digest" / "sources").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        assert ast.get_docstring(tree), f"{path.name} has no docstring"
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                assert not any(a.name.split(".")[0] == "digest" for a in node.names), path.name
+            elif isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                if node.level == 2 or module.split(".")[0] == "digest":
+                    assert module.split(".")[-1] in allowed, f"{path.name}: {module}"
