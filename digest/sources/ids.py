@@ -57,19 +57,18 @@ def arxiv_id_from(value: str) -> str | None:
     match = _STRICT_ID.fullmatch(candidate)
     if match is None:
         return None
-    yymm, number = match.group("yymm", "number")
+    yymm, number, archive, old_yymm, old_number = match.groups()
     if yymm is not None:
         if not 1 <= int(yymm[2:]) <= 12:
             return None
         if (len(number) == 5) != (int(yymm) >= 1501):
             return None
         return f"{yymm}.{number}"
-    archive, yymm, number = match.group("archive", "old_yymm", "old_number")
-    if not 1 <= int(yymm[2:]) <= 12:
+    if not 1 <= int(old_yymm[2:]) <= 12:
         return None
     if "--" in archive or archive.endswith("-"):  # archives are words joined by one hyphen
         return None
-    return f"{archive}/{yymm}{number}"
+    return f"{archive}/{old_yymm}{old_number}"
 
 
 def arxiv_id_as_written(value: str) -> str | None:
