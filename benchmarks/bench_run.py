@@ -84,8 +84,8 @@ def build_instance(root: Path, subscribers: int, new_papers: int) -> Path:
     from digest.config import load_config
     from digest.ingest import ingest_file
     from digest.instance import init_instance
-    from digest.records import Keyword
     from digest.profiles import SubscriberEntry
+    from digest.records import Keyword
     from digest.store import Store
 
     rng = random.Random(11)

@@ -25,7 +25,6 @@ from . import __version__
 from .config import CONFIG_ENV, DEFAULT_CONFIG_PATH, Config, load_config
 from .errors import DigestError, NotFoundError, SubscriberError
 from .ingest import IngestResult, ingest_inbox, ingest_paths
-from .parse import FORMATS
 from .profiles import (
     entries_to_csv,
     entries_to_toml,
@@ -36,6 +35,7 @@ from .profiles import (
     parse_subscribers_toml,
 )
 from .records import SUBSCRIBER_STATUSES, Subscriber
+from .sources import FORMATS
 from .store import Store
 from .text import clip
 
@@ -158,7 +158,7 @@ def init(directory: Path) -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--inbox", is_flag=True, help="Ingest the configured inbox folder.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), help="Skip format detection.")
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), help="Skip format detection.")
 @click.option(
     "--date",
     "on_date",

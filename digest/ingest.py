@@ -17,12 +17,13 @@ from pathlib import Path
 
 from .errors import ListingError
 from .files import write_atomically
-from .parse import detect_format, stream_listing
+from .sources import FORMATS, detect_format, stream_listing
 from .store import ListingInfo, Store
 
 log = logging.getLogger(__name__)
 
-LISTING_SUFFIXES = (".txt", ".json", ".jsonl", ".ndjson", ".xml", ".atom", ".rss")
+# The files ``digest ingest FOLDER`` picks up: those with a suffix some format comes in.
+LISTING_SUFFIXES = tuple(dict.fromkeys(s for f in FORMATS.values() for s in f.suffixes))
 MAX_LISTING_BYTES = 200 * 1024 * 1024  # far above any real listing; refuses runaway files
 
 
@@ -79,6 +80,13 @@ def decode_listing(data: bytes, *, source: str) -> str:
             source=source,
             line=line,
         ) from exc
+
+
+def inbox_files(inbox: Path) -> list[Path]:
+    """The files waiting in ``inbox``, sorted: every file that is not hidden, whatever its
+    suffix (a file put in the inbox is meant to be ingested; one that is not a listing
+    goes to ``failed/`` saying why)."""
+    return sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
 def iter_listing_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -192,7 +200,7 @@ def ingest_inbox(
     processed.mkdir(parents=True, exist_ok=True)
     failed.mkdir(parents=True, exist_ok=True)
     results = []
-    for path in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
+    for path in inbox_files(inbox):
         result = ingest_file(store, path, today=today, fmt=fmt, listing_date=listing_date, now=now)
         target_dir = failed if result.failed else processed
         target = _free_name(target_dir / path.name)

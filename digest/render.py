@@ -43,6 +43,7 @@ from .config import EmailConfig
 from .errors import RenderError
 from .records import Keyword, Paper, Pick, Profile, Subscriber
 from .resources import templates_dir
+from .sources import arxiv_id_as_written
 from .text import MONTH_ABBREVIATIONS, MONTH_NAMES, clip
 from .tokens import LinkSigner, link_url
 
@@ -271,10 +272,6 @@ def format_subject(template: str, *, count: int, topics: str, date: datetime.dat
 
 # --- links --------------------------------------------------------------------------------
 
-_ARXIV_ID = re.compile(
-    r"^(?:arxiv:)?(\d{4}\.\d{4,5}(?:v\d+)?|[a-z][a-z-]*(?:\.[A-Za-z]{2})?/\d{7}(?:v\d+)?)$",
-    re.IGNORECASE,
-)
 _URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f-\x9f\"<>\\^`{|}]")
 
 
@@ -299,9 +296,9 @@ def paper_link(paper: Paper, email: EmailConfig) -> str:
     own = safe_http_url(paper.url)
     if own:
         return own
-    match = _ARXIV_ID.match(paper.id.strip())
-    if match:
-        return email.paper_url.replace("{id}", quote(match.group(1), safe="/"))
+    arxiv_id = arxiv_id_as_written(paper.id)
+    if arxiv_id:
+        return email.paper_url.replace("{id}", quote(arxiv_id, safe="/"))
     return email.search_url.replace("{title}", quote(clean_text(paper.title), safe=""))
 
 

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from .config import Config
 from .deliver import OutboxTransport, Transport
 from .errors import DeliveryError, PermanentDeliveryError, RunLockedError, TransportError
-from .ingest import ingest_inbox
+from .ingest import inbox_files, ingest_inbox
 from .model_cache import load_or_fit
 from .rank import Interest, rank
 from .records import WEEKDAYS, Paper, Pick, Profile, Subscriber
@@ -348,7 +348,7 @@ def _ingest_inbox(
     inbox = config.ingest.inbox
     if not enabled or not inbox.is_dir():
         return
-    waiting = [p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")]
+    waiting = inbox_files(inbox)
     if dry_run:
         if waiting:
             report.notes.append(f"{len(waiting)} files wait in the inbox (not ingested: dry run)")

@@ -32,9 +32,9 @@ from typing import Any
 import sqlite_utils
 
 from .errors import NotFoundError, StoreError, SubscriberError
-from .parse import arxiv_id_from, normalize_title
 from .profiles import ENTRY_KEYS, SubscriberEntry
 from .records import Keyword, Paper, PaperRecord, Pick, Profile, Subscriber, paper_text
+from .sources import arxiv_id_from, normalize_title
 
 ID_KIND_RANK = {"title": 0, "source": 1, "arxiv": 2}
 _CHUNK = 500  # ids per IN (...) query; well under SQLite's variable limit

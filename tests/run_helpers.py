@@ -11,7 +11,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from digest.cli import cli
-from digest.parse import normalize_title
+from digest.sources import normalize_title
 
 SUBSCRIBERS_TOML = """
 [[subscribers]]

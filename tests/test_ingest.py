@@ -215,3 +215,32 @@ def test_folder_ingests_its_listing_files(run_cli, instance, shared_listings, tm
     assert result.exit_code == 0, result.output
     assert len(result.output.splitlines()) == 3
     assert len(paper_rows(instance)) == 275
+
+
+def test_folders_take_every_registered_suffix_and_the_inbox_every_visible_file(
+    run_cli, instance, tmp_path
+):
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    renamed = {  # one file per suffix a registered format comes in
+        "daily-papers-page.txt": "page.txt",
+        "daily-papers-api.json": "api.json",
+        "records.jsonl": "records.ndjson",
+        "arxiv-atom.xml": "feed.atom",
+        "arxiv-rss.xml": "feed.rss",
+    }
+    folder = tmp_path / "dumps"
+    folder.mkdir()
+    for name, new_name in renamed.items():
+        shutil.copy(examples / name, folder / new_name)
+    (folder / "notes.md").write_text("not a listing", encoding="utf-8")
+    result = run_cli("ingest", "--json", str(folder))
+    assert sorted(Path(r["path"]).name for r in json.loads(result.output)) == sorted(
+        renamed.values()
+    )
+
+    inbox = instance.ingest.inbox
+    (inbox / "notes.md").write_text("not a listing", encoding="utf-8")
+    (inbox / ".partial.txt").write_text("still downloading", encoding="utf-8")
+    run_cli("ingest", "--inbox")
+    assert (inbox / "failed" / "notes.md").exists()
+    assert (inbox / ".partial.txt").exists()

@@ -14,8 +14,8 @@ import pytest
 import sqlite_utils
 
 from digest.config import load_config
-from digest.parse import normalize_title
 from digest.run import rank_subscribers
+from digest.sources import normalize_title
 from digest.store import Store
 from tests.run_helpers import extra_listings, invoke, outbox_titles, picked_titles, setup_instance
 

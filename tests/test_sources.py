@@ -1,7 +1,8 @@
-"""Tests for digest.parse: the five listing formats, format detection and ids."""
+"""Tests for digest.sources: the five listing formats, format detection and ids."""
 
 from __future__ import annotations
 
+import ast
 import datetime
 import json
 import string
@@ -13,14 +14,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from digest.errors import ListingError
-from digest.parse import (
+from digest.records import PaperRecord, ParsedListing
+from digest.sources import (
     FORMATS,
+    arxiv_id_as_written,
     arxiv_id_from,
     detect_format,
     normalize_title,
     parse_listing,
 )
-from digest.records import PaperRecord, ParsedListing
 
 from .shared_data import shared_path
 
@@ -848,8 +850,72 @@ def test_arxiv_id_from(value: str, expected: str | None) -> None:
     assert arxiv_id_from(value) == expected
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2305.07922v2", "2305.07922v2"),
+        (" arXiv:2305.07922 ", "2305.07922"),
+        ("math.GT/0309136", "math.GT/0309136"),
+        ("CS/0112017V1", "CS/0112017V1"),
+        ("2313.07922", "2313.07922"),  # links are looser than identity: no month check
+        ("https://arxiv.org/abs/2305.07922", None),
+        ("oai:arXiv.org:2305.07922", None),
+        ("10.1145/3292500", None),
+        ("t:0123456789abcdef", None),
+    ],
+)
+def test_arxiv_id_as_written(value: str, expected: str | None) -> None:
+    assert arxiv_id_as_written(value) == expected
+
+
+@given(
+    st.from_regex(
+        r"(arXiv:)?([0-9]{4}\.[0-9]{4,5}|[a-z]{1,3}(-[a-z]{1,3})?(\.[A-Z]{2})?/[0-9]{7})(v[0-9])?",
+        fullmatch=True,
+    )
+)
+def test_every_arxiv_id_is_one_a_link_takes(value: str) -> None:
+    identity = arxiv_id_from(value)
+    if identity is not None:
+        assert arxiv_id_as_written(identity) == identity
+        assert arxiv_id_from(arxiv_id_as_written(value) or "") == identity
+
+
 def test_normalize_title() -> None:
     assert normalize_title("BERT: Pre-training of Deep  Transformers!") == (
         "bertpretrainingofdeeptransformers"
     )
     assert normalize_title("ＧＰＴ-４ Straße") == normalize_title("gpt 4 STRASSE")
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+def test_readme_format_table_lists_exactly_the_registered_formats() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Input formats", 1)[1].split("\n## ", 1)[0]
+    rows = section.split("|---|---|\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert [row.split("`")[1] for row in rows] == list(FORMATS)
+
+
+def test_every_format_has_a_sample_it_is_detected_as() -> None:
+    detected = {
+        detect_format(path.read_text(encoding="utf-8"))
+        for path in EXAMPLES.iterdir()
+        if path.suffix in {suffix for fmt in FORMATS.values() for suffix in fmt.suffixes}
+    }
+    assert detected == set(FORMATS)
+
+
+def test_sources_import_only_records_errors_and_text_from_digest() -> None:
+    allowed = {"records", "errors", "text"}
+    for path in sorted((REPO / "digest" / "sources").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        assert ast.get_docstring(tree), f"{path.name} has no docstring"
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                assert not any(a.name.split(".")[0] == "digest" for a in node.names), path.name
+            elif isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                if node.level == 2 or module.split(".")[0] == "digest":
+                    assert module.split(".")[-1] in allowed, f"{path.name}: {module}"

@@ -1,0 +1,104 @@
+"""The identity rules of a paper: arXiv ids and normalized titles.
+
+One grammar of arXiv ids serves both uses: :func:`arxiv_id_from` turns what a listing
+says into the id a paper is stored under, and :func:`arxiv_id_as_written` finds the id a
+link may point at. Pure functions over ``str``; imports nothing from digest.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+# The arXiv abstract page of an id: a record's URL when its listing gives none.
+ABS_URL = "https://arxiv.org/abs/{}"
+
+# An arXiv id: new style (2305.07922, with an optional version) or old style
+# (math.GT/0309136v1: archive, optional subject class, yymm and a three-digit number).
+_ID = (
+    r"(?:(?P<yymm>\d{4})\.(?P<number>\d{4,5})"
+    r"|(?P<archive>[a-z][a-z-]*)(?:\.[A-Za-z]{2})?/(?P<old_yymm>\d{4})(?P<old_number>\d{3}))"
+    r"(?:v\d+)?"
+)
+# As an identity: ASCII digits, lowercase letters, and the further rules in arxiv_id_from.
+_STRICT_ID = re.compile(_ID, re.ASCII)
+# As written in a paper id that a link may point at: any case, an optional "arXiv:".
+_WRITTEN_ID = re.compile(rf"(?:arxiv:)?(?P<id>{_ID})", re.IGNORECASE)
+
+_ID_PREFIX = re.compile(r"(?:arxiv:|oai:arxiv\.org:)", re.IGNORECASE)
+_ID_URL = re.compile(
+    r"(?:https?://)?(?:www\.|export\.)?(?:arxiv\.org/(?:abs|pdf|html)|huggingface\.co/papers)/"
+    r"(?P<id>[^?#]+?)(?:\.pdf)?/?(?:[?#].*)?",
+    re.IGNORECASE,
+)
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
+def arxiv_id_from(value: str) -> str | None:
+    """The arXiv id in ``value``, without its version; ``None`` if ``value`` is not one.
+
+    Accepts a bare id (``2305.07922v2``, old style ``cs/0112017v1``), a prefixed one
+    (``arXiv:2305.07922``, ``oai:arXiv.org:2305.07922v1``) and arXiv or daily-papers URLs
+    (``https://arxiv.org/abs/…``, ``/pdf/….pdf``, ``https://huggingface.co/papers/…``).
+    Old-style ids lose their subject class (``math.GT/0309136`` → ``math/0309136``), which
+    is not part of the identifier. The month must be 01–12, and new-style ids have four
+    digits after the dot up to 2014 and five from 2015, so a DOI or a phone number is not
+    mistaken for an id.
+    """
+    candidate = value.strip()
+    url = _ID_URL.fullmatch(candidate)
+    if url is not None:
+        candidate = url.group("id")
+    else:
+        prefix = _ID_PREFIX.match(candidate)
+        if prefix is not None:
+            candidate = candidate[prefix.end() :].strip()
+    match = _STRICT_ID.fullmatch(candidate)
+    if match is None:
+        return None
+    yymm, number, archive, old_yymm, old_number = match.groups()
+    if yymm is not None:
+        if not 1 <= int(yymm[2:]) <= 12:
+            return None
+        if (len(number) == 5) != (int(yymm) >= 1501):
+            return None
+        return f"{yymm}.{number}"
+    if not 1 <= int(old_yymm[2:]) <= 12:
+        return None
+    if "--" in archive or archive.endswith("-"):  # archives are words joined by one hyphen
+        return None
+    return f"{archive}/{old_yymm}{old_number}"
+
+
+def arxiv_id_as_written(value: str) -> str | None:
+    """The arXiv id ``value`` is, as written (version and subject class kept), else ``None``.
+
+    For links: ``2305.07922v2`` and ``math.GT/0309136`` point at exactly that page, and an
+    ``arXiv:`` prefix is dropped. Looser than :func:`arxiv_id_from` (any case, no check of
+    the month), because a link to an odd id is still better than a title search.
+    """
+    match = _WRITTEN_ID.fullmatch(value.strip())
+    return None if match is None else match.group("id")
+
+
+def first_arxiv_id(candidates: Iterable[str]) -> str | None:
+    """The first arXiv id found among ``candidates`` (ids, links, guids), else ``None``."""
+    for candidate in candidates:
+        if candidate:
+            found = arxiv_id_from(candidate)
+            if found is not None:
+                return found
+    return None
+
+
+def normalize_title(title: str) -> str:
+    """A key for matching titles: NFKC, casefolded, letters and digits only.
+
+    ``"BERT: Pre-training…"`` and ``"bert pre training"`` give the same key, so the store
+    can tell that two listings carry the same paper even without an arXiv id.
+    """
+    if title.isascii():  # NFKC leaves ASCII alone, and casefold() is lower() there
+        return _NOT_ALNUM.sub("", title.lower())
+    # In Python's re, \w is exactly str.isalnum() plus "_": so this keeps isalnum() chars.
+    return _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", title).casefold())

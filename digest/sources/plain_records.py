@@ -1,0 +1,130 @@
+"""The ``records`` format: JSON Lines, or a JSON array, of plain records (``id``,
+``title``, ``abstract`` or ``summary``, and optional ``authors``, ``url``, ``published``,
+``upvotes``, ``categories``).
+
+The format of large exports, so it streams: :func:`stream` parses each record as the
+reader reaches it. Pure; imports only :mod:`digest.errors` and :mod:`digest.records`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import ListingError
+from ..records import ListingStream, PaperRecord, ParsedListing
+from .ids import ABS_URL, arxiv_id_from
+from .json_fields import (
+    FieldProblem,
+    array_item_line,
+    authors,
+    categories,
+    describe,
+    json_failure,
+    json_text,
+    json_type,
+    load_json,
+    located,
+    optional_str,
+    upvotes,
+)
+from .lines import numbered_lines
+from .sniff import JSON_ARRAY, JSON_OBJECT, first_non_space, opening
+from .values import iso_date
+
+
+def sniff(text: str, start: int, source: str) -> bool:
+    """Whether ``text`` is JSON Lines (it opens with an object) or a JSON array of objects.
+
+    Any array is taken, so ``daily-papers-json`` must be asked first."""
+    return opening(text, start) in (JSON_ARRAY, JSON_OBJECT)
+
+
+def parse(text: str, source: str, today: datetime.date) -> ParsedListing:
+    """Every record at once (``today`` is not needed: records carry no listing date)."""
+    return ParsedListing(format="records", date=None, records=tuple(_records(text, source)))
+
+
+def stream(text: str, source: str, today: datetime.date) -> ListingStream:
+    """The records as they are read; a bad record raises ListingError when reached."""
+    return ListingStream(format="records", date=None, records=_records(text, source))
+
+
+def _records(text: str, source: str) -> Iterator[PaperRecord]:
+    start = first_non_space(text)
+    if start is None or text[start] != "[":
+        yield from _json_lines(text, source)
+        return
+    data = load_json(text, source)
+    if not isinstance(data, list):
+        raise ListingError(f"expected a JSON array, found {json_type(data)}", source=source)
+    for index, item in enumerate(data):
+        try:
+            yield _plain_record(item)
+        except FieldProblem as problem:
+            raise ListingError(
+                f"item {index}: {problem}", source=source, line=array_item_line(text, index)
+            ) from None
+
+
+def _json_lines(text: str, source: str) -> Iterator[PaperRecord]:
+    first = True
+    for number, raw in numbered_lines(text):
+        if not raw.strip():
+            continue
+        try:
+            item = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            if first:
+                # Not JSON Lines after all? One pretty-printed record is fine too; if the
+                # whole file is not JSON either, load_json reports where it breaks.
+                yield located(_plain_record, load_json(text, source), source, None)
+                return
+            raise ListingError(
+                f"truncated or invalid JSON at line {number}, column {exc.colno}: {exc.msg}",
+                source=source,
+                line=number,
+            ) from exc
+        except (ValueError, RecursionError) as exc:
+            raise ListingError(json_failure(exc), source=source, line=number) from exc
+        first = False
+        yield located(_plain_record, item, source, number)
+
+
+def _plain_record(item: Any) -> PaperRecord:
+    if not isinstance(item, dict):
+        raise FieldProblem(
+            f"expected a JSON object with a title and an abstract, found {json_type(item)}"
+        )
+    title = json_text(item, "title", '"title"')
+    if item.get("abstract") is None and item.get("summary") is not None:
+        abstract = json_text(item, "summary", '"summary"')
+    else:
+        abstract = json_text(item, "abstract", '"abstract" (or "summary")')
+    raw_id = item.get("id")
+    if raw_id is None:
+        record_id = ""
+    elif isinstance(raw_id, str) or (isinstance(raw_id, int) and not isinstance(raw_id, bool)):
+        record_id = str(raw_id).strip()
+    else:
+        raise FieldProblem(f'"id" must be a string, not {json_type(raw_id)}')
+    url = optional_str(item, "url")
+    id_arxiv_id = arxiv_id_from(record_id) if record_id else None
+    arxiv_id = id_arxiv_id or (arxiv_id_from(url) if url else None)
+    published = item.get("published")
+    published_day = iso_date(published)
+    if published is not None and published_day is None:
+        raise FieldProblem(f'"published" must be a date like 2023-05-13, not {describe(published)}')
+    return PaperRecord(
+        title=title,
+        abstract=abstract,
+        arxiv_id=arxiv_id,
+        source_id=record_id if record_id and id_arxiv_id is None else None,
+        authors=authors(item.get("authors"), '"authors"'),
+        url=url or (ABS_URL.format(arxiv_id) if arxiv_id else None),
+        published=published_day,
+        upvotes=upvotes(item.get("upvotes"), '"upvotes"'),
+        categories=categories(item.get("categories")),
+    )

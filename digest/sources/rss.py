@@ -1,0 +1,95 @@
+"""The ``rss`` format: an arXiv RSS 2.0 feed (``<rss><channel><item>``), or the older
+RSS 1.0 (``<rdf:RDF>``, items beside the channel).
+
+Descriptions and author lists are HTML in feeds: their tags and entities are removed
+here. A feed with no items is an empty listing. Pure; imports only :mod:`digest.errors`
+and :mod:`digest.records`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+from ..errors import ListingError
+from ..records import PaperRecord, ParsedListing
+from .ids import ABS_URL, first_arxiv_id
+from .sniff import XML, opening
+from .values import clean, split_authors, unique
+from .xml_feed import (
+    all_child_texts,
+    child_text,
+    children,
+    feed_date,
+    html_to_text,
+    local,
+    local_name,
+    parse_xml,
+    root_name,
+)
+
+_RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
+_ANNOUNCE_PREFIX = re.compile(
+    r"\AarXiv:\S+\s+Announce Type:\s*[\w-]+\s*(?:Abstract:\s*)?", re.IGNORECASE
+)
+_OLD_RSS_TITLE = re.compile(r"(.*?)\.?\s*\(arXiv:(\S+)\s*\[([^\]]+)\][^)]*\)", re.DOTALL)
+
+
+def sniff(text: str, start: int, source: str) -> bool:
+    """Whether ``text`` is XML whose root element is ``<rss>`` or ``<rdf:RDF>``."""
+    return opening(text, start) == XML and local_name(root_name(text, start)) in ("rss", "RDF")
+
+
+def parse(text: str, source: str, today: datetime.date) -> ParsedListing:
+    """The items, and the channel's day (``today`` is not needed)."""
+    root = parse_xml(text, source)
+    kind = local(root.tag)
+    channel = next(children(root, "channel"), None)
+    if kind == "rss" and channel is not None:
+        items = list(children(channel, "item"))
+    elif kind == "RDF":
+        # RSS 1.0 puts the items beside the channel, not inside it.
+        items = list(children(root, "item"))
+        if channel is not None:
+            items += children(channel, "item")
+    elif kind == "rss":
+        raise ListingError("the <rss> feed has no <channel>; download it again", source=source)
+    else:
+        raise ListingError(
+            f"expected an RSS <rss> or <rdf:RDF> feed, found <{kind}>; pass the right --format",
+            source=source,
+        )
+    records = []
+    for index, item in enumerate(items):
+        title = clean(child_text(item, "title"))
+        link = clean(child_text(item, "link")) or item.get(f"{_RDF}about", "")
+        old_style = _OLD_RSS_TITLE.fullmatch(title)
+        title_categories: list[str] = []
+        title_id = ""
+        if old_style is not None:
+            title, title_id = clean(old_style.group(1)), old_style.group(2)
+            title_categories = [old_style.group(3).strip()]
+        label = f"item {index}" + (f" ({link})" if link else "")
+        if not title:
+            raise ListingError(f"{label}: no <title>", source=source)
+        abstract = _ANNOUNCE_PREFIX.sub("", html_to_text(child_text(item, "description")), 1)
+        if not abstract:
+            raise ListingError(f"{label}: no <description>", source=source)
+        arxiv_id = first_arxiv_id([link, child_text(item, "guid"), title_id])
+        creators = [html_to_text(el_text) for el_text in all_child_texts(item, "creator")]
+        authors = split_authors(creators[0]) if len(creators) == 1 else tuple(creators)
+        categories = [clean(text) for text in all_child_texts(item, "category")]
+        records.append(
+            PaperRecord(
+                title=title,
+                abstract=abstract,
+                arxiv_id=arxiv_id,
+                source_id=link if link and arxiv_id is None else None,
+                authors=tuple(name for name in authors if name),
+                url=ABS_URL.format(arxiv_id) if arxiv_id else (link or None),
+                published=feed_date(item),
+                categories=unique(categories or title_categories),
+            )
+        )
+    date = feed_date(channel) if channel is not None else None
+    return ParsedListing(format="rss", date=date, records=tuple(records))
