@@ -20,8 +20,7 @@ from .config import Config
 from .deliver import OutboxTransport, Transport
 from .errors import DeliveryError, PermanentDeliveryError, RunLockedError, TransportError
 from .ingest import ingest_inbox
-from .model_cache import load_or_fit
-from .rank import Interest, rank
+from .rank import Interest, load_or_fit, rank
 from .records import WEEKDAYS, Paper, Pick, Profile, Subscriber
 from .render import DigestContent, Renderer
 from .store import DigestRow, Store

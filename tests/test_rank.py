@@ -1,4 +1,4 @@
-"""The ranker (digest.rank) and the cache of its fitted model (digest.model_cache)."""
+"""The ranker (digest.rank) and the cache of its fitted model (digest.rank.model_cache)."""
 
 from __future__ import annotations
 
@@ -15,20 +15,21 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-import digest.model_cache as model_cache
-import digest.rank as rank_module
+import digest.rank.budgets as rank_budgets
+import digest.rank.model_cache as model_cache
 from digest.errors import DigestError
-from digest.model_cache import load_or_fit
-from digest.records import Keyword, Paper, Pick
 from digest.rank import (
     DEFAULT_WEIGHTS,
     Interest,
     build_vectorizer,
     doc_frequency_bounds,
     fit_model,
+    load_or_fit,
     matches_term,
     rank,
 )
+from digest.rank.vectorizing import Vectorize
+from digest.records import Keyword, Paper, Pick
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -169,7 +170,7 @@ def test_fast_transform_equals_scikit_learns() -> None:
     odd = ["Schrödinger's café: naïve 3D GPT-4 x_1 1_000", "über α-β", "a1 11 _a __ 2d", ""]
     texts = [p.text for p in CORPUS] + odd + [p.text for p in listing_papers()[:50]]
     model = fit_model(texts[:40] + odd)
-    fast = rank_module._Vectorize(model)(texts)
+    fast = Vectorize(model)(texts)
     slow = model.transform(texts)
     assert fast.dtype == np.float32
     assert (fast != slow).nnz == 0
@@ -452,7 +453,7 @@ def test_memory_bounds_do_not_change_results(
     interests = mixed_interests()
     expected = rank(model, CORPUS, interests)
     for name, value in budgets.items():
-        monkeypatch.setattr(rank_module, name, value)
+        monkeypatch.setattr(rank_budgets, name, value)
     assert rank(model, CORPUS, interests) == expected
 
 
@@ -613,7 +614,7 @@ def test_a_corrupt_cache_is_refitted_not_fatal(
     else:
         path.write_bytes(content)
     texts = Counter(TEXTS)
-    with caplog.at_level(logging.WARNING, logger="digest.model_cache"):
+    with caplog.at_level(logging.WARNING, logger="digest.rank.model_cache"):
         model = load_or_fit(tmp_path, "fp", texts)
     assert texts.calls == 1 and model.vocabulary_
     assert str(path) in caplog.text
@@ -658,7 +659,7 @@ def test_an_unwritable_cache_still_returns_the_model(
 ) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the cache folder should be")
-    with caplog.at_level(logging.WARNING, logger="digest.model_cache"):
+    with caplog.at_level(logging.WARNING, logger="digest.rank.model_cache"):
         model = load_or_fit(blocker, "fp", Counter(TEXTS))
     assert model.vocabulary_
     assert "cannot save the fitted model" in caplog.text
