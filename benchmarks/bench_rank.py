@@ -104,7 +104,7 @@ def interests(papers: Sequence[Paper], n_candidates: int, n: int, seed: int) -> 
         liked = tuple(papers[int(i)] for i in rng.choice(older, 5, replace=False))
         out.append(
             Interest(
-                key=f"reader{s}@example.org",
+                key=s,
                 keywords=tuple(Keyword(pool[int(k)], float(rng.integers(1, 3))) for k in kws),
                 liked=liked,
                 seen=frozenset(p.id for p in liked),

@@ -78,7 +78,7 @@ def build_interests(
         disliked += [p for p, v in sub_votes.items() if v < 0 and p not in disliked]
         interests.append(
             Interest(
-                key=str(sub.id),
+                key=sub.id,
                 keywords=profile.keywords,
                 exclude=profile.exclude,
                 description=profile.description,
@@ -137,7 +137,7 @@ def rank_interests(
         diversity=config.ranking.diversity,
         include_below_threshold=include_below_threshold,
     )
-    return Ranking({int(key): picks for key, picks in ranked.items()}, by_id)
+    return Ranking(ranked, by_id)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ class Interest:
     ``seen`` holds ids never to offer again: already sent, liked or disliked.
     """
 
-    key: str  # opaque to the ranker: the subscriber's email
+    key: int  # the subscriber's id: rank() returns the picks under it
     keywords: tuple[Keyword, ...] = ()
     exclude: tuple[str, ...] = ()
     description: str = ""

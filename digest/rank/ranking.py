@@ -30,8 +30,8 @@ def rank(
     diversity: float = 0.7,
     include_below_threshold: bool = False,
     weights: ScoreWeights = DEFAULT_WEIGHTS,
-) -> dict[str, list[Pick]]:
-    """Rank ``candidates`` for every interest: ``interest.key`` -> picks, best first.
+) -> dict[int, list[Pick]]:
+    """Rank ``candidates`` for each interest: ``interest.key`` (subscriber id) -> picks, best first.
 
     Drops each subscriber's ``seen`` (and liked and disliked) papers and papers with an
     ``exclude`` term in their title or abstract, scores the rest (see
@@ -49,7 +49,7 @@ def rank(
     for p in candidates:
         unique.setdefault(p.id, p)
     cands = list(unique.values())
-    result: dict[str, list[Pick]] = {i.key: [] for i in interests}
+    result: dict[int, list[Pick]] = {i.key: [] for i in interests}
     if not cands or not interests:
         return result
     batch = build_batch(vectorizer, cands, interests, weights)
