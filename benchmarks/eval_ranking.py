@@ -22,7 +22,7 @@ measures ordering, not the threshold. Figures are macro-averages over categories
     python benchmarks/eval_ranking.py [CSV] [--draws 5] [--seed 0] [--sweep]
 
 ``--sweep`` also scores vectorizer settings (min_df, max_df, n-grams) and score weights:
-the table that chose the defaults in digest/rank.py.
+the table that chose the defaults in digest/rank/ (ScoreWeights, the TF-IDF recipe).
 """
 
 from __future__ import annotations
