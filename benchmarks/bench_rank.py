@@ -40,8 +40,7 @@ import sklearn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from digest.model_cache import load_or_fit
-from digest.rank import Interest, rank
+from digest.rank import Interest, load_or_fit, rank
 from digest.records import Keyword, Paper
 
 REPO = Path(__file__).resolve().parents[1]
@@ -105,7 +104,7 @@ def interests(papers: Sequence[Paper], n_candidates: int, n: int, seed: int) -> 
         liked = tuple(papers[int(i)] for i in rng.choice(older, 5, replace=False))
         out.append(
             Interest(
-                key=f"reader{s}@example.org",
+                key=s,
                 keywords=tuple(Keyword(pool[int(k)], float(rng.integers(1, 3))) for k in kws),
                 liked=liked,
                 seen=frozenset(p.id for p in liked),

@@ -22,7 +22,7 @@ measures ordering, not the threshold. Figures are macro-averages over categories
     python benchmarks/eval_ranking.py [CSV] [--draws 5] [--seed 0] [--sweep]
 
 ``--sweep`` also scores vectorizer settings (min_df, max_df, n-grams) and score weights:
-the table that chose the defaults in digest/rank.py.
+the table that chose the defaults in digest/rank/ (ScoreWeights, the TF-IDF recipe).
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ def interests(
         keywords = name_keywords(case.category) if method == "category-name" else picker(profile)
         out.append(
             Interest(
-                key=str(n),
+                key=n,
                 keywords=() if method == "liked-only" else keywords,
                 liked=tuple(profile[:LIKED]) if method.startswith(("liked", "full")) else (),
                 disliked=disliked if method == "full + feedback" else (),
@@ -191,7 +191,7 @@ def metrics(ranked: Sequence[str], relevant: set[str], n_relevant: int) -> tuple
 
 
 def evaluate(
-    ranker: Callable[[list[Interest]], dict[str, list[str]]],
+    ranker: Callable[[list[Interest]], dict[int, list[str]]],
     method: str,
     cases: Sequence[Case],
     papers: Sequence[Paper],
@@ -205,9 +205,7 @@ def evaluate(
         seen = set(case.profile) | set(case.disliked)
         relevant = {p.id for i, p in enumerate(papers) if case.category in labels[i]}
         relevant -= {papers[i].id for i in seen}
-        per_cat.setdefault(case.category, []).append(
-            metrics(result[str(n)], relevant, len(relevant))
-        )
+        per_cat.setdefault(case.category, []).append(metrics(result[n], relevant, len(relevant)))
     means = [np.mean(v, axis=0) for v in per_cat.values()]
     p, ndcg = np.mean(means, axis=0)
     return float(p), float(ndcg)
@@ -215,8 +213,8 @@ def evaluate(
 
 def random_ranker(
     papers: Sequence[Paper], seed: int
-) -> Callable[[list[Interest]], dict[str, list[str]]]:
-    def ranker(profiles: list[Interest]) -> dict[str, list[str]]:
+) -> Callable[[list[Interest]], dict[int, list[str]]]:
+    def ranker(profiles: list[Interest]) -> dict[int, list[str]]:
         rng = random.Random(seed)
         out = {}
         for i in profiles:
@@ -232,8 +230,8 @@ def model_ranker(
     papers: Sequence[Paper],
     diversity: float,
     weights: ScoreWeights = DEFAULT_WEIGHTS,
-) -> Callable[[list[Interest]], dict[str, list[str]]]:
-    def ranker(profiles: list[Interest]) -> dict[str, list[str]]:
+) -> Callable[[list[Interest]], dict[int, list[str]]]:
+    def ranker(profiles: list[Interest]) -> dict[int, list[str]]:
         picks = rank(vectorizer, papers, profiles, diversity=diversity, weights=weights)
         return {k: [p.paper_id for p in v] for k, v in picks.items()}
 
@@ -272,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"vocabulary {len(vectorizer.vocabulary_)} terms"
     )
     print(f"{'method':<38} {'P@10':>6} {'nDCG@10':>8}")
-    runs: list[tuple[str, str, Callable[[list[Interest]], dict[str, list[str]]]]] = [
+    runs: list[tuple[str, str, Callable[[list[Interest]], dict[int, list[str]]]]] = [
         ("random", "full", random_ranker(papers, args.seed))
     ]
     ranker = model_ranker(vectorizer, papers, args.diversity)

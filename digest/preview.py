@@ -70,7 +70,7 @@ def preview_digest(
 
 def _rank_sample(store: Store, config: Config, today: dt.date) -> Ranking:
     interest = Interest(
-        key=str(SAMPLE_SUBSCRIBER.id),
+        key=SAMPLE_SUBSCRIBER.id,
         keywords=SAMPLE_PROFILE.keywords,
         description=SAMPLE_PROFILE.description,
         min_score=config.ranking.min_score,

@@ -21,8 +21,7 @@ from .config import Config
 from .deliver import OutboxTransport, Transport
 from .errors import DeliveryError, PermanentDeliveryError, RunLockedError, TransportError
 from .ingest import inbox_files, ingest_inbox
-from .model_cache import load_or_fit
-from .rank import Interest, rank
+from .rank import Interest, load_or_fit, rank
 from .records import WEEKDAYS, Paper, Pick, Profile, Subscriber
 from .render import DigestContent, Renderer
 from .store import DigestRow, Store
@@ -80,7 +79,7 @@ def build_interests(
         disliked += [p for p, v in sub_votes.items() if v < 0 and p not in disliked]
         interests.append(
             Interest(
-                key=str(sub.id),
+                key=sub.id,
                 keywords=profile.keywords,
                 exclude=profile.exclude,
                 description=profile.description,
@@ -139,7 +138,7 @@ def rank_interests(
         diversity=config.ranking.diversity,
         include_below_threshold=include_below_threshold,
     )
-    return Ranking({int(key): picks for key, picks in ranked.items()}, by_id)
+    return Ranking(ranked, by_id)
 
 
 @dataclass(frozen=True)

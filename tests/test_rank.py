@@ -1,4 +1,4 @@
-"""The ranker (digest.rank) and the cache of its fitted model (digest.model_cache)."""
+"""The ranker (digest.rank) and the cache of its fitted model (digest.rank.model_cache)."""
 
 from __future__ import annotations
 
@@ -15,19 +15,20 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-import digest.model_cache as model_cache
-import digest.rank as rank_module
+import digest.rank.budgets as rank_budgets
+import digest.rank.model_cache as model_cache
 from digest.errors import DigestError
-from digest.model_cache import load_or_fit
 from digest.rank import (
     DEFAULT_WEIGHTS,
     Interest,
     build_vectorizer,
     doc_frequency_bounds,
     fit_model,
+    load_or_fit,
     matches_term,
     rank,
 )
+from digest.rank.vectorizing import Vectorize
 from digest.records import Keyword, Paper, Pick
 
 from .shared_data import shared_path
@@ -75,6 +76,8 @@ def invented_corpus(per_topic: int = 5, seed: int = 7) -> list[Paper]:
 
 
 CORPUS = invented_corpus()
+# Subscriber ids (Interest.key), named for the tests that look picks up by subscriber.
+SUB, KW, LIKED, DESC, ALL, EX, CLF, MIX, NOTHING, KW2 = range(1, 11)
 
 
 def paper(pid: str, title: str, abstract: str = "", **kw: object) -> Paper:
@@ -169,7 +172,7 @@ def test_fast_transform_equals_scikit_learns() -> None:
     odd = ["Schrödinger's café: naïve 3D GPT-4 x_1 1_000", "über α-β", "a1 11 _a __ 2d", ""]
     texts = [p.text for p in CORPUS] + odd + [p.text for p in listing_papers()[:50]]
     model = fit_model(texts[:40] + odd)
-    fast = rank_module._Vectorize(model)(texts)
+    fast = Vectorize(model)(texts)
     slow = model.transform(texts)
     assert fast.dtype == np.float32
     assert (fast != slow).nnz == 0
@@ -183,8 +186,8 @@ def test_higher_keyword_weight_wins() -> None:
     a = paper("a", "A compiler study", "we study the compiler of a language")
     b = paper("b", "A phoneme study", "we study the phoneme of a language")
     model = fitted([a, b])
-    heavy_compiler = Interest("s", keywords=(Keyword("compiler", 2), Keyword("phoneme", 1)))
-    heavy_phoneme = Interest("s", keywords=(Keyword("compiler", 1), Keyword("phoneme", 2)))
+    heavy_compiler = Interest(SUB, keywords=(Keyword("compiler", 2), Keyword("phoneme", 1)))
+    heavy_phoneme = Interest(SUB, keywords=(Keyword("compiler", 1), Keyword("phoneme", 2)))
     assert ids(one(model, [a, b], heavy_compiler)) == ["a", "b"]
     assert ids(one(model, [a, b], heavy_phoneme)) == ["b", "a"]
 
@@ -193,7 +196,7 @@ def test_phrase_keywords_match_as_phrases_and_words_on_boundaries() -> None:
     phrase = paper("phrase", "Neural program synthesis", "program synthesis from examples")
     apart = paper("apart", "Synthesis of a program", "a program made by synthesis")
     model = fitted([phrase, apart])
-    picks = one(model, [apart, phrase], Interest("s", keywords=(Keyword("program synthesis"),)))
+    picks = one(model, [apart, phrase], Interest(SUB, keywords=(Keyword("program synthesis"),)))
     assert ids(picks)[0] == "phrase"
     assert picks[0].reasons[0] == "matches: program synthesis"
     assert all("matches" not in r for p in picks if p.paper_id == "apart" for r in p.reasons)
@@ -201,7 +204,7 @@ def test_phrase_keywords_match_as_phrases_and_words_on_boundaries() -> None:
     sup = paper("sup", "Self-supervision for speech", "self-supervision of speech audio")
     vis = paper("vis", "Vision for speech", "vision helps speech audio")
     model = fitted([sup, vis])
-    picks = one(model, [sup, vis], Interest("s", keywords=(Keyword("vision"),), min_score=0.2))
+    picks = one(model, [sup, vis], Interest(SUB, keywords=(Keyword("vision"),), min_score=0.2))
     assert ids(picks) == ["vis"]
 
 
@@ -213,11 +216,11 @@ def test_excluded_terms_remove_papers_by_title_or_abstract() -> None:
     cands = [in_title, in_abstract, phrase, sup]
     model = fitted(cands)
     kw = (Keyword("code generation"),)
-    everything = ids(one(model, cands, Interest("s", keywords=kw, min_score=-1)))
+    everything = ids(one(model, cands, Interest(SUB, keywords=kw, min_score=-1)))
     assert sorted(everything) == ["a", "p", "s", "t"]
-    kept = one(model, cands, Interest("s", keywords=kw, exclude=("vision",), min_score=-1))
+    kept = one(model, cands, Interest(SUB, keywords=kw, exclude=("vision",), min_score=-1))
     assert sorted(ids(kept)) == ["p", "s"]
-    kept = one(model, cands, Interest("s", keywords=kw, exclude=("Program Synthesis",)))
+    kept = one(model, cands, Interest(SUB, keywords=kw, exclude=("Program Synthesis",)))
     assert "p" not in ids(kept)
     # Each neighbouring pair of a longer phrase occurring is not the phrase occurring.
     llm = paper("llm", "Code generation", "code generation by large language models")
@@ -225,12 +228,12 @@ def test_excluded_terms_remove_papers_by_title_or_abstract() -> None:
         "pairs", "Code generation", "code generation: large language corpora, language model"
     )
     model = fitted([llm, pairs])
-    exclude = Interest("s", keywords=kw, exclude=("large language model",), min_score=-1)
+    exclude = Interest(SUB, keywords=kw, exclude=("large language model",), min_score=-1)
     assert ids(one(model, [llm, pairs], exclude)) == ["pairs"]
     below = one(
         model,
         cands,
-        Interest("s", keywords=kw, exclude=("vision",), min_score=1.0),
+        Interest(SUB, keywords=kw, exclude=("vision",), min_score=1.0),
         include_below_threshold=True,
     )
     assert sorted(ids(below)) == ["p", "s"]
@@ -240,7 +243,7 @@ def test_seen_papers_are_never_offered() -> None:
     model = fitted()
     code = [p for p in CORPUS if p.id.startswith("code")]
     seen = frozenset({code[0].id, code[1].id})
-    interest = Interest("s", keywords=(Keyword("program synthesis"), Keyword("compiler")))
+    interest = Interest(SUB, keywords=(Keyword("program synthesis"), Keyword("compiler")))
     assert set(ids(one(model, code, interest))) >= seen  # they would be picked...
     for below in (False, True):
         picks = one(
@@ -251,13 +254,13 @@ def test_seen_papers_are_never_offered() -> None:
         )
         assert not seen & set(ids(picks))  # ...but were sent already
     # Liked and disliked papers are never offered either, even if missing from `seen`.
-    picks = one(model, code, Interest("s", liked=tuple(code[:2]), disliked=(code[2],)))
+    picks = one(model, code, Interest(SUB, liked=tuple(code[:2]), disliked=(code[2],)))
     assert not {code[0].id, code[1].id, code[2].id} & set(ids(picks))
 
 
 def test_threshold_and_include_below_threshold() -> None:
     model = fitted()
-    interest = Interest("s", keywords=(Keyword("speech"), Keyword("phoneme")), limit=100)
+    interest = Interest(SUB, keywords=(Keyword("speech"), Keyword("phoneme")), limit=100)
     picks = one(model, CORPUS, interest)
     assert picks and all(p.score >= interest.min_score for p in picks)
     assert all(p.paper_id.startswith("speech") for p in picks)
@@ -286,7 +289,7 @@ def test_diversity_spreads_near_identical_papers() -> None:
     others = [p for p in CORPUS if p.id.startswith("code")]
     cands = dups + others
     model = fitted(dups)
-    interest = Interest("s", keywords=(Keyword("program synthesis"),), limit=3)
+    interest = Interest(SUB, keywords=(Keyword("program synthesis"),), limit=3)
     plain = one(model, cands, interest, diversity=1.0)
     assert sorted(ids(plain)) == ["dup0", "dup1", "dup2"]
     assert [p.score for p in plain] == sorted((p.score for p in plain), reverse=True)
@@ -298,7 +301,7 @@ def test_diversity_spreads_near_identical_papers() -> None:
 
 def test_diversity_must_be_between_0_and_1() -> None:
     with pytest.raises(ValueError, match=r"diversity is 1\.5; expected a number from 0\.0 to 1\.0"):
-        rank(fitted(), CORPUS, [Interest("s")], diversity=1.5)
+        rank(fitted(), CORPUS, [Interest(SUB)], diversity=1.5)
 
 
 LIKED_GRAPH = tuple(
@@ -317,7 +320,7 @@ LIKED_GRAPH = tuple(
 
 def test_liked_papers_bring_their_neighbours_with_a_reason() -> None:
     model = fitted(LIKED_GRAPH)
-    picks = one(model, CORPUS, Interest("s", liked=LIKED_GRAPH[:2]))
+    picks = one(model, CORPUS, Interest(SUB, liked=LIKED_GRAPH[:2]))
     assert picks
     assert all(p.paper_id.startswith("graph") for p in picks[:5])
     for p in picks:
@@ -331,7 +334,7 @@ def test_disliking_a_paper_drops_its_near_duplicates() -> None:
     twin = paper("twin", "Compiler bug repair, again", "a compiler for bug repair of source code")
     cands = [twin, *[p for p in CORPUS if p.id.startswith("code")]]
     model = fitted([disliked, twin])
-    interest = Interest("s", keywords=(Keyword("compiler"), Keyword("repair")), limit=100)
+    interest = Interest(SUB, keywords=(Keyword("compiler"), Keyword("repair")), limit=100)
     before = ids(one(model, cands, interest, diversity=1.0))
     after = ids(
         one(model, cands, dataclasses.replace(interest, disliked=(disliked,)), diversity=1.0)
@@ -360,7 +363,7 @@ def test_classifier_joins_with_five_liked_and_three_disliked() -> None:
     off = dataclasses.replace(DEFAULT_WEIGHTS, classifier=0.0)
 
     def top2(n_liked: int, n_disliked: int, **kw: object) -> list[Pick]:
-        interest = Interest("s", liked=liked[:n_liked], disliked=disliked[:n_disliked], limit=2)
+        interest = Interest(SUB, liked=liked[:n_liked], disliked=disliked[:n_disliked], limit=2)
         return one(model, cands, interest, diversity=1.0, **kw)
 
     assert ids(top2(5, 3, weights=off)) == ["A", "B"]
@@ -373,20 +376,20 @@ def test_classifier_joins_with_five_liked_and_three_disliked() -> None:
 def test_every_pick_has_a_reason_in_the_subscribers_words() -> None:
     model = fitted(LIKED_GRAPH)
     interests = [
-        Interest("kw", keywords=(Keyword("speech"), Keyword("phoneme^2"), Keyword("audio", 2))),
-        Interest("liked", liked=LIKED_GRAPH),
-        Interest("desc", description="convergence proofs for convex optimization"),
-        Interest("all", keywords=(Keyword("robot"),), liked=LIKED_GRAPH[:1], description="pixels"),
+        Interest(KW, keywords=(Keyword("speech"), Keyword("phoneme^2"), Keyword("audio", 2))),
+        Interest(LIKED, liked=LIKED_GRAPH),
+        Interest(DESC, description="convergence proofs for convex optimization"),
+        Interest(ALL, keywords=(Keyword("robot"),), liked=LIKED_GRAPH[:1], description="pixels"),
     ]
     result = rank(model, CORPUS, interests)
     assert all(result.values())
     for picks in result.values():
         for p in picks:
             assert p.reasons and all(isinstance(r, str) and r for r in p.reasons)
-    for p in result["kw"]:
+    for p in result[KW]:
         assert re.fullmatch(r"matches: (speech|audio)(, (speech|audio))*", p.reasons[0])
-    assert all(p.reasons[0].startswith("like: ") for p in result["liked"])
-    for p in result["desc"]:
+    assert all(p.reasons[0].startswith("like: ") for p in result[LIKED])
+    for p in result[DESC]:
         assert p.reasons[0].startswith("about: ")
         words = p.reasons[0].removeprefix("about: ").split(", ")
         assert all(w in "convergence proofs for convex optimization" for w in words)
@@ -397,30 +400,30 @@ def test_upvotes_add_a_small_prior() -> None:
     quiet = paper("quiet", "Speech audio", text, upvotes=0)
     popular = paper("popular", "Speech audio", text, upvotes=500)
     model = fitted([quiet])
-    picks = one(model, [quiet, popular], Interest("s", keywords=(Keyword("phoneme"),)))
+    picks = one(model, [quiet, popular], Interest(SUB, keywords=(Keyword("phoneme"),)))
     assert ids(picks) == ["popular", "quiet"]
     assert picks[0].score <= picks[1].score * (1 + DEFAULT_WEIGHTS.upvotes)
 
 
 def test_no_candidates_or_no_profile() -> None:
     model = fitted()
-    assert rank(model, [], [Interest("a"), Interest("b")]) == {"a": [], "b": []}
+    assert rank(model, [], [Interest(1), Interest(2)]) == {1: [], 2: []}
     assert rank(model, CORPUS, []) == {}
-    assert rank(model, CORPUS, [Interest("empty")]) == {"empty": []}
+    assert rank(model, CORPUS, [Interest(NOTHING)]) == {NOTHING: []}
 
 
 def mixed_interests() -> list[Interest]:
     code = [p for p in CORPUS if p.id.startswith("code")]
     rl = [p for p in CORPUS if p.id.startswith("rl")]
     return [
-        Interest("kw", keywords=(Keyword("program synthesis", 2), Keyword("compiler"))),
-        Interest("ex", keywords=(Keyword("image"),), exclude=("camera", "depth map")),
-        Interest("liked", liked=LIKED_GRAPH[:3], limit=4),
-        Interest("clf", liked=LIKED_GRAPH, disliked=tuple(rl[:3]), seen=frozenset({"graph-0"})),
-        Interest("desc", description="speech and audio", min_score=0.0, limit=20),
-        Interest("mix", keywords=(Keyword("robot"),), liked=(code[0],), disliked=(code[1],)),
-        Interest("nothing"),
-        Interest("kw2", keywords=(Keyword("compiler"), Keyword("phoneme")), limit=3),
+        Interest(KW, keywords=(Keyword("program synthesis", 2), Keyword("compiler"))),
+        Interest(EX, keywords=(Keyword("image"),), exclude=("camera", "depth map")),
+        Interest(LIKED, liked=LIKED_GRAPH[:3], limit=4),
+        Interest(CLF, liked=LIKED_GRAPH, disliked=tuple(rl[:3]), seen=frozenset({"graph-0"})),
+        Interest(DESC, description="speech and audio", min_score=0.0, limit=20),
+        Interest(MIX, keywords=(Keyword("robot"),), liked=(code[0],), disliked=(code[1],)),
+        Interest(NOTHING),
+        Interest(KW2, keywords=(Keyword("compiler"), Keyword("phoneme")), limit=3),
     ]
 
 
@@ -433,7 +436,7 @@ def test_batch_ranks_each_subscriber_as_alone(below: bool) -> None:
         assert together[interest.key] == one(
             model, CORPUS, interest, include_below_threshold=below
         ), interest.key
-    assert together["clf"] and together["kw"]
+    assert together[CLF] and together[KW]
 
 
 @pytest.mark.parametrize(
@@ -452,7 +455,7 @@ def test_memory_bounds_do_not_change_results(
     interests = mixed_interests()
     expected = rank(model, CORPUS, interests)
     for name, value in budgets.items():
-        monkeypatch.setattr(rank_module, name, value)
+        monkeypatch.setattr(rank_budgets, name, value)
     assert rank(model, CORPUS, interests) == expected
 
 
@@ -497,7 +500,7 @@ def test_listings_code_keywords_get_code_model_papers(
 ) -> None:
     model, papers = listings
     by_id = {p.id: p for p in papers}
-    picks = one(model, papers, Interest("s", keywords=CODE_KEYWORDS))
+    picks = one(model, papers, Interest(SUB, keywords=CODE_KEYWORDS))
     assert len(picks) == 10
     for p in picks[:5]:
         assert matches_term("code", by_id[p.paper_id].title), by_id[p.paper_id].title
@@ -512,7 +515,7 @@ def test_listings_exclusion_removes_every_paper_with_the_word(
 ) -> None:
     model, papers = listings
     by_id = {p.id: p for p in papers}
-    interest = Interest("s", keywords=CODE_KEYWORDS, limit=1000)
+    interest = Interest(SUB, keywords=CODE_KEYWORDS, limit=1000)
     with_vision = [
         p.paper_id
         for p in one(model, papers, interest, include_below_threshold=True)
@@ -536,7 +539,7 @@ def test_listings_liked_only_gets_papers_near_the_liked_ones(
     by_id = {p.id: p for p in papers}
     liked = tuple(p for p in papers if p.title.startswith(("GraphCodeBERT", "CodeT5:")))
     assert len(liked) == 2
-    picks = one(model, papers, Interest("s", liked=liked))
+    picks = one(model, papers, Interest(SUB, liked=liked))
     assert len(picks) == 10
     for p in picks[:5]:
         assert matches_term("code", by_id[p.paper_id].text)
@@ -550,7 +553,7 @@ def test_listings_disliked_near_duplicate_drops(
     original = next(p for p in papers if p.title.startswith("ContraBERT"))
     twin = dataclasses.replace(original, id="twin", title=original.title + " (v2)")
     cands = [*papers, twin]
-    interest = Interest("s", keywords=CODE_KEYWORDS, limit=1000, seen=frozenset({original.id}))
+    interest = Interest(SUB, keywords=CODE_KEYWORDS, limit=1000, seen=frozenset({original.id}))
     before = ids(one(model, cands, interest, include_below_threshold=True))
     after = ids(
         one(
@@ -613,7 +616,7 @@ def test_a_corrupt_cache_is_refitted_not_fatal(
     else:
         path.write_bytes(content)
     texts = Counter(TEXTS)
-    with caplog.at_level(logging.WARNING, logger="digest.model_cache"):
+    with caplog.at_level(logging.WARNING, logger="digest.rank.model_cache"):
         model = load_or_fit(tmp_path, "fp", texts)
     assert texts.calls == 1 and model.vocabulary_
     assert str(path) in caplog.text
@@ -658,7 +661,7 @@ def test_an_unwritable_cache_still_returns_the_model(
 ) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the cache folder should be")
-    with caplog.at_level(logging.WARNING, logger="digest.model_cache"):
+    with caplog.at_level(logging.WARNING, logger="digest.rank.model_cache"):
         model = load_or_fit(blocker, "fp", Counter(TEXTS))
     assert model.vocabulary_
     assert "cannot save the fitted model" in caplog.text

@@ -6,7 +6,8 @@ the scikit-learn version and the vectorizer recipe, and is reused while all thre
 It is written atomically (a temporary file in the same folder, then ``os.replace``), so a
 crash leaves the old model or the new one, never half of one. A file that cannot be read
 (corrupt, truncated, from another scikit-learn) is refitted and replaced, never fatal.
-The file is a joblib pickle: only load cache folders that digest itself wrote.
+The file is a joblib pickle: only load cache folders that digest itself wrote. May import
+:mod:`digest.files` (every write goes through it) and the vectorizing recipe.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import joblib
 import sklearn
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from .files import write_atomically_with
-from .rank import build_vectorizer, fit_model
+from ..files import write_atomically_with
+from .vectorizing import build_vectorizer, fit_model
 
 log = logging.getLogger(__name__)
 

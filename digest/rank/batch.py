@@ -1,0 +1,209 @@
+"""What one rank() call derives once (:class:`Batch`) and per chunk of subscribers.
+
+The batch turns the candidates and every interest into matrices: candidate vectors,
+subscribers × keywords, × descriptions, × rated papers, and what each subscriber may not be
+offered. Signals, MMR and reasons only read it. May import :mod:`digest.records` and the
+rank modules below it (inputs, terms, vectorizing, matrices, budgets); never signals,
+scoring or anything outside rank.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from ..records import Paper
+from . import budgets
+from .inputs import Interest, ScoreWeights
+from .matrices import Floats, Ints, csr, dense_product, padded
+from .terms import TermIndex, term_key
+from .vectorizing import Vectorize
+
+UPVOTES_FULL = 1000  # upvotes at which the popularity prior is full
+
+
+def _hit_matrix(index: TermIndex, terms: Sequence[str], n_cols: int) -> sp.csr_matrix:
+    """terms × candidates, 1 where the candidate contains the term."""
+    return csr([[(c, 1.0) for c in index.hits(t)] for t in terms], n_cols)
+
+
+@dataclass
+class Batch:
+    """What one rank() call derives once from the candidates and all the interests.
+
+    Distinct keywords, exclusions, descriptions and rated papers are numbered in sorted
+    order, so a subscriber's rows hold the same numbers in the same order whether ranked
+    alone or with others, and their scores are computed by the same float operations.
+    """
+
+    candidates: list[Paper]
+    weights: ScoreWeights
+    x: sp.csr_matrix  # candidates × vocabulary
+    xt: sp.csr_matrix  # vocabulary × candidates
+    popularity: Floats  # per candidate
+    cand_sim: Floats | None  # candidates × candidates cosines, if not too many candidates
+    kw_weight: sp.csr_matrix  # subscribers × keywords: weight / the profile's largest weight
+    kw_norm: Floats  # per subscriber: norm of Σ weight·tfidf(keyword)
+    kw_hits: sp.csr_matrix  # keywords × candidates: 1 where found as words
+    kw_hit_sets: list[frozenset[int]]  # the same, per keyword
+    kw_sim: sp.csr_matrix  # keywords × candidates: tfidf(keyword) · tfidf(candidate)
+    kw_display: list[list[tuple[int, str]]]  # per subscriber: (keyword, as typed), best first
+    desc_onehot: sp.csr_matrix  # subscribers × descriptions
+    desc_vectors: sp.csr_matrix  # descriptions × vocabulary
+    desc_sim: sp.csr_matrix  # descriptions × candidates
+    desc_terms: list[dict[int, str]]  # per description: vocabulary column -> term
+    desc_of: list[int]  # per subscriber, -1 for none
+    rated: list[Paper]  # liked or disliked by someone
+    rated_x: sp.csr_matrix  # rated × vocabulary
+    rated_sim: Floats | None  # rated × candidates, then a zero row; None: per chunk
+    liked: list[list[int]]  # per subscriber, into rated
+    disliked: list[list[int]]
+    blocked: sp.csr_matrix  # subscribers × candidates: seen or excluded
+    like_reasons: dict[int, str] = field(default_factory=dict)  # rated -> "like: …"
+
+
+def build_batch(
+    vectorizer: TfidfVectorizer,
+    candidates: list[Paper],
+    interests: Sequence[Interest],
+    weights: ScoreWeights,
+) -> Batch:
+    vectorize = Vectorize(vectorizer)
+    n_cand = len(candidates)
+    texts = [p.text for p in candidates]
+    x = vectorize(texts)
+    xt = x.T.tocsr()
+    index = TermIndex(texts)
+    position = {p.id: i for i, p in enumerate(candidates)}
+    offered = frozenset(position)
+    upvotes = np.array([max(p.upvotes or 0, 0) for p in candidates], dtype=np.float32)
+    popularity = np.minimum(np.log1p(upvotes) / np.float32(math.log1p(UPVOTES_FULL)), 1)
+
+    keys: dict[str, str] = {}  # text as typed -> _term_key, computed once per distinct text
+    for i in interests:
+        for text in (*(k.text for k in i.keywords if k.weight > 0), *i.exclude):
+            if text not in keys:
+                keys[text] = term_key(text)
+    kw_keys = sorted({keys[k.text] for i in interests for k in i.keywords if k.weight > 0} - {""})
+    kw_pos = {k: j for j, k in enumerate(kw_keys)}
+    ex_keys = sorted({keys[t] for i in interests for t in i.exclude} - {""})
+    ex_pos = {k: j for j, k in enumerate(ex_keys)}
+    descs = sorted({i.description.strip() for i in interests} - {""})
+    desc_pos = {d: j for j, d in enumerate(descs)}
+    rated_by_id: dict[str, Paper] = {}
+    for i in interests:
+        for p in (*i.liked, *i.disliked):
+            rated_by_id.setdefault(p.id, p)
+    rated = [rated_by_id[k] for k in sorted(rated_by_id)]
+    rated_pos = {p.id: j for j, p in enumerate(rated)}
+
+    kw_rows: list[list[tuple[int, float]]] = []
+    kw_display: list[list[tuple[int, str]]] = []
+    desc_of: list[int] = []
+    liked: list[list[int]] = []
+    disliked: list[list[int]] = []
+    ex_rows: list[list[tuple[int, float]]] = []
+    seen_rows: list[list[tuple[int, float]]] = []
+    for interest in interests:
+        best: dict[int, tuple[float, str]] = {}
+        for k in interest.keywords:
+            j = kw_pos.get(keys.get(k.text, ""), -1)
+            if j >= 0 and (j not in best or k.weight > best[j][0]):
+                best[j] = (k.weight, k.text.strip())
+        top = max((w for w, _ in best.values()), default=1.0)
+        kw_rows.append([(j, best[j][0] / top) for j in sorted(best)])
+        kw_display.append([(j, t) for j, (_, t) in sorted(best.items(), key=lambda e: -e[1][0])])
+        desc_of.append(desc_pos.get(interest.description.strip(), -1))
+        liked.append(sorted({rated_pos[p.id] for p in interest.liked}))
+        disliked.append(sorted({rated_pos[p.id] for p in interest.disliked}))
+        excluded_terms = {ex_pos[keys[t]] for t in interest.exclude if keys[t] in ex_pos}
+        ex_rows.append([(j, 1.0) for j in sorted(excluded_terms)])
+        # A subscriber's seen set grows every day: intersect it with the candidates in C.
+        never = interest.seen & offered
+        never |= {p.id for p in (*interest.liked, *interest.disliked)} & offered
+        seen_rows.append([(c, 1.0) for c in sorted(position[i] for i in never)])
+
+    kw_weight = csr(kw_rows, len(kw_keys))
+    kw_vectors = vectorize(kw_keys)
+    combined = kw_weight @ kw_vectors
+    kw_norm = np.sqrt(np.asarray(combined.multiply(combined).sum(axis=1)).ravel())
+    kw_hits = _hit_matrix(index, kw_keys, n_cand)
+    kw_sim = sp.csr_matrix(kw_vectors @ xt)
+    kw_sim.sort_indices()  # searched per pick by reasons.related_keyword
+    excluded = csr(ex_rows, len(ex_keys)) @ _hit_matrix(index, ex_keys, n_cand)
+    blocked = sp.csr_matrix(csr(seen_rows, n_cand) + excluded)
+
+    desc_vectors = vectorize(descs)
+    analyzer = vectorizer.build_analyzer()
+    vocabulary = vectorizer.vocabulary_
+    rated_x = vectorize([p.text for p in rated])
+    small = (len(rated) + 1) * n_cand <= budgets.RATED_CELL_BUDGET
+    return Batch(
+        candidates=candidates,
+        weights=weights,
+        x=x,
+        xt=xt,
+        popularity=popularity.astype(np.float32),
+        cand_sim=dense_product(x, xt) if n_cand <= budgets.MAX_DENSE_CANDIDATES else None,
+        kw_weight=kw_weight,
+        kw_norm=kw_norm.astype(np.float32),
+        kw_hits=kw_hits,
+        kw_hit_sets=[
+            frozenset(kw_hits.indices[a:b].tolist()) for a, b in pairwise(kw_hits.indptr.tolist())
+        ],
+        kw_sim=kw_sim,
+        kw_display=kw_display,
+        desc_onehot=csr([[(d, 1.0)] if d >= 0 else [] for d in desc_of], len(descs)),
+        desc_vectors=desc_vectors,
+        desc_sim=sp.csr_matrix(desc_vectors @ xt),
+        desc_terms=[{vocabulary[t]: t for t in analyzer(d) if t in vocabulary} for d in descs],
+        desc_of=desc_of,
+        rated=rated,
+        rated_x=rated_x,
+        rated_sim=dense_product(rated_x, xt, extra_zero_row=True) if small else None,
+        liked=liked,
+        disliked=disliked,
+        blocked=blocked,
+    )
+
+
+@dataclass
+class Chunk:
+    """A chunk of subscribers, and the rated × candidate cosines their signals share."""
+
+    rows: list[int]  # subscribers (indices into the interests)
+    rated_sim: Floats  # rated papers × candidates, last row zero
+    liked_local: Ints  # chunk × most liked: rows of rated_sim (pad: the zero row)
+    disliked_local: Ints  # chunk × most disliked: rows of rated_sim (pad: the zero row)
+
+
+def chunk_of(batch: Batch, rows: list[int]) -> Chunk:
+    """The chunk of ``rows``: its liked and disliked papers as rows of its cosine matrix."""
+    rated_sim, liked, disliked = _chunk_rated(batch, rows)
+    pad = rated_sim.shape[0] - 1
+    return Chunk(
+        rows=rows,
+        rated_sim=rated_sim,
+        liked_local=padded(liked, pad),
+        disliked_local=padded(disliked, pad),
+    )
+
+
+def _chunk_rated(batch: Batch, rows: list[int]) -> tuple[Floats, list[list[int]], list[list[int]]]:
+    """The rated × candidate cosines a chunk needs, and its liked/disliked rows in them."""
+    if batch.rated_sim is not None:
+        return batch.rated_sim, [batch.liked[r] for r in rows], [batch.disliked[r] for r in rows]
+    used = sorted({j for r in rows for j in (*batch.liked[r], *batch.disliked[r])})
+    local = {j: n for n, j in enumerate(used)}
+    sims = dense_product(batch.rated_x[used], batch.xt, extra_zero_row=True)
+    return (
+        sims,
+        [[local[j] for j in batch.liked[r]] for r in rows],
+        [[local[j] for j in batch.disliked[r]] for r in rows],
+    )

@@ -1,0 +1,31 @@
+"""The scorer: every registered signal, weighted and combined, for a chunk of subscribers.
+
+Owns the combination (numerator / denominator, then adjustments, then blocking what a
+subscriber must not be offered); the signals themselves are in :mod:`digest.rank.signals`.
+May import the batch and the signal registry.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from .batch import Batch, Chunk
+from .matrices import Floats
+from .signals import ADJUSTMENTS, RELEVANCE
+
+
+def score_chunk(batch: Batch, chunk: Chunk) -> Floats:
+    """chunk × candidates scores (see :mod:`digest.rank.signals`); -inf where seen or excluded."""
+    n, n_cand = len(chunk.rows), len(batch.candidates)
+    num = np.zeros((n, n_cand), dtype=np.float32)
+    denom = np.zeros(n, dtype=np.float32)
+    for add in RELEVANCE:
+        add(batch, chunk, num, denom)
+    score = num
+    score *= (1 / np.where(denom > 0, denom, 1)).astype(np.float32)[:, None]
+    for adjust in ADJUSTMENTS:
+        adjust(batch, chunk, score)
+    blocked = sp.coo_matrix(batch.blocked[chunk.rows])
+    score[blocked.row, blocked.col] = -np.inf
+    return score

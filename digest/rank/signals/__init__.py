@@ -1,0 +1,48 @@
+"""The registry of ranking signals: one module per ingredient of the score.
+
+Every signal is on a 0..1 scale, so one ``min_score`` default makes sense whatever a
+profile holds. :func:`digest.rank.scoring.score_chunk` iterates the two registries below::
+
+    relevance = Σ wᵢ·signalᵢ / Σ wᵢ (over the signals this profile has)  −  w_disliked · disliked
+    score     = relevance · (1 + w_upvotes · popularity)                  (when relevance > 0)
+
+RELEVANCE signals add ``weight · signal`` to the numerator and ``weight`` to the
+denominator, for the subscribers of the chunk that have what they need (keywords, a
+description, rated papers); ADJUSTMENTS then change the normalised relevance in place.
+Both run in registry order, which fixes the float operations and so every score.
+
+    keywords     keyword_match, keyword_similarity   (keywords.py)
+    description  description                         (description.py)
+    liked        liked_mean, liked_nearest           (liked.py)
+    classifier   classifier                          (classifier.py)
+    disliked     disliked                            (disliked.py, adjustment)
+    upvotes      upvotes                             (upvotes.py, adjustment)
+
+Each weight is a field of :class:`digest.rank.inputs.ScoreWeights`. A signal module may
+import the batch, the matrix helpers and scikit-learn; never another signal, the scorer
+or anything outside digest.rank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..batch import Batch, Chunk
+from ..matrices import Floats
+from . import classifier, description, disliked, keywords, liked, upvotes
+
+# (batch, chunk, numerator, denominator): add weight·signal and weight, rows of the chunk.
+Relevance = Callable[[Batch, Chunk, Floats, Floats], None]
+# (batch, chunk, score): change the chunk's normalised relevance in place.
+Adjustment = Callable[[Batch, Chunk, Floats], None]
+
+RELEVANCE: tuple[Relevance, ...] = (
+    keywords.add,
+    description.add,
+    liked.add,
+    classifier.add,
+)
+ADJUSTMENTS: tuple[Adjustment, ...] = (
+    disliked.adjust,
+    upvotes.adjust,
+)

@@ -1,0 +1,32 @@
+"""Signals ``keyword_match`` and ``keyword_similarity``: the subscriber's weighted keywords.
+
+keyword_match is the weighted count of keywords and phrases found as words in the paper,
+h / (1 + h) with h = Σ hit·weight / largest weight (one full-weight hit: 0.5);
+keyword_similarity the TF-IDF cosine of the paper and the weighted sum of the keywords.
+One module for both: they share the profile's keywords and its weight in the denominator.
+May import the batch and the matrix helpers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..batch import Batch, Chunk
+from ..matrices import Floats, add_scaled
+
+
+def add(batch: Batch, chunk: Chunk, num: Floats, denom: Floats) -> None:
+    w = batch.weights
+    n = len(chunk.rows)
+    kw = batch.kw_weight[chunk.rows]
+    has_kw = np.diff(kw.indptr) > 0
+    if not has_kw.any():
+        return
+    hits = sp.csr_matrix(kw @ batch.kw_hits)
+    hits.data = hits.data / (1 + hits.data)  # saturates: one full-weight hit is 0.5
+    add_scaled(num, hits, np.full(n, w.keyword_match, dtype=np.float32))
+    norm = batch.kw_norm[chunk.rows]
+    scale = np.float32(w.keyword_similarity) / np.where(norm > 0, norm, 1)
+    add_scaled(num, kw @ batch.kw_sim, scale.astype(np.float32))
+    denom += has_kw * np.float32(w.keyword_match + w.keyword_similarity)
