@@ -84,8 +84,8 @@ def build_instance(root: Path, subscribers: int, new_papers: int) -> Path:
     from digest.config import load_config
     from digest.ingest import ingest_file
     from digest.instance import init_instance
-    from digest.records import Keyword
     from digest.profiles import SubscriberEntry
+    from digest.records import Keyword
     from digest.store import Store
 
     rng = random.Random(11)
@@ -121,7 +121,8 @@ def build_instance(root: Path, subscribers: int, new_papers: int) -> Path:
 def run_once(config_path: Path) -> dict[str, float]:
     """One full run in this process; figures for the parent."""
     from digest.config import load_config
-    from digest.run import RunContext, make_renderer, make_transport, run_digests
+    from digest.render import make_renderer
+    from digest.run import RunContext, make_transport, run_digests
     from digest.store import Store
 
     config = load_config(config_path)

@@ -854,7 +854,8 @@ def run_command(
       digest run --date 2026-11-22 --dry-run
       digest run --only ada@example.org --transport smtp
     """
-    from .run import RunContext, make_renderer, make_transport, run_digests
+    from .render import make_renderer
+    from .run import RunContext, make_transport, run_digests
     from .schedule import StopFlag
 
     stop = StopFlag()
@@ -970,7 +971,8 @@ def schedule_command(app: AppContext) -> None:
     Example:
       digest schedule        # with [schedule] cron = "0 7 * * mon-fri"
     """
-    from .run import RunContext, make_renderer, make_transport, run_digests
+    from .render import make_renderer
+    from .run import RunContext, make_transport, run_digests
     from .schedule import StopFlag, run_scheduler
     from .store import Store
 

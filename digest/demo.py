@@ -19,9 +19,9 @@ from .errors import DigestError
 from .instance import init_instance
 from .profiles import SubscriberEntry
 from .records import Keyword
-from .render import Renderer
+from .render import Renderer, make_renderer
 from .resources import examples_dir
-from .run import RunContext, RunReport, make_renderer, make_transport, run_digests
+from .run import RunContext, RunReport, make_transport, run_digests
 from .store import Store
 
 MARKER = ".digest-demo"

@@ -512,15 +512,6 @@ def _html_of(message: EmailMessage) -> str | None:
 # --- wiring ---------------------------------------------------------------------------------
 
 
-def make_renderer(config: Config, *, secret: str | None = None) -> Renderer:
-    """The renderer for this config; the link secret comes from the environment."""
-    from .tokens import LinkSigner
-
-    if secret is None:
-        secret = config.secret(config.email.secret_env, key="email.secret_env")
-    return Renderer(config.email, LinkSigner(secret), template_dir=config.email.templates)
-
-
 def make_transport(config: Config, name: str | None = None) -> Transport:
     """The transport the config chooses, or ``name`` (``--transport``)."""
     from .deliver import SmtpTransport

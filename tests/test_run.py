@@ -117,7 +117,8 @@ def test_weekly_subscriber_is_due_on_their_weekday_only(tmp_path, shared_listing
 RUN_SCRIPT = """
 import datetime as dt, os, signal, sys
 from digest.config import load_config
-from digest.run import RunContext, make_renderer, make_transport, run_digests
+from digest.render import make_renderer
+from digest.run import RunContext, make_transport, run_digests
 from digest.store import Store
 
 config = load_config(sys.argv[1])
