@@ -21,8 +21,9 @@ from .profiles import SubscriberEntry
 from .records import Keyword
 from .render import Renderer, make_renderer
 from .resources import examples_dir
-from .run import RunContext, RunReport, make_transport, run_digests
+from .run import RunContext, RunReport, run_digests
 from .store import Store
+from .transports import make_transport
 
 MARKER = ".digest-demo"
 
