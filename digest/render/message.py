@@ -9,7 +9,7 @@ one message per subscriber (~1,300 a second on one core). For the same reason
 :class:`DigestMessage` serialises with a faster generator and a policy that parses the
 MIME headers once per process.
 
-Pure. May import records, config, errors and the display helpers in :mod:`.content`.
+Pure. May import records, config, errors, text and the display helpers in :mod:`.content`.
 """
 
 from __future__ import annotations
