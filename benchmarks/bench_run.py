@@ -121,8 +121,10 @@ def build_instance(root: Path, subscribers: int, new_papers: int) -> Path:
 def run_once(config_path: Path) -> dict[str, float]:
     """One full run in this process; figures for the parent."""
     from digest.config import load_config
-    from digest.run import RunContext, make_renderer, make_transport, run_digests
+    from digest.render import make_renderer
+    from digest.run import RunContext, run_digests
     from digest.store import Store
+    from digest.transports import make_transport
 
     config = load_config(config_path)
     store = Store.open(config.store.database)
@@ -154,7 +156,7 @@ def free_port() -> int:
 def smtp_throughput(config_path: Path, messages: int) -> float:
     """Messages per second to a loopback aiosmtpd (separate process) over one connection."""
     from digest.config import SmtpConfig, load_config
-    from digest.deliver import SmtpTransport
+    from digest.transports import OutgoingMessage, SmtpTransport
 
     outbox = load_config(config_path).delivery.outbox
     emls = sorted(outbox.glob("*/*.eml"))[:messages]
@@ -192,7 +194,7 @@ def smtp_throughput(config_path: Path, messages: int) -> float:
         sent = 0
         while sent < messages:
             data, recipient = payloads[sent % len(payloads)]
-            transport.send(data, sender="digest@example.org", recipient=recipient, digest_date=DAY)
+            transport.send(OutgoingMessage(data, "digest@example.org", recipient, DAY))
             sent += 1
         seconds = time.perf_counter() - start
         transport.close()

@@ -38,6 +38,7 @@ from .records import SUBSCRIBER_STATUSES, Subscriber
 from .sources import FORMATS
 from .store import Store
 from .text import clip
+from .transports import TRANSPORTS, make_transport
 
 log = logging.getLogger("digest")
 
@@ -832,7 +833,7 @@ def _print_report(report: Any) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Rank and render, but send and record nothing.")
 @click.option("--only", "only", metavar="EMAIL", help="Only this subscriber.")
-@click.option("--transport", type=click.Choice(["outbox", "smtp"]), help="Override the config.")
+@click.option("--transport", type=click.Choice(list(TRANSPORTS)), help="Override the config.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_app
 def run_command(
@@ -854,7 +855,8 @@ def run_command(
       digest run --date 2026-11-22 --dry-run
       digest run --only ada@example.org --transport smtp
     """
-    from .run import RunContext, make_renderer, make_transport, run_digests
+    from .render import make_renderer
+    from .run import RunContext, run_digests
     from .schedule import StopFlag
 
     stop = StopFlag()
@@ -970,7 +972,8 @@ def schedule_command(app: AppContext) -> None:
     Example:
       digest schedule        # with [schedule] cron = "0 7 * * mon-fri"
     """
-    from .run import RunContext, make_renderer, make_transport, run_digests
+    from .render import make_renderer
+    from .run import RunContext, run_digests
     from .schedule import StopFlag, run_scheduler
     from .store import Store
 

@@ -18,6 +18,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
+from .transports import TRANSPORTS
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 CONFIG_ENV = "DIGEST_CONFIG"
@@ -119,7 +120,7 @@ class Config:
 
 # Values that are checked beyond their type: key -> (allowed values or predicate, what to say).
 _CHOICES: dict[str, tuple[str, ...]] = {
-    "delivery.transport": ("outbox", "smtp"),
+    "delivery.transport": tuple(TRANSPORTS),
     "smtp.security": ("none", "starttls", "tls"),
 }
 

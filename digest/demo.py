@@ -19,10 +19,11 @@ from .errors import DigestError
 from .instance import init_instance
 from .profiles import SubscriberEntry
 from .records import Keyword
-from .render import Renderer
+from .render import Renderer, make_renderer
 from .resources import examples_dir
-from .run import RunContext, RunReport, make_renderer, make_transport, run_digests
+from .run import RunContext, RunReport, run_digests
 from .store import Store
+from .transports import make_transport
 
 MARKER = ".digest-demo"
 

@@ -9,7 +9,8 @@ from email.message import EmailMessage
 from .config import Config
 from .rank import Interest
 from .records import Keyword, Paper, Pick, Profile, Subscriber
-from .run import DayFacts, Ranking, make_renderer, rank_interests, rank_subscribers
+from .render import make_renderer
+from .run import DayFacts, Ranking, rank_interests, rank_subscribers
 from .store import Store
 
 SAMPLE_SUBSCRIBER = Subscriber(

@@ -12,19 +12,18 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from email.message import EmailMessage
 from pathlib import Path
 from typing import IO
 from zoneinfo import ZoneInfo
 
 from .config import Config
-from .deliver import OutboxTransport, Transport
 from .errors import DeliveryError, PermanentDeliveryError, RunLockedError, TransportError
 from .ingest import inbox_files, ingest_inbox
 from .rank import Interest, load_or_fit, rank
 from .records import WEEKDAYS, Paper, Pick, Profile, Subscriber
 from .render import DigestContent, Renderer
 from .store import DigestRow, Store
+from .transports import OutgoingMessage, Transport
 
 FINAL_STATUSES = ("sent", "skipped", "failed")
 
@@ -201,7 +200,7 @@ class RunReport:
     failures: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     duration_seconds: float = 0.0
-    delivered: list[str] = field(default_factory=list)  # where messages went (outbox paths)
+    delivered: list[str] = field(default_factory=list)  # files written (outbox receipts)
 
     def fail(self, email: str, reason: str) -> None:
         self.failed += 1
@@ -477,11 +476,9 @@ def _deliver_day(
         if not claimed:
             report.already_done += 1  # another run took it
             continue
-        data = message.as_bytes()
+        outgoing = OutgoingMessage(message.as_bytes(), sender, sub.email, day)
         try:
-            ctx.transport.send(
-                data, sender=sender, recipient=sub.email, digest_date=day, html=_html_of(message)
-            )
+            receipt = ctx.transport.send(outgoing)
         except TransportError as exc:
             store.release_digest(row.id, claimed_by=claim, now=ctx.now().isoformat())
             report.fail(sub.email, str(exc))
@@ -510,39 +507,6 @@ def _deliver_day(
             now=ctx.now().isoformat(timespec="seconds"),
         )
         report.sent += 1
-        if isinstance(ctx.transport, OutboxTransport):
-            report.delivered.append(str(ctx.transport.path_for(sub.email, day)))
+        if receipt.file is not None:
+            report.delivered.append(str(receipt.file))
     return True
-
-
-def _html_of(message: EmailMessage) -> str | None:
-    part = message.get_body(preferencelist=("html",))
-    if part is None:
-        return None
-    content = part.get_content()
-    return content if isinstance(content, str) else None
-
-
-# --- wiring ---------------------------------------------------------------------------------
-
-
-def make_renderer(config: Config, *, secret: str | None = None) -> Renderer:
-    """The renderer for this config; the link secret comes from the environment."""
-    from .tokens import LinkSigner
-
-    if secret is None:
-        secret = config.secret(config.email.secret_env, key="email.secret_env")
-    return Renderer(config.email, LinkSigner(secret), template_dir=config.email.templates)
-
-
-def make_transport(config: Config, name: str | None = None) -> Transport:
-    """The transport the config chooses, or ``name`` (``--transport``)."""
-    from .deliver import SmtpTransport
-
-    chosen = name or config.delivery.transport
-    if chosen == "smtp":
-        password = None
-        if config.smtp.username:
-            password = config.secret(config.smtp.password_env, key="smtp.password_env")
-        return SmtpTransport(config.smtp, password=password)
-    return OutboxTransport(config.delivery.outbox)

@@ -31,7 +31,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import Config
-from .run import make_renderer
+from .render import make_renderer
 from .store import Store
 from .tokens import LinkSigner
 from .web_admin import admin_routes

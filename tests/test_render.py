@@ -35,6 +35,7 @@ from digest.render import (
     shorten_authors,
     top_topics,
 )
+from digest.render import templates as render_templates
 from digest.tokens import LinkSigner, link_url
 
 NOW = datetime.datetime(2026, 11, 22, 7, 30, tzinfo=datetime.UTC)
@@ -557,7 +558,7 @@ def test_missing_template_is_an_error_naming_it(
     builtin = tmp_path / "builtin"
     builtin.mkdir()
     (builtin / "digest.mjml").write_text("<mjml><mj-body></mj-body></mjml>")
-    monkeypatch.setattr(render_module, "templates_dir", lambda: builtin)
+    monkeypatch.setattr(render_templates, "templates_dir", lambda: builtin)
     with pytest.raises(RenderError) as caught:
         Renderer(EMAIL, signer)
     assert str(caught.value) == (

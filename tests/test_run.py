@@ -117,8 +117,10 @@ def test_weekly_subscriber_is_due_on_their_weekday_only(tmp_path, shared_listing
 RUN_SCRIPT = """
 import datetime as dt, os, signal, sys
 from digest.config import load_config
-from digest.run import RunContext, make_renderer, make_transport, run_digests
+from digest.render import make_renderer
+from digest.run import RunContext, run_digests
 from digest.store import Store
+from digest.transports import make_transport
 
 config = load_config(sys.argv[1])
 day = dt.date.fromisoformat(sys.argv[2])
@@ -130,13 +132,14 @@ class KillingTransport:
     name = "outbox"
     count = 0
 
-    def send(self, message, **kw):
+    def send(self, message):
         self.count += 1
         if self.count == target and point == "before-send":
             os.kill(os.getpid(), signal.SIGKILL)
-        outbox.send(message, **kw)
+        receipt = outbox.send(message)
         if self.count == target and point == "after-send":
             os.kill(os.getpid(), signal.SIGKILL)
+        return receipt
 
     def close(self):
         pass

@@ -1,109 +1,32 @@
-"""Transports: hand a finished message to an outbox folder or an SMTP server.
+"""The SMTP transport: one reused connection with a rate limit, retries and backoff.
 
-- :class:`OutboxTransport` writes each message atomically as ``DATE/NAME.eml`` (and the
-  HTML part beside it as ``NAME.html`` for a quick look in a browser).
-- :class:`SmtpTransport` keeps one connection open across messages, reopens it when the
-  server drops it, keeps to a rate limit, and retries connection errors and 4xx replies
-  with backoff. A 5xx reply raises :class:`PermanentDeliveryError` for that message only;
-  a failure that no message can get past (login refused, TLS failure, server unreachable
-  after retries) raises :class:`TransportError` so the run stops instead of failing every
-  digest.
+:class:`SmtpTransport` keeps one connection open across messages, reopens it when the server
+drops it, keeps to ``smtp.rate_per_second``, and retries connection errors and 4xx replies
+with backoff. A 5xx reply raises :class:`PermanentDeliveryError` for that message only; a
+failure that no message can get past (login refused, TLS failure, server unreachable after
+retries) raises :class:`TransportError` so the run stops instead of failing every digest.
+May import errors and :mod:`.base`; reads its password from the environment variable the
+config names (``smtp.password_env``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import logging
-import re
 import smtplib
 import ssl
 import time
 from collections.abc import Callable
-from email.message import EmailMessage
 from email.utils import parseaddr
-from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
 
-from .config import SmtpConfig
-from .errors import DeliveryError, PermanentDeliveryError, TransportError
-from .files import write_atomically
+from ..errors import DeliveryError, PermanentDeliveryError, TransportError
+from .base import OutgoingMessage, Receipt
+
+if TYPE_CHECKING:
+    from ..config import Config, SmtpConfig
 
 log = logging.getLogger(__name__)
-
-
-class Transport(Protocol):
-    """Something that delivers finished messages."""
-
-    name: str
-
-    def send(
-        self,
-        message: bytes,
-        *,
-        sender: str,
-        recipient: str,
-        digest_date: dt.date,
-        html: str | None = None,
-    ) -> None:
-        """Deliver one message or raise a :class:`DeliveryError`. ``html`` is the HTML part,
-        for transports that keep a browsable copy."""
-
-    def close(self) -> None:
-        """Release connections."""
-
-
-def outbox_name(recipient: str) -> str:
-    """A file name for a recipient's message: safe on any filesystem, readable."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", recipient.replace("@", "_at_"))[:120]
-
-
-class OutboxTransport:
-    """Writes ``.eml`` files (and the HTML part) into one folder per digest date."""
-
-    name = "outbox"
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    def path_for(self, recipient: str, digest_date: dt.date) -> Path:
-        return self.folder / digest_date.isoformat() / f"{outbox_name(recipient)}.eml"
-
-    def send(
-        self,
-        message: bytes,
-        *,
-        sender: str,
-        recipient: str,
-        digest_date: dt.date,
-        html: str | None = None,
-    ) -> None:
-        path = self.path_for(recipient, digest_date)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # The .html first: once the .eml exists the message counts as delivered.
-            html_bytes = html.encode("utf-8") if html is not None else _html_part(message)
-            if html_bytes is not None:
-                write_atomically(path.with_suffix(".html"), html_bytes)
-            write_atomically(path, message)
-        except OSError as exc:
-            raise TransportError(f"{path}: cannot write to the outbox ({exc.strerror})") from exc
-
-    def close(self) -> None:
-        pass
-
-
-def _html_part(message: bytes) -> bytes | None:
-    from email import message_from_bytes, policy
-
-    parsed = message_from_bytes(message, policy=policy.default)
-    if not isinstance(parsed, EmailMessage):  # pragma: no cover - policy.default gives one
-        return None
-    part = parsed.get_body(preferencelist=("html",))
-    if part is None:
-        return None
-    content = part.get_content()
-    return content.encode("utf-8") if isinstance(content, str) else bytes(content)
 
 
 class SmtpTransport:
@@ -127,6 +50,15 @@ class SmtpTransport:
         self._conn: smtplib.SMTP | None = None
         self._last_send = float("-inf")
         self._ssl = ssl_context or _ssl_context(config.verify_certificate)
+
+    @classmethod
+    def from_config(cls, config: Config) -> SmtpTransport:
+        """The server in ``[smtp]``; the password from ``smtp.password_env`` when a
+        username is set."""
+        password = None
+        if config.smtp.username:
+            password = config.secret(config.smtp.password_env, key="smtp.password_env")
+        return cls(config.smtp, password=password)
 
     # --- connection ---------------------------------------------------------------------
 
@@ -195,22 +127,15 @@ class SmtpTransport:
             self._sleep(wait)
         self._last_send = self._clock()
 
-    def send(
-        self,
-        message: bytes,
-        *,
-        sender: str,
-        recipient: str,
-        digest_date: dt.date,
-        html: str | None = None,
-    ) -> None:
+    def send(self, message: OutgoingMessage) -> Receipt:
+        sender, recipient, data = message.sender, message.recipient, message.data
         envelope_from = parseaddr(sender)[1] or sender
         attempts = self.config.retries + 1
         last_error = ""
         for attempt in range(1, attempts + 1):
             self._wait_for_rate_limit()
             try:
-                refused = self._connection().sendmail(envelope_from, [recipient], message)
+                refused = self._connection().sendmail(envelope_from, [recipient], data)
             except smtplib.SMTPRecipientsRefused as exc:
                 code, reply = exc.recipients.get(recipient, (550, b"refused"))
                 if code >= 500:
@@ -236,7 +161,7 @@ class SmtpTransport:
             else:
                 if refused:  # pragma: no cover - one recipient: refusal raises above
                     raise PermanentDeliveryError(f"{recipient}: refused ({refused})")
-                return
+                return Receipt(self.name, f"{self.config.host}:{self.config.port}")
             if attempt < attempts:
                 delay = self.config.backoff_seconds * 2 ** (attempt - 1)
                 log.info("retrying %s in %.1f s: %s", recipient, delay, last_error)

@@ -1,0 +1,348 @@
+"""What a digest shows: the content the ranker decided, and the values the templates display.
+
+Owns :class:`DigestContent` (the input to rendering), :class:`PaperView` (one paper as the
+templates see it) and everything that turns them into display values: cleaned titles,
+shortened author lists, abstracts cut at a sentence end, dates in fixed English, the
+subject's topics, safe links, and the signed per-subscriber links (:class:`ContextBuilder`).
+
+Pure: no disk, network or clock (``now`` is passed in). May import records, config, errors,
+tokens and text; never the store, the ranker, the run or the transports.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from ..config import EmailConfig
+from ..errors import RenderError
+from ..records import Keyword, Paper, Pick, Profile, Subscriber
+from ..sources import arxiv_id_as_written
+from ..text import MONTH_ABBREVIATIONS, MONTH_NAMES, clip
+from ..tokens import LinkSigner, link_url
+
+PRODUCT = "digest"
+
+ABSTRACT_LIMIT = 300
+MAX_TOPICS = 3
+TOPICS_MAX_CHARS = 40
+FOOTER_KEYWORDS = 6
+PREHEADER_PICKS = 3
+PREHEADER_MAX_CHARS = 150
+
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@dataclass(frozen=True)
+class DigestContent:
+    """Everything one subscriber's digest shows, decided by the ranker."""
+
+    subscriber: Subscriber
+    profile: Profile
+    picks: tuple[tuple[Paper, Pick], ...]  # best first
+    digest_date: datetime.date
+    trending: tuple[Paper, ...] = ()  # today's top papers by upvotes, not personalised
+    new_paper_count: int = 0  # candidates considered today, for the quiet-day note
+    below_threshold_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PaperView:
+    """One paper as the templates see it: cleaned, shortened, with its links."""
+
+    number: int
+    id: str
+    title: str
+    url: str
+    authors: str
+    abstract: str
+    truncated: bool
+    reasons: tuple[str, ...]
+    upvotes: int | None
+    date_label: str
+    more_url: str = ""
+    less_url: str = ""
+
+
+# --- text helpers -------------------------------------------------------------------------
+
+# C0/C1 controls and DEL: none belong in a title or a header (CR/LF in a header would let a
+# listing or a name add headers of its own). str.split() already treats CR, LF, tab, the
+# other whitespace controls and U+2028/U+2029 as spaces; these are the ones it does not.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` on one line: control characters become spaces, runs of space collapse."""
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text  # already clean: the usual case, checked in C
+    if _CONTROL.search(text):
+        text = _CONTROL.sub(" ", text)
+    return " ".join(text.split())  # ~4x faster than a regex substitution
+
+
+def shorten_authors(authors: Sequence[str]) -> str:
+    """ "A, B, C … Z" for long author lists; up to four names are listed in full."""
+    if len(authors) > 4:  # clean only the four names shown, unless one of them is blank
+        shown = [clean_text(a) for a in (authors[0], authors[1], authors[2], authors[-1])]
+        if all(shown):
+            return f"{shown[0]}, {shown[1]}, {shown[2]} … {shown[3]}"
+    names = [n for n in (clean_text(a) for a in authors) if n]
+    if len(names) <= 4:
+        return ", ".join(names)
+    return f"{names[0]}, {names[1]}, {names[2]} … {names[-1]}"
+
+
+# A full stop that ends a sentence: followed by space and then not a lower-case letter.
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]?(?=\s+[^\s a-z])")
+# Periods that usually do not end a sentence.
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:e\.g|i\.e|et al|etc|cf|vs|resp|approx|Fig|Figs|Eq|Eqs|Sec|Tab|No|Dr|Prof|Mr|Ms)"
+    r"|\b[A-Z])\.$"
+)
+
+
+def cut_abstract(text: str, limit: int = ABSTRACT_LIMIT) -> tuple[str, bool]:
+    """The abstract cut at a sentence end near ``limit`` characters, and whether it was cut.
+
+    Prefers the last sentence end within ``limit``; if the first sentence alone is longer,
+    allows it up to 1.5x ``limit``; failing that, cuts at a word boundary and adds "…".
+    """
+    window = int(limit * 1.5) + 1  # where a sentence end is looked for
+    head = clean_text(text[: window * 2])  # abstracts run to 2,000 characters: clean less
+    text = head if len(head) > window or len(text) <= window * 2 else clean_text(text)
+    if len(text) <= limit:
+        return text, False
+    ends = []
+    for match in _SENTENCE_END.finditer(text, 0, window):
+        end = match.end()
+        if text[end - 1] == "." and _ABBREVIATION.search(text, max(0, end - 10), end):
+            continue
+        ends.append(end)
+    within = [end for end in ends if end <= limit]
+    if within and within[-1] >= limit // 3:
+        return text[: within[-1]], True
+    longer = [end for end in ends if end > limit]
+    if longer:
+        return text[: longer[0]], True  # one long sentence reads better than a cut one
+    if within:
+        return text[: within[-1]], True
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit].rstrip(" ,;:") + "…", True
+
+
+def short_date(day: datetime.date) -> str:
+    """``Nov 22``: fixed English names, whatever the process locale."""
+    return f"{MONTH_ABBREVIATIONS[day.month - 1]} {day.day}"
+
+
+def long_date(day: datetime.date) -> str:
+    """``Sunday, November 22, 2026``."""
+    return f"{_WEEKDAYS[day.weekday()]}, {MONTH_NAMES[day.month - 1]} {day.day}, {day.year}"
+
+
+def _date_label(iso: str | None, today: datetime.date) -> str:
+    if not iso:
+        return ""
+    try:
+        day = datetime.date.fromisoformat(iso[:10])
+    except ValueError:
+        return ""
+    return short_date(day) if day.year == today.year else f"{short_date(day)}, {day.year}"
+
+
+def top_topics(keywords: Iterable[Keyword]) -> str:
+    """The first two or three keywords by weight, for the subject line."""
+    ranked = sorted(keywords, key=lambda k: -k.weight)  # stable: ties keep profile order
+    texts = [t for t in (clean_text(k.text) for k in ranked) if t][:MAX_TOPICS]
+    while len(texts) > 1 and len(", ".join(texts)) > TOPICS_MAX_CHARS:
+        texts.pop()
+    return ", ".join(texts)
+
+
+def format_subject(template: str, *, count: int, topics: str, date: datetime.date) -> str:
+    """Fill the config's email.subject: ``{count}``, ``{topics}``, ``{date}`` (and ``{papers}``).
+
+    "{count} papers" turns into "1 paper" for a single pick; a part left empty (no keywords)
+    is dropped with its " · " separator.
+    """
+    template = template.replace("{count} papers", "{count} {papers}")
+    values = {
+        "count": count,
+        "papers": "paper" if count == 1 else "papers",
+        "topics": topics,
+        "date": short_date(date),
+    }
+    try:
+        text = template.format_map(values)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise RenderError(
+            f"email.subject {template!r} cannot be filled in ({exc!r}); use only the "
+            "placeholders {count}, {topics} and {date}, and double any other braces"
+        ) from exc
+    return " · ".join(part for part in text.split(" · ") if part.strip())
+
+
+# --- links --------------------------------------------------------------------------------
+
+_URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f-\x9f\"<>\\^`{|}]")
+
+
+def safe_http_url(url: str | None) -> str | None:
+    """``url`` if it is an absolute http(s) URL with nothing odd in it, else None."""
+    if not url:
+        return None
+    url = url.strip()
+    if _URL_FORBIDDEN.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return url
+
+
+def paper_link(paper: Paper, email: EmailConfig) -> str:
+    """Where a paper's title links: its own http(s) URL, its arXiv page, or a title search."""
+    own = safe_http_url(paper.url)
+    if own:
+        return own
+    arxiv_id = arxiv_id_as_written(paper.id)
+    if arxiv_id:
+        return email.paper_url.replace("{id}", quote(arxiv_id, safe="/"))
+    return email.search_url.replace("{title}", quote(clean_text(paper.title), safe=""))
+
+
+def _quiet_reason(content: DigestContent) -> str:
+    """Why there is nothing today, in one sentence."""
+    new, below = content.new_paper_count, content.below_threshold_count
+    if new:
+        return f"{new} new {'paper' if new == 1 else 'papers'} today, none above your threshold."
+    if below:
+        recent = "paper" if below == 1 else "papers"
+        return f"No new papers today, and none of {below} recent {recent} is above your threshold."
+    return "No new papers were listed today."
+
+
+# --- the values the templates see ---------------------------------------------------------
+
+
+class ContextBuilder:
+    """Turns :class:`DigestContent` into the values the templates fill in.
+
+    A day's subscribers share one pool of candidate papers, so each paper's cleaned title,
+    link, authors and cut abstract are worked out once per builder, not once per subscriber.
+    """
+
+    def __init__(self, email: EmailConfig, signer: LinkSigner) -> None:
+        self._email = email
+        self._signer = signer
+        self._base_url = email.base_url
+        self._paper_text = functools.lru_cache(maxsize=4096)(self._paper_text_uncached)
+
+    def context(self, content: DigestContent, now: datetime.datetime) -> dict[str, Any]:
+        """The values ``subject.txt``, ``digest.txt`` and ``digest.mjml`` see; links are
+        signed for the subscriber as issued at ``now``."""
+        email = self._email
+        sub = content.subscriber
+        day = content.digest_date
+        sign = self._signer.sign
+        base = self._base_url
+        picks: list[PaperView] = []
+        for number, (paper, pick) in enumerate(content.picks, start=1):
+            more = link_url(base, "more", sign(sub.id, "more", paper.id, issued_at=now))
+            less = link_url(base, "less", sign(sub.id, "less", paper.id, issued_at=now))
+            picks.append(self._view(paper, pick.reasons, number, day, more, less))
+        trending = [
+            self._view(paper, (), number, day, with_abstract=False)
+            for number, paper in enumerate(content.trending, 1)
+        ]
+
+        count = len(picks)
+        keywords = [t for t in (clean_text(k.text) for k in content.profile.keywords) if t]
+        subject = format_subject(
+            email.subject, count=count, topics=top_topics(content.profile.keywords), date=day
+        )
+        name = clean_text(sub.name)
+        papers = "paper" if count == 1 else "papers"
+        if picks:
+            titles = " · ".join(p.title for p in picks[:PREHEADER_PICKS])
+            preheader = clip(f"Today: {titles}", PREHEADER_MAX_CHARS, at_word=True)
+        else:
+            preheader = _quiet_reason(content)
+        lead = f"Hi {name}, here" if name else "Here"
+        return {
+            "product": PRODUCT,
+            "subject": subject,
+            "preheader": preheader,
+            "date_long": long_date(day),
+            "date_short": short_date(day),
+            "digest_date": day,
+            "greeting": f"{lead} {'is' if count == 1 else 'are'} {count} {papers} picked for you.",
+            "name": name,
+            "count": count,
+            "picks": picks,
+            "trending": trending,
+            "new_paper_count": content.new_paper_count,
+            "below_threshold_count": content.below_threshold_count,
+            "quiet_reason": _quiet_reason(content),
+            "keywords": ", ".join(keywords[:FOOTER_KEYWORDS]),
+            "more_keywords": max(0, len(keywords) - FOOTER_KEYWORDS),
+            "preferences_url": link_url(
+                base, "preferences", sign(sub.id, "preferences", issued_at=now)
+            ),
+            "unsubscribe_url": link_url(
+                base, "unsubscribe", sign(sub.id, "unsubscribe", issued_at=now)
+            ),
+            "postal_address": clean_text(email.postal_address),
+            "list_id": email.list_id,
+        }
+
+    def _view(
+        self,
+        paper: Paper,
+        reasons: tuple[str, ...],
+        number: int,
+        today: datetime.date,
+        more_url: str = "",
+        less_url: str = "",
+        *,
+        with_abstract: bool = True,
+    ) -> PaperView:
+        title, url, authors, abstract, truncated, date_label = self._paper_text(
+            paper, today, with_abstract
+        )
+        return PaperView(
+            number,
+            paper.id,
+            title,
+            url,
+            authors,
+            abstract,
+            truncated,
+            tuple(r for r in (clean_text(r) for r in reasons) if r),
+            paper.upvotes,
+            date_label,
+            more_url,
+            less_url,
+        )
+
+    def _paper_text_uncached(
+        self, paper: Paper, today: datetime.date, with_abstract: bool
+    ) -> tuple[str, str, str, str, bool, str]:
+        abstract, truncated = cut_abstract(paper.abstract) if with_abstract else ("", False)
+        return (
+            clean_text(paper.title) or "(untitled)",
+            paper_link(paper, self._email),
+            shorten_authors(paper.authors),
+            abstract,
+            truncated,
+            _date_label(paper.listing_date or paper.first_seen, today),
+        )

@@ -1,0 +1,171 @@
+"""The outbox transport: each message written atomically as ``OUTBOX/DATE/NAME.eml``.
+
+The HTML part is written beside it as ``NAME.html``, for a quick look in a browser; it is
+taken from the message's own bytes (:func:`html_body`), so the outbox needs nothing but
+the :class:`~.base.OutgoingMessage`. May import errors, files and :mod:`.base`.
+"""
+
+from __future__ import annotations
+
+import binascii
+import datetime as dt
+import functools
+import re
+from base64 import b64decode
+from dataclasses import dataclass
+from email.message import Message
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import TransportError
+from ..files import write_atomically
+from .base import OutgoingMessage, Receipt
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+
+def outbox_name(recipient: str) -> str:
+    """A file name for a recipient's message: safe on any filesystem, readable."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", recipient.replace("@", "_at_"))[:120]
+
+
+class OutboxTransport:
+    """Writes ``.eml`` files (and the HTML part) into one folder per digest date."""
+
+    name = "outbox"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @classmethod
+    def from_config(cls, config: Config) -> OutboxTransport:
+        """The outbox at ``delivery.outbox``."""
+        return cls(config.delivery.outbox)
+
+    def path_for(self, recipient: str, digest_date: dt.date) -> Path:
+        return self.folder / digest_date.isoformat() / f"{outbox_name(recipient)}.eml"
+
+    def send(self, message: OutgoingMessage) -> Receipt:
+        path = self.path_for(message.recipient, message.digest_date)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # The .html first: once the .eml exists the message counts as delivered.
+            html = html_body(message.data)
+            if html is not None:
+                write_atomically(path.with_suffix(".html"), html)
+            write_atomically(path, message.data)
+        except OSError as exc:
+            raise TransportError(f"{path}: cannot write to the outbox ({exc.strerror})") from exc
+        return Receipt(self.name, str(path), path)
+
+    def close(self) -> None:
+        pass
+
+
+# --- the HTML part, from the message's bytes -------------------------------------------------
+
+_HEADERS_END = re.compile(rb"\r?\n\r?\n")
+# The two header fields a body's meaning depends on, unfolded below.
+_FIELD = re.compile(
+    rb"^(content-type|content-transfer-encoding)[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.I | re.M
+)
+_CRLF = re.compile(rb"\r\n")  # re.sub beats bytes.replace ~4x for a two-byte pattern
+_MAX_DEPTH = 5  # multipart nesting; a digest has one level
+
+
+@dataclass(frozen=True, slots=True)
+class _PartType:
+    content_type: str
+    boundary: str | None
+    charset: str
+    encoding: str
+
+
+def html_body(data: bytes) -> bytes | None:
+    """The message's first text/html part, decoded, in UTF-8 with LF line ends; None if it
+    has none.
+
+    The renderer writes LF line ends and the generator turns every one into CRLF, so this
+    gives back exactly the HTML the renderer made. It finds the MIME headers with a regex,
+    parses each distinct value once per process, and slices the bodies: the stdlib parser
+    needs ~2.6 ms for a 53 KB digest, this a few dozen µs.
+    """
+    return _find_html(data, 0, len(data), 0)
+
+
+def _find_html(data: bytes, start: int, end: int, depth: int) -> bytes | None:
+    if data.startswith((b"\r\n", b"\n"), start):  # no headers: text/plain
+        return None
+    blank = _HEADERS_END.search(data, start, end)
+    body_start = blank.end() if blank else end
+    part = _part_type(*_fields(data[start:body_start]))
+    if part.content_type == "text/html":
+        return _decoded(data[body_start:end], part)
+    if not part.content_type.startswith("multipart/") or not part.boundary:
+        return None
+    if depth >= _MAX_DEPTH:
+        return None
+    # RFC 2046: a delimiter line starts with "--" boundary, the line break before it belongs
+    # to it, and "--" boundary "--" ends the parts.
+    delimiter = b"--" + part.boundary.encode("utf-8", "surrogateescape")
+    at = body_start if data.startswith(delimiter, body_start) else _next(data, delimiter, start)
+    while at < end and not data.startswith(b"--", at + len(delimiter)):
+        part_start = data.find(b"\n", at, end) + 1
+        if part_start == 0:
+            return None
+        at = _next(data, delimiter, part_start)
+        part_end = min(at, end) - 1  # the line break before the delimiter
+        if part_end > part_start and data[part_end - 1] == 13:  # the CR of a CRLF
+            part_end -= 1
+        found = _find_html(data, part_start, max(part_start, part_end), depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def _next(data: bytes, delimiter: bytes, start: int) -> int:
+    """Where the next delimiter line starts, or len(data)."""
+    found = data.find(b"\n" + delimiter, start)
+    return len(data) if found < 0 else found + 1
+
+
+def _fields(head: bytes) -> tuple[bytes, bytes]:
+    """The first Content-Type and Content-Transfer-Encoding values, unfolded."""
+    values: dict[bytes, bytes] = {}
+    for match in _FIELD.finditer(head):
+        values.setdefault(match.group(1).lower(), match.group(2))
+    return (
+        values.get(b"content-type", b"").replace(b"\r\n", b"").replace(b"\n", b"").strip(),
+        values.get(b"content-transfer-encoding", b"").strip(),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _part_type(content_type: bytes, encoding: bytes) -> _PartType:
+    # The same few values recur in every message: parse each once, with the stdlib.
+    headers = Message()
+    if content_type:
+        headers["Content-Type"] = content_type.decode("ascii", "surrogateescape")
+    return _PartType(
+        headers.get_content_type(),
+        headers.get_boundary(),
+        headers.get_content_charset() or "us-ascii",
+        encoding.decode("ascii", "replace").lower() or "7bit",
+    )
+
+
+def _decoded(body: bytes, part: _PartType) -> bytes:
+    if part.encoding == "base64":
+        body = b64decode(body)
+    else:
+        body = _CRLF.sub(b"\n", body)
+        if part.encoding == "quoted-printable":
+            body = binascii.a2b_qp(body)
+    if part.charset in ("utf-8", "us-ascii") and body.isascii():
+        return body
+    try:
+        text = body.decode(part.charset, "replace")
+    except LookupError:
+        text = body.decode("utf-8", "replace")
+    return text.encode("utf-8")
