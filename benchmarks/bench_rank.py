@@ -41,8 +41,8 @@ import sklearn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from digest.model_cache import load_or_fit
-from digest.records import Keyword, Paper
 from digest.rank import Interest, rank
+from digest.records import Keyword, Paper
 
 REPO = Path(__file__).resolve().parents[1]
 DATASET = REPO.parent / "shared" / "datasets" / "arxiv_categories_1000.csv"

@@ -47,7 +47,6 @@ from sklearn.feature_extraction.text import CountVectorizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from digest.records import Keyword, Paper
 from digest.rank import (
     DEFAULT_WEIGHTS,
     STOP_WORDS,
@@ -58,6 +57,7 @@ from digest.rank import (
     fit_model,
     rank,
 )
+from digest.records import Keyword, Paper
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CSV = REPO.parent / "shared" / "datasets" / "arxiv_categories_1000.csv"

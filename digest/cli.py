@@ -37,6 +37,7 @@ from .profiles import (
 )
 from .records import SUBSCRIBER_STATUSES, Subscriber
 from .store import Store
+from .subscriptions import entry_for, save_entries
 from .text import clip
 
 log = logging.getLogger("digest")
@@ -339,7 +340,7 @@ def _stamp(app: AppContext) -> str:
 
 def _subscriber_dict(app: AppContext, sub: Subscriber) -> dict[str, Any]:
     data = asdict(sub)
-    entry = app.store.entry_for(sub)
+    entry = entry_for(app.store, sub)
     data["keywords"] = [str(k) for k in entry.keywords]
     data["exclude"] = list(entry.exclude)
     data["liked"] = list(entry.liked)
@@ -402,7 +403,7 @@ def subscribers_add(app: AppContext, /, email: str, **options: Any) -> None:
         raise click.ClickException(
             f"{entry.email} is already a subscriber; use `digest subscribers edit` to change it"
         )
-    ((sub, _),) = app.store.save_entries([entry], who=_who(), now=_stamp(app))
+    ((sub, _),) = save_entries(app.store, [entry], who=_who(), now=_stamp(app))
     click.echo(f"added {sub.email} (id {sub.id})")
 
 
@@ -444,7 +445,7 @@ def subscribers_show(app: AppContext, email: str, as_json: bool) -> None:
     if as_json:
         _emit_json(_subscriber_dict(app, sub))
         return
-    click.echo(entry_to_toml(app.store.entry_for(sub)), nl=False)
+    click.echo(entry_to_toml(entry_for(app.store, sub)), nl=False)
 
 
 @subscribers.command("edit")
@@ -462,7 +463,7 @@ def subscribers_edit(app: AppContext, /, email: str, **options: Any) -> None:
     given = _given(**options)
     if not given:
         raise click.UsageError("nothing to change; pass --name, --frequency, … (see --help)")
-    current = entry_to_mapping(app.store.entry_for(sub))
+    current = entry_to_mapping(entry_for(app.store, sub))
     entry = entry_from_mapping({**current, **given}, where="edit")
     updated = app.store.update_subscriber(
         sub.email, now=_stamp(app), **{k: getattr(entry, k) for k in given}
@@ -533,7 +534,7 @@ def subscribers_import(app: AppContext, file: Path, fmt: str | None) -> None:
     fmt = _format_for(file, fmt)
     parse = parse_subscribers_csv if fmt == "csv" else parse_subscribers_toml
     entries = parse(text, source=str(file))
-    results = app.store.save_entries(entries, who=_who(), now=_stamp(app))
+    results = save_entries(app.store, entries, who=_who(), now=_stamp(app))
     created = sum(1 for _, was_created in results if was_created)
     click.echo(
         f"imported {len(results)} subscribers ({created} new, {len(results) - created} updated)"
@@ -551,7 +552,7 @@ def subscribers_export(app: AppContext, fmt: str | None, output: Path | None) ->
     Example:
       digest subscribers export -o backup.toml
     """
-    entries = [app.store.entry_for(s) for s in app.store.subscribers()]
+    entries = [entry_for(app.store, s) for s in app.store.subscribers()]
     fmt = _format_for(output, fmt)
     text = entries_to_csv(entries) if fmt == "csv" else entries_to_toml(entries)
     if output is None:
@@ -633,7 +634,7 @@ def profile_set(
       digest profile set ada@example.org --like 2305.07922 --remove "medical imaging"
     """
     sub = app.store.subscriber(email)
-    entry = app.store.entry_for(sub)
+    entry = entry_for(app.store, sub)
     gone = {r.casefold() for r in remove}
     removed_ids = {app.store.resolve_paper_ref(r) for r in remove} - {None}
     data = {
@@ -646,7 +647,7 @@ def profile_set(
         "description": entry.description if description is None else description,
     }
     new_entry = entry_from_mapping(data, where="profile set")
-    ((_, _),) = app.store.save_entries([new_entry], who=_who(), now=_stamp(app))
+    ((_, _),) = save_entries(app.store, [new_entry], who=_who(), now=_stamp(app))
     click.echo(f"profile of {sub.email} saved")
 
 
@@ -661,7 +662,7 @@ def profile_edit(app: AppContext, email: str) -> None:
       EDITOR=nano digest profile edit ada@example.org
     """
     sub = app.store.subscriber(email)
-    text = entry_to_toml(app.store.entry_for(sub))
+    text = entry_to_toml(entry_for(app.store, sub))
     while True:
         edited = click.edit(text, extension=".toml", require_save=True)
         if edited is None:
@@ -673,7 +674,7 @@ def profile_edit(app: AppContext, email: str) -> None:
                 raise SubscriberError(
                     f'profile: keep exactly one [[subscribers]] table with email = "{sub.email}"'
                 )
-            app.store.save_entries(entries, who=_who(), now=_stamp(app))
+            save_entries(app.store, entries, who=_who(), now=_stamp(app))
         except DigestError as exc:
             click.echo(f"Error: {exc}", err=True)
             if not click.confirm("Edit again?", default=True):

@@ -23,6 +23,7 @@ from .render import Renderer
 from .resources import examples_dir
 from .run import RunContext, RunReport, make_renderer, make_transport, run_digests
 from .store import Store
+from .subscriptions import save_entries
 
 MARKER = ".digest-demo"
 
@@ -108,7 +109,7 @@ def run_demo(
     store = Store.open(config.store.database)
     try:
         start = dt.datetime.combine(days[0], dt.time(7), tzinfo=dt.UTC).isoformat()
-        store.save_entries(list(SAMPLE_SUBSCRIBERS), who="demo", now=start)
+        save_entries(store, list(SAMPLE_SUBSCRIBERS), who="demo", now=start)
         renderer = make_renderer(config, secret=secret)
         reports = []
         echo(f"{'day':<12} {'listing':<24} {'new papers':>10} {'emails sent':>12}")

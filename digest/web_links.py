@@ -29,6 +29,7 @@ from .errors import NotFoundError, SubscriberError, TokenError
 from .profiles import entry_from_mapping
 from .records import WEEKDAYS, Paper, Subscriber
 from .store import Store
+from .subscriptions import save_entries
 from .tokens import LinkClaims, link_url
 from .web_auth import link_csrf, same_token
 from .web_base import WebContext, context_of, line_field, text_field
@@ -264,7 +265,7 @@ class _Preferences(_LinkHandler):
                 },
                 where="preferences",
             )
-            store.save_entries([entry], who="web:subscriber", now=self.ctx.stamp())
+            save_entries(store, [entry], who="web:subscriber", now=self.ctx.stamp())
         except SubscriberError as exc:
             raise _Invalid(sub, values, str(exc)) from exc
         return self._load(store)

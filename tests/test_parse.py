@@ -13,7 +13,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from digest.errors import ListingError
-from digest.records import PaperRecord, ParsedListing
 from digest.parse import (
     FORMATS,
     arxiv_id_from,
@@ -21,6 +20,7 @@ from digest.parse import (
     normalize_title,
     parse_listing,
 )
+from digest.records import PaperRecord, ParsedListing
 
 REPO = Path(__file__).resolve().parents[1]
 LISTINGS = Path(__file__).resolve().parents[2] / "shared" / "listings"

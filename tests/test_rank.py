@@ -19,7 +19,6 @@ import digest.model_cache as model_cache
 import digest.rank as rank_module
 from digest.errors import DigestError
 from digest.model_cache import load_or_fit
-from digest.records import Keyword, Paper, Pick
 from digest.rank import (
     DEFAULT_WEIGHTS,
     Interest,
@@ -29,6 +28,7 @@ from digest.rank import (
     matches_term,
     rank,
 )
+from digest.records import Keyword, Paper, Pick
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

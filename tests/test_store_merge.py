@@ -8,7 +8,7 @@ import json
 import pytest
 import sqlite_utils
 
-import digest.store as store_module
+import digest.store.papers as store_module
 from digest.records import PaperRecord
 from digest.store import ListingInfo, Store
 
