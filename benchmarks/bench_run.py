@@ -114,7 +114,7 @@ def build_instance(root: Path, subscribers: int, new_papers: int) -> Path:
         )
         for n in range(subscribers)
     ]
-    save_entries(store, entries, who="bench", now=now.isoformat())
+    save_entries(store, entries, who="bench", now=now)
     store.close()
     return config_path
 

@@ -105,7 +105,7 @@ def make_instance(root: Path, subscribers: int) -> tuple[Path, list[int], list[s
             for n in range(subscribers)
         ]
         now = dt.datetime.now(dt.UTC)
-        save_entries(store, entries, who="bench", now=now.isoformat(timespec="seconds"))
+        save_entries(store, entries, who="bench", now=now)
         ingest_paths(store, [examples_dir()], today=now.date(), now=now)
         sub_ids = [s.id for s in store.subscribers()]
         paper_ids = [p.id for p in store.papers()]

@@ -257,7 +257,7 @@ def papers_list(
       digest papers list --since 2026-11-20
     """
     day = _date(since)
-    found = app.store.papers(since=day.isoformat() if day else None, limit=limit)
+    found = app.store.papers(since=day, limit=limit)
     if as_json:
         _emit_json([_paper_dict(p) for p in found])
         return
@@ -334,10 +334,6 @@ def _who() -> str:
         return "cli"
 
 
-def _stamp(app: AppContext) -> str:
-    return app.now().isoformat(timespec="seconds")
-
-
 def _subscriber_dict(app: AppContext, sub: Subscriber) -> dict[str, Any]:
     data = asdict(sub)
     entry = entry_for(app.store, sub)
@@ -403,7 +399,7 @@ def subscribers_add(app: AppContext, /, email: str, **options: Any) -> None:
         raise click.ClickException(
             f"{entry.email} is already a subscriber; use `digest subscribers edit` to change it"
         )
-    ((sub, _),) = save_entries(app.store, [entry], who=_who(), now=_stamp(app))
+    ((sub, _),) = save_entries(app.store, [entry], who=_who(), now=app.now())
     click.echo(f"added {sub.email} (id {sub.id})")
 
 
@@ -466,14 +462,14 @@ def subscribers_edit(app: AppContext, /, email: str, **options: Any) -> None:
     current = entry_to_mapping(entry_for(app.store, sub))
     entry = entry_from_mapping({**current, **given}, where="edit")
     updated = app.store.update_subscriber(
-        sub.email, now=_stamp(app), **{k: getattr(entry, k) for k in given}
+        sub.email, now=app.now(), **{k: getattr(entry, k) for k in given}
     )
     click.echo(f"updated {updated.email}")
 
 
 def _set_status(app: AppContext, email: str, status: str) -> None:
     sub = app.store.subscriber(email)
-    changed = app.store.set_status_by_id(sub.id, status, now=_stamp(app))
+    changed = app.store.set_status_by_id(sub.id, status, now=app.now())
     click.echo(f"{sub.email} is {status}" + ("" if changed else " (no change)"))
 
 
@@ -507,7 +503,7 @@ def subscribers_remove(app: AppContext, email: str, purge: bool, yes: bool) -> N
     """
     if purge and not yes:
         click.confirm(f"Delete {email} and all their history?", abort=True)
-    sub = app.store.remove_subscriber(email, purge=purge, now=_stamp(app))
+    sub = app.store.remove_subscriber(email, purge=purge, now=app.now())
     click.echo(f"{'purged' if purge else 'unsubscribed'} {sub.email}")
 
 
@@ -534,7 +530,7 @@ def subscribers_import(app: AppContext, file: Path, fmt: str | None) -> None:
     fmt = _format_for(file, fmt)
     parse = parse_subscribers_csv if fmt == "csv" else parse_subscribers_toml
     entries = parse(text, source=str(file))
-    results = save_entries(app.store, entries, who=_who(), now=_stamp(app))
+    results = save_entries(app.store, entries, who=_who(), now=app.now())
     created = sum(1 for _, was_created in results if was_created)
     click.echo(
         f"imported {len(results)} subscribers ({created} new, {len(results) - created} updated)"
@@ -647,7 +643,7 @@ def profile_set(
         "description": entry.description if description is None else description,
     }
     new_entry = entry_from_mapping(data, where="profile set")
-    ((_, _),) = save_entries(app.store, [new_entry], who=_who(), now=_stamp(app))
+    ((_, _),) = save_entries(app.store, [new_entry], who=_who(), now=app.now())
     click.echo(f"profile of {sub.email} saved")
 
 
@@ -674,7 +670,7 @@ def profile_edit(app: AppContext, email: str) -> None:
                 raise SubscriberError(
                     f'profile: keep exactly one [[subscribers]] table with email = "{sub.email}"'
                 )
-            save_entries(app.store, entries, who=_who(), now=_stamp(app))
+            save_entries(app.store, entries, who=_who(), now=app.now())
         except DigestError as exc:
             click.echo(f"Error: {exc}", err=True)
             if not click.confirm("Edit again?", default=True):
@@ -732,7 +728,7 @@ def profile_restore(app: AppContext, email: str, version: int) -> None:
       digest profile restore ada@example.org 3
     """
     sub = app.store.subscriber(email)
-    app.store.restore_profile(sub.id, version, who=_who(), now=_stamp(app))
+    app.store.restore_profile(sub.id, version, who=_who(), now=app.now())
     click.echo(f"profile of {sub.email} restored to version {version}")
 
 
@@ -905,15 +901,15 @@ def runs_command(app: AppContext, limit: int, as_json: bool) -> None:
     """
     rows = app.store.runs(limit=limit)
     if as_json:
-        _emit_json(rows)
+        _emit_json([asdict(r) for r in rows])
         return
     if not rows:
         click.echo("no runs yet; try `digest run`", err=True)
     for r in rows:
         click.echo(
-            f"{r['id']:>4}  {r['started_at'][:19]}  {r['digest_date']}  {r['status']:<11} "
-            f"due {r['subscribers_due']:>4}  sent {r['sent']:>4}  skipped {r['skipped']:>4}  "
-            f"failed {r['failed']:>3}  new papers {r['new_papers']:>4}"
+            f"{r.id:>4}  {r.started_at[:19]}  {r.digest_date}  {r.status:<11} "
+            f"due {r.subscribers_due:>4}  sent {r.sent:>4}  skipped {r.skipped:>4}  "
+            f"failed {r.failed:>3}  new papers {r.new_papers:>4}"
         )
 
 
@@ -934,7 +930,7 @@ def status_command(app: AppContext, as_json: bool) -> None:
     last_dates = app.store.last_digest_dates()
     subs = app.store.subscribers()
     data: dict[str, Any] = {
-        "last_run": runs[0] if runs else None,
+        "last_run": asdict(runs[0]) if runs else None,
         "next_run": upcoming.isoformat() if upcoming else None,
         "subscribers": [
             {"email": s.email, "status": s.status, "last_digest": last_dates.get(s.id)}
@@ -947,10 +943,10 @@ def status_command(app: AppContext, as_json: bool) -> None:
     if runs:
         r = runs[0]
         click.echo(
-            f"last run:  {r['started_at'][:19]} for {r['digest_date']}: {r['status']}, "
-            f"{r['sent']} sent, {r['skipped']} skipped, {r['failed']} failed"
+            f"last run:  {r.started_at[:19]} for {r.digest_date}: {r.status}, "
+            f"{r.sent} sent, {r.skipped} skipped, {r.failed} failed"
         )
-        for note in r["notes"]:
+        for note in r.notes:
             click.echo(f"           {note}")
     else:
         click.echo("last run:  none yet")
@@ -1009,8 +1005,7 @@ def schedule_command(app: AppContext) -> None:
             store.close()
 
     def missed(fire_time: dt.datetime) -> bool:
-        moment = fire_time.isoformat(timespec="seconds")
-        return app.store.last_successful_run_since(moment) is None
+        return app.store.last_successful_run_since(fire_time) is None
 
     run_scheduler(config.schedule, job, missed_run=missed, stop=stop)
 

@@ -108,7 +108,7 @@ def run_demo(
     days = [last_day - dt.timedelta(days=len(listings) - 1 - n) for n in range(len(listings))]
     store = Store.open(config.store.database)
     try:
-        start = dt.datetime.combine(days[0], dt.time(7), tzinfo=dt.UTC).isoformat()
+        start = dt.datetime.combine(days[0], dt.time(7), tzinfo=dt.UTC)
         save_entries(store, list(SAMPLE_SUBSCRIBERS), who="demo", now=start)
         renderer = make_renderer(config, secret=secret)
         reports = []

@@ -9,6 +9,7 @@ demo.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 
 from .errors import SubscriberError
@@ -61,7 +62,7 @@ def update_for(entry: SubscriberEntry, store: Store) -> SubscriberUpdate:
 
 
 def save_entries(
-    store: Store, entries: Sequence[SubscriberEntry], *, who: str, now: str
+    store: Store, entries: Sequence[SubscriberEntry], *, who: str, now: dt.datetime
 ) -> list[tuple[Subscriber, bool]]:
     """Create or update subscribers and their profiles, all or nothing.
 

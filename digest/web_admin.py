@@ -175,7 +175,7 @@ def new_subscriber(request: Request, ctx: WebContext, form: Form) -> Response:
         )
         _must_be_new(store, entry.email)
         with ctx.writing():
-            ((sub, _),) = save_entries(store, [entry], who=WHO, now=ctx.stamp())
+            ((sub, _),) = save_entries(store, [entry], who=WHO, now=ctx.now())
     except SubscriberError as exc:
         return ctx.page(request, "subscriber_new.html", status=422, values=values, error=str(exc))
     return redirect(f"/admin/subscribers/{sub.id}?notice=added")
@@ -345,7 +345,7 @@ def editor(request: Request, ctx: WebContext, form: Form) -> Response:
     try:
         entry = _entry_from_form(sub.email, form)
         with ctx.writing():
-            save_entries(store, [entry], who=WHO, now=ctx.stamp())
+            save_entries(store, [entry], who=WHO, now=ctx.now())
     except SubscriberError as exc:
         return _editor_page(request, ctx, sub, values, None, error=str(exc), status=422)
     return redirect(f"/admin/subscribers/{sub.id}?notice=saved")
@@ -384,7 +384,7 @@ def set_status(request: Request, ctx: WebContext, form: Form) -> Response:
     if action not in STATUS_ACTIONS:
         return ctx.error(request, 400, "Unknown action", f"{action!r} is not a status change.")
     with ctx.writing() as store:
-        store.set_status_by_id(sub.id, STATUS_ACTIONS[action], now=ctx.stamp())
+        store.set_status_by_id(sub.id, STATUS_ACTIONS[action], now=ctx.now())
     return redirect(f"/admin/subscribers/{sub.id}?notice={STATUS_ACTIONS[action]}")
 
 
@@ -397,7 +397,7 @@ def purge(request: Request, ctx: WebContext, form: Form) -> Response:
         error = f"Type {sub.email} to confirm; nothing was deleted."
         return ctx.page(request, "purge.html", status=422, sub=sub, error=error)
     with ctx.writing() as store:
-        store.remove_subscriber(sub.email, purge=True, now=ctx.stamp())
+        store.remove_subscriber(sub.email, purge=True, now=ctx.now())
     return redirect("/admin/subscribers?notice=purged")
 
 
@@ -412,7 +412,7 @@ def restore(request: Request, ctx: WebContext, form: Form) -> Response:
     sub = _subscriber(request, ctx)
     version = int(request.path_params["version"])
     with ctx.writing() as store:
-        store.restore_profile(sub.id, version, who=WHO, now=ctx.stamp())
+        store.restore_profile(sub.id, version, who=WHO, now=ctx.now())
     return redirect(f"/admin/subscribers/{sub.id}?notice=restored")
 
 

@@ -30,9 +30,9 @@ import sqlite3
 from pathlib import Path
 
 from .db import cannot_open, connect
-from .digests import DigestRow, DigestStore
+from .digests import DigestRow, DigestStore, RunFailure, RunResult, RunRow
 from .papers import IngestCounts, ListingInfo, ListingRow, PaperStore
-from .reports import ReportStore
+from .reports import PaperActivity, PaperSend, PaperVote, ReportStore, SubscriberVote
 from .schema import MIGRATIONS, migrate
 from .subscribers import (
     ProfileChange,
@@ -48,10 +48,17 @@ __all__ = [
     "IngestCounts",
     "ListingInfo",
     "ListingRow",
+    "PaperActivity",
+    "PaperSend",
+    "PaperVote",
     "ProfileChange",
+    "RunFailure",
+    "RunResult",
+    "RunRow",
     "Store",
     "SubscriberSettings",
     "SubscriberUpdate",
+    "SubscriberVote",
     "describe_profile_change",
 ]
 

@@ -2,11 +2,20 @@
 transactions (nested ones are savepoints), the one chunked ``IN (…)`` helper, and the one
 place where times and dates become the text stored in the database.
 
+Times: the store takes ``datetime`` and ``date`` objects and writes them here only, as
+ISO 8601 text: a moment to the second with the UTC offset it was given in
+(``2026-11-22T07:00:00+00:00``; a naive moment means UTC, as everywhere in digest, and is
+written without an offset), a day as ``2026-11-22``. That is the format every time column
+already held, so old rows read the same (some older rows carry microseconds: they parse
+and compare the same way). Moments are compared in SQL through ``julianday()``, which
+reads the offset, so two moments compare by the instant they name, never as text.
+
 Owns no table. May import: the standard library, ``sqlite_utils`` and :mod:`digest.errors`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -86,6 +95,16 @@ def in_chunks(values: Sequence[K], size: int = CHUNK) -> Iterator[tuple[Sequence
     for start in range(0, len(values), size):
         chunk = values[start : start + size]
         yield chunk, ", ".join("?" * len(chunk))
+
+
+def stamp(moment: dt.datetime) -> str:
+    """The text the database stores for a moment (see the module docstring)."""
+    return moment.isoformat(timespec="seconds")
+
+
+def day_text(day: dt.date) -> str:
+    """The text the database stores for a day: ``YYYY-MM-DD``."""
+    return dt.date.isoformat(day)  # of a datetime too, only its date
 
 
 class StoreBase:

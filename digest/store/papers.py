@@ -13,6 +13,7 @@ May import: the standard library, ``sqlite_utils``, :mod:`digest.errors`,
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,7 +27,7 @@ import sqlite_utils
 from ..errors import NotFoundError, StoreError
 from ..parse import arxiv_id_from, normalize_title
 from ..records import Paper, PaperRecord, paper_text
-from .db import StoreBase, in_chunks
+from .db import StoreBase, day_text, in_chunks, stamp
 from .merge import PAPER_COLUMNS, UPDATED_COLUMNS, Merge, chunks, identify, paper_values
 from .schema import FTS_INSERT_TRIGGER
 
@@ -44,7 +45,7 @@ class ListingInfo:
     path: str
     sha256: str
     format: str
-    listing_date: str | None
+    listing_date: dt.date | None
 
 
 @dataclass(frozen=True)
@@ -111,14 +112,14 @@ class PaperStore(StoreBase):
         return rows[0] if rows else None
 
     def record_failed_listing(
-        self, *, path: str, sha256: str, error: str, fmt: str | None, now: str
+        self, *, path: str, sha256: str, error: str, fmt: str | None, now: dt.datetime
     ) -> None:
         """Remember a file that could not be ingested, and why."""
         with self.transaction():
             self.db.execute(
                 "INSERT INTO listings (path, sha256, format, ingested_at, status, error) "
                 "VALUES (?, ?, ?, ?, 'failed', ?)",
-                [path, sha256, fmt, now, error],
+                [path, sha256, fmt, stamp(now), error],
             )
 
     def ingest_listing(
@@ -126,8 +127,8 @@ class PaperStore(StoreBase):
         listing: ListingInfo,
         records: Iterable[PaperRecord],
         *,
-        first_seen: str,
-        now: str,
+        first_seen: dt.date,
+        now: dt.datetime,
     ) -> IngestCounts:
         """Store one listing and its papers in one transaction, deduplicating papers.
 
@@ -140,6 +141,7 @@ class PaperStore(StoreBase):
         thread while the next chunk is read (see :class:`_BackgroundIndexer`).
         """
         conn = self.db.conn
+        first_seen_text, now_text = day_text(first_seen), stamp(now)
         with (
             self.transaction(),
             _BackgroundIndexer(self._index_papers_after, self._suspend_fts_trigger()) as indexer,
@@ -158,7 +160,7 @@ class PaperStore(StoreBase):
                     )
                 )
                 for item in prepared:
-                    merge.add(item, position, first_seen=first_seen, now=now)
+                    merge.add(item, position, first_seen=first_seen_text, now=now_text)
                     position += 1
                 new_rows = merge.take_new_rows()
                 if new_rows:
@@ -173,12 +175,12 @@ class PaperStore(StoreBase):
                     listing.path,
                     listing.sha256,
                     listing.format,
-                    listing.listing_date,
+                    day_text(listing.listing_date) if listing.listing_date else None,
                     position,
                     merge.created,
                     merge.updated,
                     merge.duplicates,
-                    now,
+                    now_text,
                 ],
             )
             listing_id = cursor.lastrowid
@@ -270,7 +272,8 @@ class PaperStore(StoreBase):
         return int(self.db.execute("SELECT count(*) FROM papers").fetchone()[0])
 
     def corpus_fingerprint(self) -> str:
-        """Changes whenever a paper is added, renamed or edited."""
+        """Changes whenever a paper is added, renamed or edited (``max(updated_at)`` is a
+        change marker here, not a time: its text is not compared with anything)."""
         row = self.db.execute(
             "SELECT count(*), coalesce(max(rowid), 0), coalesce(max(updated_at), '') FROM papers"
         ).fetchone()
@@ -282,16 +285,20 @@ class PaperStore(StoreBase):
             yield paper_text(title, abstract)
 
     def papers(
-        self, *, since: str | None = None, until: str | None = None, limit: int | None = None
+        self,
+        *,
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+        limit: int | None = None,
     ) -> list[Paper]:
-        """Papers first seen in [since, until] (ISO dates, both optional), newest first."""
+        """Papers first seen in [since, until] (both optional), newest first."""
         clauses, args = [], []
         if since:
-            clauses.append("p.first_seen >= ?")
-            args.append(since)
+            clauses.append("p.first_seen >= ?")  # YYYY-MM-DD compares as text correctly
+            args.append(day_text(since))
         if until:
             clauses.append("p.first_seen <= ?")
-            args.append(until)
+            args.append(day_text(until))
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         suffix = f" LIMIT {int(limit)}" if limit else ""
         return self._papers(f"{where} ORDER BY p.first_seen DESC, p.rowid{suffix}", args)
@@ -352,19 +359,22 @@ class PaperStore(StoreBase):
         except sqlite3.OperationalError as exc:
             raise StoreError(f"cannot search for {query!r}: {exc}") from exc
 
-    def new_paper_count(self, day: str) -> int:
+    def new_paper_count(self, day: dt.date) -> int:
+        """Papers first seen on ``day``."""
         return int(
-            self.db.execute("SELECT count(*) FROM papers WHERE first_seen = ?", [day]).fetchone()[0]
+            self.db.execute(
+                "SELECT count(*) FROM papers WHERE first_seen = ?", [day_text(day)]
+            ).fetchone()[0]
         )
 
-    def trending(self, day: str, *, limit: int) -> list[Paper]:
+    def trending(self, day: dt.date, *, limit: int) -> list[Paper]:
         """The day's new papers with the most upvotes (not personalised)."""
         if limit <= 0:
             return []
         return self._papers(
             "WHERE p.first_seen = ? AND p.upvotes IS NOT NULL AND p.upvotes > 0 "
             f"ORDER BY p.upvotes DESC, p.rowid LIMIT {int(limit)}",
-            [day],
+            [day_text(day)],
         )
 
     def _papers(self, clause: str, args: Sequence[Any]) -> list[Paper]:

@@ -9,6 +9,7 @@ May import: the standard library, ``sqlite_utils``, :mod:`digest.errors`,
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
@@ -16,7 +17,7 @@ from typing import Any
 
 from ..errors import NotFoundError, StoreError
 from ..records import Keyword, Profile, Subscriber
-from .db import StoreBase, in_chunks
+from .db import StoreBase, in_chunks, stamp
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ class SubscriberStore(StoreBase):
         return found[0]
 
     def save_subscribers(
-        self, updates: Sequence[SubscriberUpdate], *, who: str, now: str
+        self, updates: Sequence[SubscriberUpdate], *, who: str, now: dt.datetime
     ) -> list[tuple[Subscriber, bool]]:
         """Create or update subscribers and their profiles, all or nothing.
 
@@ -152,7 +153,7 @@ class SubscriberStore(StoreBase):
             return [self._save_subscriber(update, who=who, now=now) for update in updates]
 
     def _save_subscriber(
-        self, update: SubscriberUpdate, *, who: str, now: str
+        self, update: SubscriberUpdate, *, who: str, now: dt.datetime
     ) -> tuple[Subscriber, bool]:
         existing = self._subscribers("WHERE email = ?", [update.email])
         given = update.given
@@ -164,7 +165,7 @@ class SubscriberStore(StoreBase):
                 sets = ", ".join(f"{c} = ?" for c in changes)
                 self.db.execute(
                     f"UPDATE subscribers SET {sets}, updated = ? WHERE id = ?",
-                    [*changes.values(), now, sub.id],
+                    [*changes.values(), stamp(now), sub.id],
                 )
             created = False
             subscriber_id = sub.id
@@ -173,7 +174,7 @@ class SubscriberStore(StoreBase):
             cursor = self.db.execute(
                 f"INSERT INTO subscribers (email, {', '.join(SETTINGS)}, created, updated) "
                 f"VALUES ({', '.join('?' * (len(SETTINGS) + 3))})",
-                [update.email, *(getattr(settings, c) for c in SETTINGS), now, now],
+                [update.email, *(getattr(settings, c) for c in SETTINGS), stamp(now), stamp(now)],
             )
             subscriber_id = int(cursor.lastrowid or 0)
             created = True
@@ -190,7 +191,7 @@ class SubscriberStore(StoreBase):
             self._write_profile(subscriber_id, new, old, who=who, now=now)
         return self.subscriber_by_id(subscriber_id), created
 
-    def update_subscriber(self, email: str, *, now: str, **changes: Any) -> Subscriber:
+    def update_subscriber(self, email: str, *, now: dt.datetime, **changes: Any) -> Subscriber:
         """Change subscriber columns (name, status, frequency, …) by email."""
         bad = set(changes) - set(SETTINGS)
         if bad:
@@ -201,20 +202,20 @@ class SubscriberStore(StoreBase):
             with self.transaction():
                 self.db.execute(
                     f"UPDATE subscribers SET {sets}, updated = ? WHERE id = ?",
-                    [*changes.values(), now, sub.id],
+                    [*changes.values(), stamp(now), sub.id],
                 )
         return self.subscriber_by_id(sub.id)
 
-    def set_status_by_id(self, subscriber_id: int, status: str, *, now: str) -> bool:
+    def set_status_by_id(self, subscriber_id: int, status: str, *, now: dt.datetime) -> bool:
         """Set a subscriber's status; True if it changed (idempotent for repeats)."""
         with self.transaction():
             cursor = self.db.execute(
                 "UPDATE subscribers SET status = ?, updated = ? WHERE id = ? AND status != ?",
-                [status, now, subscriber_id, status],
+                [status, stamp(now), subscriber_id, status],
             )
         return cursor.rowcount > 0
 
-    def remove_subscriber(self, email: str, *, purge: bool, now: str) -> Subscriber:
+    def remove_subscriber(self, email: str, *, purge: bool, now: dt.datetime) -> Subscriber:
         """Unsubscribe (keeping sends, feedback and history), or with ``purge`` delete all."""
         sub = self.subscriber(email)
         with self.transaction():
@@ -223,7 +224,7 @@ class SubscriberStore(StoreBase):
             else:
                 self.db.execute(
                     "UPDATE subscribers SET status = 'unsubscribed', updated = ? WHERE id = ?",
-                    [now, sub.id],
+                    [stamp(now), sub.id],
                 )
         return sub
 
@@ -249,7 +250,9 @@ class SubscriberStore(StoreBase):
                 result[row[0]] = _profile_from_json(*row[1:])
         return result
 
-    def save_profile(self, subscriber_id: int, profile: Profile, *, who: str, now: str) -> bool:
+    def save_profile(
+        self, subscriber_id: int, profile: Profile, *, who: str, now: dt.datetime
+    ) -> bool:
         """Replace a profile and record the change in its history; False if nothing changed."""
         with self.transaction():
             old = self.profile(subscriber_id)
@@ -259,7 +262,7 @@ class SubscriberStore(StoreBase):
         return True
 
     def _write_profile(
-        self, subscriber_id: int, new: Profile, old: Profile, *, who: str, now: str
+        self, subscriber_id: int, new: Profile, old: Profile, *, who: str, now: dt.datetime
     ) -> None:
         data = _profile_to_json(new)
         self.db.execute(
@@ -268,12 +271,12 @@ class SubscriberStore(StoreBase):
             "ON CONFLICT (subscriber_id) DO UPDATE SET keywords = excluded.keywords, "
             "exclude = excluded.exclude, liked = excluded.liked, disliked = excluded.disliked, "
             "description = excluded.description, updated = excluded.updated",
-            [subscriber_id, *data.values(), now],
+            [subscriber_id, *data.values(), stamp(now)],
         )
         self.db.execute(
             "INSERT INTO profile_history (subscriber_id, changed_at, changed_by, change, profile) "
             "VALUES (?, ?, ?, ?, ?)",
-            [subscriber_id, now, who, describe_profile_change(old, new), json.dumps(data)],
+            [subscriber_id, stamp(now), who, describe_profile_change(old, new), json.dumps(data)],
         )
 
     def profile_history(self, subscriber_id: int) -> list[ProfileChange]:
@@ -293,7 +296,7 @@ class SubscriberStore(StoreBase):
         ]
 
     def restore_profile(
-        self, subscriber_id: int, history_id: int, *, who: str, now: str
+        self, subscriber_id: int, history_id: int, *, who: str, now: dt.datetime
     ) -> Profile:
         """Make an earlier version of the profile current again (itself a recorded change)."""
         for change in self.profile_history(subscriber_id):
@@ -307,7 +310,7 @@ class SubscriberStore(StoreBase):
     # --- feedback -----------------------------------------------------------------------------
 
     def record_feedback(
-        self, subscriber_id: int, paper_id: str, vote: int, *, source: str, now: str
+        self, subscriber_id: int, paper_id: str, vote: int, *, source: str, now: dt.datetime
     ) -> None:
         """Remember a +1/-1 on a paper; the latest vote per paper counts."""
         if vote not in (-1, 1):
@@ -316,7 +319,7 @@ class SubscriberStore(StoreBase):
             self.db.execute(
                 "INSERT INTO feedback (subscriber_id, paper_id, vote, source, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                [subscriber_id, paper_id, vote, source, now],
+                [subscriber_id, paper_id, vote, source, stamp(now)],
             )
 
     def feedback_votes(self, subscriber_ids: Iterable[int]) -> dict[int, dict[str, int]]:
