@@ -87,6 +87,7 @@ def build_instance(root: Path, subscribers: int, new_papers: int) -> Path:
     from digest.profiles import SubscriberEntry
     from digest.records import Keyword
     from digest.store import Store
+    from digest.subscriptions import save_entries
 
     rng = random.Random(11)
     config_path = init_instance(root)
@@ -113,7 +114,7 @@ def build_instance(root: Path, subscribers: int, new_papers: int) -> Path:
         )
         for n in range(subscribers)
     ]
-    store.save_entries(entries, who="bench", now=now.isoformat())
+    save_entries(store, entries, who="bench", now=now)
     store.close()
     return config_path
 

@@ -55,6 +55,7 @@ from digest.instance import init_instance  # noqa: E402
 from digest.profiles import entry_from_mapping  # noqa: E402
 from digest.resources import examples_dir  # noqa: E402
 from digest.store import Store  # noqa: E402
+from digest.subscriptions import save_entries  # noqa: E402
 from digest.tokens import LinkSigner  # noqa: E402
 
 SECRET = "bench-web-secret"
@@ -104,7 +105,7 @@ def make_instance(root: Path, subscribers: int) -> tuple[Path, list[int], list[s
             for n in range(subscribers)
         ]
         now = dt.datetime.now(dt.UTC)
-        store.save_entries(entries, who="bench", now=now.isoformat(timespec="seconds"))
+        save_entries(store, entries, who="bench", now=now)
         ingest_paths(store, [examples_dir()], today=now.date(), now=now)
         sub_ids = [s.id for s in store.subscribers()]
         paper_ids = [p.id for p in store.papers()]

@@ -37,6 +37,7 @@ from .profiles import (
 from .records import SUBSCRIBER_STATUSES, Subscriber
 from .sources import FORMATS
 from .store import Store
+from .subscriptions import entry_for, save_entries
 from .text import clip
 from .transports import TRANSPORTS, make_transport
 
@@ -257,7 +258,7 @@ def papers_list(
       digest papers list --since 2026-11-20
     """
     day = _date(since)
-    found = app.store.papers(since=day.isoformat() if day else None, limit=limit)
+    found = app.store.papers(since=day, limit=limit)
     if as_json:
         _emit_json([_paper_dict(p) for p in found])
         return
@@ -334,13 +335,9 @@ def _who() -> str:
         return "cli"
 
 
-def _stamp(app: AppContext) -> str:
-    return app.now().isoformat(timespec="seconds")
-
-
 def _subscriber_dict(app: AppContext, sub: Subscriber) -> dict[str, Any]:
     data = asdict(sub)
-    entry = app.store.entry_for(sub)
+    entry = entry_for(app.store, sub)
     data["keywords"] = [str(k) for k in entry.keywords]
     data["exclude"] = list(entry.exclude)
     data["liked"] = list(entry.liked)
@@ -403,7 +400,7 @@ def subscribers_add(app: AppContext, /, email: str, **options: Any) -> None:
         raise click.ClickException(
             f"{entry.email} is already a subscriber; use `digest subscribers edit` to change it"
         )
-    ((sub, _),) = app.store.save_entries([entry], who=_who(), now=_stamp(app))
+    ((sub, _),) = save_entries(app.store, [entry], who=_who(), now=app.now())
     click.echo(f"added {sub.email} (id {sub.id})")
 
 
@@ -445,7 +442,7 @@ def subscribers_show(app: AppContext, email: str, as_json: bool) -> None:
     if as_json:
         _emit_json(_subscriber_dict(app, sub))
         return
-    click.echo(entry_to_toml(app.store.entry_for(sub)), nl=False)
+    click.echo(entry_to_toml(entry_for(app.store, sub)), nl=False)
 
 
 @subscribers.command("edit")
@@ -463,17 +460,17 @@ def subscribers_edit(app: AppContext, /, email: str, **options: Any) -> None:
     given = _given(**options)
     if not given:
         raise click.UsageError("nothing to change; pass --name, --frequency, … (see --help)")
-    current = entry_to_mapping(app.store.entry_for(sub))
+    current = entry_to_mapping(entry_for(app.store, sub))
     entry = entry_from_mapping({**current, **given}, where="edit")
     updated = app.store.update_subscriber(
-        sub.email, now=_stamp(app), **{k: getattr(entry, k) for k in given}
+        sub.email, now=app.now(), **{k: getattr(entry, k) for k in given}
     )
     click.echo(f"updated {updated.email}")
 
 
 def _set_status(app: AppContext, email: str, status: str) -> None:
     sub = app.store.subscriber(email)
-    changed = app.store.set_status_by_id(sub.id, status, now=_stamp(app))
+    changed = app.store.set_status_by_id(sub.id, status, now=app.now())
     click.echo(f"{sub.email} is {status}" + ("" if changed else " (no change)"))
 
 
@@ -507,7 +504,7 @@ def subscribers_remove(app: AppContext, email: str, purge: bool, yes: bool) -> N
     """
     if purge and not yes:
         click.confirm(f"Delete {email} and all their history?", abort=True)
-    sub = app.store.remove_subscriber(email, purge=purge, now=_stamp(app))
+    sub = app.store.remove_subscriber(email, purge=purge, now=app.now())
     click.echo(f"{'purged' if purge else 'unsubscribed'} {sub.email}")
 
 
@@ -534,7 +531,7 @@ def subscribers_import(app: AppContext, file: Path, fmt: str | None) -> None:
     fmt = _format_for(file, fmt)
     parse = parse_subscribers_csv if fmt == "csv" else parse_subscribers_toml
     entries = parse(text, source=str(file))
-    results = app.store.save_entries(entries, who=_who(), now=_stamp(app))
+    results = save_entries(app.store, entries, who=_who(), now=app.now())
     created = sum(1 for _, was_created in results if was_created)
     click.echo(
         f"imported {len(results)} subscribers ({created} new, {len(results) - created} updated)"
@@ -552,7 +549,7 @@ def subscribers_export(app: AppContext, fmt: str | None, output: Path | None) ->
     Example:
       digest subscribers export -o backup.toml
     """
-    entries = [app.store.entry_for(s) for s in app.store.subscribers()]
+    entries = [entry_for(app.store, s) for s in app.store.subscribers()]
     fmt = _format_for(output, fmt)
     text = entries_to_csv(entries) if fmt == "csv" else entries_to_toml(entries)
     if output is None:
@@ -634,7 +631,7 @@ def profile_set(
       digest profile set ada@example.org --like 2305.07922 --remove "medical imaging"
     """
     sub = app.store.subscriber(email)
-    entry = app.store.entry_for(sub)
+    entry = entry_for(app.store, sub)
     gone = {r.casefold() for r in remove}
     removed_ids = {app.store.resolve_paper_ref(r) for r in remove} - {None}
     data = {
@@ -647,7 +644,7 @@ def profile_set(
         "description": entry.description if description is None else description,
     }
     new_entry = entry_from_mapping(data, where="profile set")
-    ((_, _),) = app.store.save_entries([new_entry], who=_who(), now=_stamp(app))
+    ((_, _),) = save_entries(app.store, [new_entry], who=_who(), now=app.now())
     click.echo(f"profile of {sub.email} saved")
 
 
@@ -662,7 +659,7 @@ def profile_edit(app: AppContext, email: str) -> None:
       EDITOR=nano digest profile edit ada@example.org
     """
     sub = app.store.subscriber(email)
-    text = entry_to_toml(app.store.entry_for(sub))
+    text = entry_to_toml(entry_for(app.store, sub))
     while True:
         edited = click.edit(text, extension=".toml", require_save=True)
         if edited is None:
@@ -674,7 +671,7 @@ def profile_edit(app: AppContext, email: str) -> None:
                 raise SubscriberError(
                     f'profile: keep exactly one [[subscribers]] table with email = "{sub.email}"'
                 )
-            app.store.save_entries(entries, who=_who(), now=_stamp(app))
+            save_entries(app.store, entries, who=_who(), now=app.now())
         except DigestError as exc:
             click.echo(f"Error: {exc}", err=True)
             if not click.confirm("Edit again?", default=True):
@@ -732,7 +729,7 @@ def profile_restore(app: AppContext, email: str, version: int) -> None:
       digest profile restore ada@example.org 3
     """
     sub = app.store.subscriber(email)
-    app.store.restore_profile(sub.id, version, who=_who(), now=_stamp(app))
+    app.store.restore_profile(sub.id, version, who=_who(), now=app.now())
     click.echo(f"profile of {sub.email} restored to version {version}")
 
 
@@ -906,15 +903,15 @@ def runs_command(app: AppContext, limit: int, as_json: bool) -> None:
     """
     rows = app.store.runs(limit=limit)
     if as_json:
-        _emit_json(rows)
+        _emit_json([asdict(r) for r in rows])
         return
     if not rows:
         click.echo("no runs yet; try `digest run`", err=True)
     for r in rows:
         click.echo(
-            f"{r['id']:>4}  {r['started_at'][:19]}  {r['digest_date']}  {r['status']:<11} "
-            f"due {r['subscribers_due']:>4}  sent {r['sent']:>4}  skipped {r['skipped']:>4}  "
-            f"failed {r['failed']:>3}  new papers {r['new_papers']:>4}"
+            f"{r.id:>4}  {r.started_at[:19]}  {r.digest_date}  {r.status:<11} "
+            f"due {r.subscribers_due:>4}  sent {r.sent:>4}  skipped {r.skipped:>4}  "
+            f"failed {r.failed:>3}  new papers {r.new_papers:>4}"
         )
 
 
@@ -935,7 +932,7 @@ def status_command(app: AppContext, as_json: bool) -> None:
     last_dates = app.store.last_digest_dates()
     subs = app.store.subscribers()
     data: dict[str, Any] = {
-        "last_run": runs[0] if runs else None,
+        "last_run": asdict(runs[0]) if runs else None,
         "next_run": upcoming.isoformat() if upcoming else None,
         "subscribers": [
             {"email": s.email, "status": s.status, "last_digest": last_dates.get(s.id)}
@@ -948,10 +945,10 @@ def status_command(app: AppContext, as_json: bool) -> None:
     if runs:
         r = runs[0]
         click.echo(
-            f"last run:  {r['started_at'][:19]} for {r['digest_date']}: {r['status']}, "
-            f"{r['sent']} sent, {r['skipped']} skipped, {r['failed']} failed"
+            f"last run:  {r.started_at[:19]} for {r.digest_date}: {r.status}, "
+            f"{r.sent} sent, {r.skipped} skipped, {r.failed} failed"
         )
-        for note in r["notes"]:
+        for note in r.notes:
             click.echo(f"           {note}")
     else:
         click.echo("last run:  none yet")
@@ -1011,8 +1008,7 @@ def schedule_command(app: AppContext) -> None:
             store.close()
 
     def missed(fire_time: dt.datetime) -> bool:
-        moment = fire_time.isoformat(timespec="seconds")
-        return app.store.last_successful_run_since(moment) is None
+        return app.store.last_successful_run_since(fire_time) is None
 
     run_scheduler(config.schedule, job, missed_run=missed, stop=stop)
 

@@ -23,6 +23,7 @@ from .render import Renderer, make_renderer
 from .resources import examples_dir
 from .run import RunContext, RunReport, run_digests
 from .store import Store
+from .subscriptions import save_entries
 from .transports import make_transport
 
 MARKER = ".digest-demo"
@@ -108,8 +109,8 @@ def run_demo(
     days = [last_day - dt.timedelta(days=len(listings) - 1 - n) for n in range(len(listings))]
     store = Store.open(config.store.database)
     try:
-        start = dt.datetime.combine(days[0], dt.time(7), tzinfo=dt.UTC).isoformat()
-        store.save_entries(list(SAMPLE_SUBSCRIBERS), who="demo", now=start)
+        start = dt.datetime.combine(days[0], dt.time(7), tzinfo=dt.UTC)
+        save_entries(store, list(SAMPLE_SUBSCRIBERS), who="demo", now=start)
         renderer = make_renderer(config, secret=secret)
         reports = []
         echo(f"{'day':<12} {'listing':<24} {'new papers':>10} {'emails sent':>12}")

@@ -132,15 +132,20 @@ def ingest_file(
         parsed = stream_listing(text, source=source, today=today, fmt=detected)
         date = parsed.date or (listing_date or today).isoformat()
         counts = store.ingest_listing(
-            ListingInfo(path=source, sha256=sha, format=parsed.format, listing_date=date),
+            ListingInfo(
+                path=source,
+                sha256=sha,
+                format=parsed.format,
+                listing_date=dt.date.fromisoformat(date),
+            ),
             parsed.records,
-            first_seen=today.isoformat(),
-            now=now.isoformat(timespec="seconds"),
+            first_seen=today,
+            now=now,
         )
     except ListingError as exc:
         if sha:
             store.record_failed_listing(
-                path=source, sha256=sha, error=str(exc), fmt=detected, now=now.isoformat()
+                path=source, sha256=sha, error=str(exc), fmt=detected, now=now
             )
         log.info("failed to ingest %s: %s", source, exc)
         return IngestResult(path=source, status="failed", format=detected, message=str(exc))

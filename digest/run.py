@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 from zoneinfo import ZoneInfo
@@ -22,7 +22,7 @@ from .ingest import inbox_files, ingest_inbox
 from .rank import Interest, load_or_fit, rank
 from .records import WEEKDAYS, Paper, Pick, Profile, Subscriber
 from .render import DigestContent, Renderer
-from .store import DigestRow, Store
+from .store import DigestRow, RunFailure, RunResult, Store
 from .transports import OutgoingMessage, Transport
 
 FINAL_STATUSES = ("sent", "skipped", "failed")
@@ -41,10 +41,10 @@ class Ranking:
         return [(self.candidates[p.paper_id], p) for p in self.picks.get(subscriber_id, [])]
 
 
-def lookback_window(config: Config, today: dt.date) -> tuple[str, str]:
-    """The first-seen days whose papers are candidates on ``today`` (inclusive ISO dates)."""
+def lookback_window(config: Config, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The first-seen days whose papers are candidates on ``today`` (inclusive)."""
     start = today - dt.timedelta(days=config.ranking.lookback_days - 1)
-    return start.isoformat(), today.isoformat()
+    return start, today
 
 
 def build_interests(
@@ -150,11 +150,10 @@ class DayFacts:
 
     @classmethod
     def of(cls, store: Store, config: Config, day: dt.date) -> DayFacts:
-        iso = day.isoformat()
         return cls(
             day=day,
-            trending=tuple(store.trending(iso, limit=config.ranking.trending_count)),
-            new_papers=store.new_paper_count(iso),
+            trending=tuple(store.trending(day, limit=config.ranking.trending_count)),
+            new_papers=store.new_paper_count(day),
         )
 
     def content(
@@ -300,13 +299,13 @@ def run_digests(
     )
     with RunLock(config.store.database):
         if not dry_run:
-            store.mark_stale_runs(now=report.started_at)
+            store.mark_stale_runs(now=started)
             report.run_id = store.start_run(
-                digest_date=report.digest_date,
+                digest_date=run_day,
                 trigger=ctx.trigger,
                 transport=ctx.transport.name,
                 dry_run=dry_run,
-                now=report.started_at,
+                now=started,
                 pid=os.getpid(),
             )
         try:
@@ -330,7 +329,23 @@ def _finish(store: Store, ctx: RunContext, report: RunReport, started: dt.dateti
     report.finished_at = finished.isoformat(timespec="seconds")
     report.duration_seconds = round((finished - started).total_seconds(), 3)
     if report.run_id is not None:
-        store.finish_run(report.run_id, asdict(report))
+        store.finish_run(
+            report.run_id,
+            RunResult(
+                finished_at=finished,
+                status=report.status,
+                listings_ingested=report.listings_ingested,
+                new_papers=report.new_papers,
+                subscribers_due=report.subscribers_due,
+                sent=report.sent,
+                skipped=report.skipped,
+                failed=report.failed,
+                already_done=report.already_done,
+                failures=tuple(RunFailure(f["email"], f["reason"]) for f in report.failures),
+                notes=tuple(report.notes),
+                duration_seconds=report.duration_seconds,
+            ),
+        )
 
 
 def _ingest_inbox(
@@ -411,13 +426,12 @@ def _deliver_day(
     dry_run: bool,
 ) -> bool:
     """Deliver one date's digests; False when the run must stop (transport down, SIGTERM)."""
-    iso = day.isoformat()
-    stamp = ctx.now().isoformat(timespec="seconds")
+    opened = ctx.now()
     digests: dict[int, DigestRow | None] = {}
     to_rank: list[Subscriber] = []
     for sub in due:
         row = (
-            store.digest_row(sub.id, iso) if dry_run else store.open_digest(sub.id, iso, now=stamp)
+            store.digest_row(sub.id, day) if dry_run else store.open_digest(sub.id, day, now=opened)
         )
         if row is not None and row.status in FINAL_STATUSES:
             report.already_done += 1
@@ -458,7 +472,7 @@ def _deliver_day(
             report.skipped += 1
             if not dry_run and row is not None:
                 reason = f"{len(ranking.candidates)} candidate papers, none above the threshold"
-                store.mark_digest_skipped(row.id, reason=reason, now=ctx.now().isoformat())
+                store.mark_digest_skipped(row.id, reason=reason, now=ctx.now())
             continue
         if dry_run or row is None:
             report.sent += 1  # would be sent
@@ -471,7 +485,7 @@ def _deliver_day(
             picks=[p for _, p in picks],
             message_id=str(message["Message-ID"]),
             run_id=report.run_id or 0,
-            now=ctx.now().isoformat(timespec="seconds"),
+            now=ctx.now(),
         )
         if not claimed:
             report.already_done += 1  # another run took it
@@ -480,7 +494,7 @@ def _deliver_day(
         try:
             receipt = ctx.transport.send(outgoing)
         except TransportError as exc:
-            store.release_digest(row.id, claimed_by=claim, now=ctx.now().isoformat())
+            store.release_digest(row.id, claimed_by=claim, now=ctx.now())
             report.fail(sub.email, str(exc))
             report.notes.append("delivery stopped: the transport failed; the rest stay pending")
             return False
@@ -493,7 +507,7 @@ def _deliver_day(
                 reason=str(exc),
                 permanent=permanent,
                 max_hard_failures=config.smtp.max_hard_failures,
-                now=ctx.now().isoformat(),
+                now=ctx.now(),
             )
             report.fail(sub.email, str(exc))
             if bounced:
@@ -504,7 +518,7 @@ def _deliver_day(
             subscriber_id=sub.id,
             paper_ids=[p.id for p, _ in picks],
             claimed_by=claim,
-            now=ctx.now().isoformat(timespec="seconds"),
+            now=ctx.now(),
         )
         report.sent += 1
         if receipt.file is not None:

@@ -3,7 +3,7 @@ profile editor with its live preview, papers and listings.
 
 Every page but the sign-in needs the admin session; every POST carries the session's CSRF
 token (see :func:`digest.web_base.admin`). Profile changes go through
-:meth:`Store.save_entries` as ``web:admin``, so they land in the profile history.
+:func:`digest.subscriptions.save_entries` as ``web:admin``, so they land in the profile history.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from .records import SUBSCRIBER_STATUSES, Paper, Pick, Subscriber
 from .render import safe_http_url
 from .run import DayFacts, build_interests, rank_interests
 from .store import Store
+from .subscriptions import entry_for, resolve_paper_refs, save_entries
 from .web_auth import CSRF_FIELD, new_csrf_token, same_token
 from .web_base import (
     Form,
@@ -174,7 +175,7 @@ def new_subscriber(request: Request, ctx: WebContext, form: Form) -> Response:
         )
         _must_be_new(store, entry.email)
         with ctx.writing():
-            ((sub, _),) = store.save_entries([entry], who=WHO, now=ctx.stamp())
+            ((sub, _),) = save_entries(store, [entry], who=WHO, now=ctx.now())
     except SubscriberError as exc:
         return ctx.page(request, "subscriber_new.html", status=422, values=values, error=str(exc))
     return redirect(f"/admin/subscribers/{sub.id}?notice=added")
@@ -249,18 +250,8 @@ class PreviewResult:
         return f"{picks} from {self.candidates} candidate papers for {self.day.isoformat()}"
 
 
-def _resolve(store: Store, refs: tuple[str, ...], label: str) -> list[str]:
-    ids: list[str] = []
-    for ref in refs:
-        paper_id = store.resolve_paper_ref(ref)
-        if paper_id is None:
-            raise SubscriberError(
-                f"{label} paper {ref!r} is not in the store; find it with the paper search "
-                "and add it from the results"
-            )
-        if paper_id not in ids:
-            ids.append(paper_id)
-    return ids
+# What an unknown liked/disliked paper in the editor tells the admin to do.
+EDITOR_HINT = "find it with the paper search and add it from the results"
 
 
 def build_preview(
@@ -268,8 +259,8 @@ def build_preview(
 ) -> PreviewResult:
     """Rank and render ``sub``'s digest for ``day`` as if ``entry`` were saved."""
     store = ctx.store()
-    liked = _resolve(store, entry.liked, "liked")
-    disliked = _resolve(store, entry.disliked, "disliked")
+    liked = resolve_paper_refs(store, entry.liked, label="liked", hint=EDITOR_HINT)
+    disliked = resolve_paper_refs(store, entry.disliked, label="disliked", hint=EDITOR_HINT)
     profile = profile_from_entry(entry, liked, disliked)
     edited = dataclasses.replace(
         sub,
@@ -342,7 +333,7 @@ def editor(request: Request, ctx: WebContext, form: Form) -> Response:
     sub = _subscriber(request, ctx)
     store = ctx.store()
     if form is None:
-        entry = store.entry_for(sub)
+        entry = entry_for(store, sub)
         day = ctx.now().date()
         values = _values_from_entry(entry, day)
         try:
@@ -354,7 +345,7 @@ def editor(request: Request, ctx: WebContext, form: Form) -> Response:
     try:
         entry = _entry_from_form(sub.email, form)
         with ctx.writing():
-            store.save_entries([entry], who=WHO, now=ctx.stamp())
+            save_entries(store, [entry], who=WHO, now=ctx.now())
     except SubscriberError as exc:
         return _editor_page(request, ctx, sub, values, None, error=str(exc), status=422)
     return redirect(f"/admin/subscribers/{sub.id}?notice=saved")
@@ -393,7 +384,7 @@ def set_status(request: Request, ctx: WebContext, form: Form) -> Response:
     if action not in STATUS_ACTIONS:
         return ctx.error(request, 400, "Unknown action", f"{action!r} is not a status change.")
     with ctx.writing() as store:
-        store.set_status_by_id(sub.id, STATUS_ACTIONS[action], now=ctx.stamp())
+        store.set_status_by_id(sub.id, STATUS_ACTIONS[action], now=ctx.now())
     return redirect(f"/admin/subscribers/{sub.id}?notice={STATUS_ACTIONS[action]}")
 
 
@@ -406,7 +397,7 @@ def purge(request: Request, ctx: WebContext, form: Form) -> Response:
         error = f"Type {sub.email} to confirm; nothing was deleted."
         return ctx.page(request, "purge.html", status=422, sub=sub, error=error)
     with ctx.writing() as store:
-        store.remove_subscriber(sub.email, purge=True, now=ctx.stamp())
+        store.remove_subscriber(sub.email, purge=True, now=ctx.now())
     return redirect("/admin/subscribers?notice=purged")
 
 
@@ -421,7 +412,7 @@ def restore(request: Request, ctx: WebContext, form: Form) -> Response:
     sub = _subscriber(request, ctx)
     version = int(request.path_params["version"])
     with ctx.writing() as store:
-        store.restore_profile(sub.id, version, who=WHO, now=ctx.stamp())
+        store.restore_profile(sub.id, version, who=WHO, now=ctx.now())
     return redirect(f"/admin/subscribers/{sub.id}?notice=restored")
 
 

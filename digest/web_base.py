@@ -115,10 +115,6 @@ class WebContext:
         with self._write_lock:
             yield self.store()
 
-    def stamp(self) -> str:
-        """The current time as the store records it."""
-        return self.now().isoformat(timespec="seconds")
-
     def render(self, name: str, **values: Any) -> str:
         """A template (or fragment) filled in; Jinja autoescapes everything."""
         return self.templates.get_template(name).render(product="digest", **values)

@@ -29,6 +29,7 @@ from .errors import NotFoundError, SubscriberError, TokenError
 from .profiles import entry_from_mapping
 from .records import WEEKDAYS, Paper, Subscriber
 from .store import Store
+from .subscriptions import save_entries
 from .tokens import LinkClaims, link_url
 from .web_auth import link_csrf, same_token
 from .web_base import WebContext, context_of, line_field, text_field
@@ -169,7 +170,7 @@ class _Unsubscribe(_LinkHandler):
     def _unsubscribe(self, store: Store) -> Subscriber:
         sub = self.subscriber(store)
         # Idempotent: a second POST (a mail provider retrying) changes nothing more.
-        store.set_status_by_id(sub.id, "unsubscribed", now=self.ctx.stamp())
+        store.set_status_by_id(sub.id, "unsubscribed", now=self.ctx.now())
         return sub
 
 
@@ -197,7 +198,7 @@ class _Feedback(_LinkHandler):
         vote = 1 if self.claims.action == "more" else -1
         # Every POST is one row; the token fixes paper and vote, so repeating it changes
         # nothing the ranker sees (it reads the latest vote per paper).
-        store.record_feedback(sub.id, paper.id, vote, source="email", now=self.ctx.stamp())
+        store.record_feedback(sub.id, paper.id, vote, source="email", now=self.ctx.now())
         return sub, paper
 
     def _page(self, sub: Subscriber, paper: Paper, *, done: bool) -> Response:
@@ -264,7 +265,7 @@ class _Preferences(_LinkHandler):
                 },
                 where="preferences",
             )
-            store.save_entries([entry], who="web:subscriber", now=self.ctx.stamp())
+            save_entries(store, [entry], who="web:subscriber", now=self.ctx.now())
         except SubscriberError as exc:
             raise _Invalid(sub, values, str(exc)) from exc
         return self._load(store)

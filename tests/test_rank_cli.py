@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -98,7 +99,12 @@ def test_a_sent_paper_never_appears_again(config):
     store = Store.open(load_config(config).store.database)
     sub = store.subscriber("ada@example.org")
     with store.transaction():
-        store.record_sends(sub.id, [first[0]["id"], first[1]["id"]], digest_id=None, now="t")
+        store.record_sends(
+            sub.id,
+            [first[0]["id"], first[1]["id"]],
+            digest_id=None,
+            now=dt.datetime(2026, 11, 22, 8),
+        )
     store.close()
     after = rank(config, "ada@example.org", "--all", "--limit", "1000")
     assert {first[0]["id"], first[1]["id"]}.isdisjoint(p["id"] for p in after)
@@ -112,7 +118,7 @@ def test_disliking_a_paper_drops_its_near_duplicates(config):
     plus = next(p for p in before if p["title"].startswith("CodeT5+"))
     store = Store.open(load_config(config).store.database)
     sub = store.subscriber("ada@example.org")
-    store.record_feedback(sub.id, codet5["id"], -1, source="test", now="t")
+    store.record_feedback(sub.id, codet5["id"], -1, source="test", now=dt.datetime(2026, 11, 22, 8))
     store.close()
     after = rank(config, "ada@example.org", "--all", "--limit", "1000")
     assert codet5["id"] not in [p["id"] for p in after]

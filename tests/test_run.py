@@ -228,7 +228,7 @@ def test_claim_is_conditional(tmp_path, shared_listings):
     config_path = prepared(tmp_path, shared_listings)
     store = Store.open(load_config(config_path).store.database)
     sub = store.subscriber("ada@example.org")
-    row = store.open_digest(sub.id, "2026-11-16", now="t")
+    row = store.open_digest(sub.id, dt.date(2026, 11, 16), now=dt.datetime(2026, 11, 16, 7))
     claims = [
         store.claim_digest(
             row.id,
@@ -238,10 +238,10 @@ def test_claim_is_conditional(tmp_path, shared_listings):
             picks=[],
             message_id="<m@x>",
             run_id=1,
-            now="t",
+            now=dt.datetime(2026, 11, 16, 7),
         )
         for who in ("run A", "run B")
     ]
     assert claims == [True, False]
-    assert store.digest_row(sub.id, "2026-11-16").claimed_by == "run A"
+    assert store.digest_row(sub.id, dt.date(2026, 11, 16)).claimed_by == "run A"
     store.close()

@@ -8,9 +8,11 @@ import json
 import pytest
 import sqlite_utils
 
-import digest.store as store_module
+import digest.store.papers as store_module
 from digest.records import PaperRecord
 from digest.store import ListingInfo, Store
+
+NOW = dt.datetime(2026, 11, 22, 8)
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 5000])
@@ -29,8 +31,8 @@ def test_repeats_later_in_a_listing_fill_in_and_rename(tmp_path, monkeypatch, ch
     counts = store.ingest_listing(
         ListingInfo("x", "sha", "records", None),
         records,
-        first_seen="2026-11-22",
-        now=dt.datetime(2026, 11, 22).isoformat(),
+        first_seen=dt.date(2026, 11, 22),
+        now=dt.datetime(2026, 11, 22),
     )
     store.close()
     assert (counts.found, counts.new, counts.updated, counts.duplicates) == (6, 4, 0, 2)
@@ -57,8 +59,8 @@ def test_search_index_follows_title_edits_but_ignores_upvote_updates(tmp_path):
     store.ingest_listing(
         ListingInfo("x", "sha", "records", None),
         [PaperRecord(title="Sparse Attention Kernels", abstract="fast kernels", upvotes=1)],
-        first_seen="2026-11-22",
-        now="t",
+        first_seen=dt.date(2026, 11, 22),
+        now=NOW,
     )
     store.db.execute("UPDATE papers SET upvotes = 9")
     assert [p.title for p in store.search_papers("kernels")] == ["Sparse Attention Kernels"]
@@ -75,8 +77,8 @@ def test_an_id_renamed_in_this_listing_still_names_the_same_paper(tmp_path, monk
     store.ingest_listing(
         ListingInfo("a", "sha-a", "records", None),
         [PaperRecord(title="Old Name", abstract="a", source_id="s1")],
-        first_seen="2026-11-21",
-        now="t",
+        first_seen=dt.date(2026, 11, 21),
+        now=NOW,
     )
     counts = store.ingest_listing(
         ListingInfo("b", "sha-b", "records", None),
@@ -84,8 +86,8 @@ def test_an_id_renamed_in_this_listing_still_names_the_same_paper(tmp_path, monk
             PaperRecord(title="old name", abstract="a", arxiv_id="2311.00009"),
             PaperRecord(title="Retitled in another feed", abstract="a", source_id="s1"),
         ],
-        first_seen="2026-11-22",
-        now="t",
+        first_seen=dt.date(2026, 11, 22),
+        now=NOW,
     )
     assert (counts.new, counts.updated, counts.duplicates) == (0, 1, 1)
     assert [p.id for p in store.papers()] == ["2311.00009"]
@@ -123,8 +125,8 @@ def test_an_ingest_indexes_its_papers_and_leaves_the_insert_trigger_in_place(
     store.ingest_listing(
         ListingInfo("old", "sha0", "records", None),
         [PaperRecord(title="Earlier Work", abstract="stored before")],
-        first_seen="2026-11-21",
-        now="2026-11-21T08:00:00",
+        first_seen=dt.date(2026, 11, 21),
+        now=dt.datetime(2026, 11, 21, 8),
     )
     records = [
         PaperRecord(title=f"Paper {n} zebra{n}", abstract=f"word{n} tokens") for n in range(8)
@@ -132,8 +134,8 @@ def test_an_ingest_indexes_its_papers_and_leaves_the_insert_trigger_in_place(
     store.ingest_listing(
         ListingInfo("x", "sha1", "records", None),
         iter(records),  # a stream, as ingest_file passes it
-        first_seen="2026-11-22",
-        now="2026-11-22T08:00:00",
+        first_seen=dt.date(2026, 11, 22),
+        now=dt.datetime(2026, 11, 22, 8),
     )
     store.close()
     db = sqlite_utils.Database(tmp_path / "s.db")
@@ -167,8 +169,8 @@ def test_a_record_that_fails_midway_leaves_no_paper_and_no_index_entry(
         store.ingest_listing(
             ListingInfo("x", "sha", "records", None),
             records(),
-            first_seen="2026-11-22",
-            now="2026-11-22T08:00:00",
+            first_seen=dt.date(2026, 11, 22),
+            now=dt.datetime(2026, 11, 22, 8),
         )
     assert not store.db.conn.in_transaction
     store.close()

@@ -340,7 +340,7 @@ def test_subscribers_list_searches_and_filters(admin, config):
     assert all(e in page for e in ("ada@example.org", "grace@example.org", "alan@example.org"))
     page = admin.get("/admin/subscribers?q=grac").text
     assert "grace@example.org" in page and "ada@example.org" not in page
-    Store.open(config.store.database).set_status_by_id(1, "paused", now="2026-11-16")
+    Store.open(config.store.database).set_status_by_id(1, "paused", now=NOW)
     page = admin.get("/admin/subscribers?status=paused").text
     assert "ada@example.org" in page and "grace@example.org" not in page
 
@@ -524,7 +524,7 @@ def test_pause_resume_unsubscribe_and_purge(admin, config):
 def test_everything_shown_is_escaped(admin, config):
     evil = "<script>alert(1)</script>"
     store = Store.open(config.store.database)
-    store.update_subscriber("ada@example.org", now="2026-11-16", name=evil)
+    store.update_subscriber("ada@example.org", now=NOW, name=evil)
     for path in ("/admin/subscribers", "/admin/subscribers/1"):
         html = admin.get(path).text
         assert evil not in html
@@ -698,7 +698,7 @@ def test_bad_tokens_get_4xx_and_change_nothing(client, config, signer):
 def test_links_of_a_purged_subscriber_are_gone(client, config, signer):
     token = signer.sign(3, "unsubscribe", issued_at=NOW)
     feedback = signer.sign(3, "more", some_paper(config), issued_at=NOW)
-    Store.open(config.store.database).remove_subscriber("alan@example.org", purge=True, now=DAY)
+    Store.open(config.store.database).remove_subscriber("alan@example.org", purge=True, now=NOW)
     for url in (f"/unsubscribe/{token}", f"/feedback/{feedback}"):
         response = client.post(url, data={"List-Unsubscribe": "One-Click"})
         assert response.status_code == 410

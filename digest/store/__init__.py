@@ -1,0 +1,84 @@
+"""The SQLite store: the one package that holds SQL.
+
+Opened through ``sqlite_utils.Database`` with WAL, foreign keys on and a busy timeout so a
+second process waits instead of failing. The schema is built by recorded migrations
+(``migrations`` table) from an empty file. Each unit of work is one transaction.
+
+One module per aggregate, over one shared connection (:mod:`.db`):
+
+- :mod:`.papers`: ``papers`` (one row per distinct paper; ``id`` is the arXiv id when
+  known, else the listing's own id, else ``t:`` + a hash of the normalized title, and
+  ``title_key``, the normalized title, is unique), ``papers_fts`` (FTS5 over title and
+  abstract), ``listings`` (every file ingested or tried) and ``paper_listings``; the
+  identity and merge rules themselves are pure code in :mod:`.merge`.
+- :mod:`.subscribers`: ``subscribers``, ``profiles``, ``profile_history``, ``feedback``.
+- :mod:`.digests`: ``digests`` (pending → rendered → sent/skipped/failed), ``sends`` and
+  ``runs``.
+- :mod:`.reports`: read-only queries for the admin pages.
+- :mod:`.schema`: the migrations.
+
+:class:`Store` puts the aggregates' classes together as mixins: callers hold one object
+and one connection (sqlite3 connections must not cross threads, and a unit of work such as
+marking a digest sent spans two aggregates in one transaction), while each module keeps
+its own SQL. This module may import every module of the package; they import only
+:mod:`.db`, :mod:`.schema` and :mod:`.merge` from it, never each other's classes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from .db import cannot_open, connect
+from .digests import DigestRow, DigestStore, RunFailure, RunResult, RunRow
+from .papers import IngestCounts, ListingInfo, ListingRow, PaperStore
+from .reports import PaperActivity, PaperSend, PaperVote, ReportStore, SubscriberVote
+from .schema import MIGRATIONS, migrate
+from .subscribers import (
+    ProfileChange,
+    SubscriberSettings,
+    SubscriberStore,
+    SubscriberUpdate,
+    describe_profile_change,
+)
+
+__all__ = [
+    "MIGRATIONS",
+    "DigestRow",
+    "IngestCounts",
+    "ListingInfo",
+    "ListingRow",
+    "PaperActivity",
+    "PaperSend",
+    "PaperVote",
+    "ProfileChange",
+    "RunFailure",
+    "RunResult",
+    "RunRow",
+    "Store",
+    "SubscriberSettings",
+    "SubscriberUpdate",
+    "SubscriberVote",
+    "describe_profile_change",
+]
+
+
+class Store(PaperStore, SubscriberStore, DigestStore, ReportStore):
+    """All reads and writes of digest's SQLite database."""
+
+    @classmethod
+    def open(cls, path: Path, *, create: bool = False) -> Store:
+        """Open the database at ``path`` and bring its schema up to date.
+
+        Without ``create`` a missing file is an error that says how to make one.
+        """
+        store = cls(connect(path, create=create), path)
+        try:
+            store.migrate()
+        except sqlite3.DatabaseError as exc:
+            raise cannot_open(path, exc) from exc
+        return store
+
+    def migrate(self) -> list[str]:
+        """Apply the migrations this database has not had yet; return their names."""
+        return migrate(self.db, self.path)

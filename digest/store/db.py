@@ -1,0 +1,125 @@
+"""The connection every part of the store shares: opening the file and its pragmas,
+transactions (nested ones are savepoints), the one chunked ``IN (…)`` helper, and the one
+place where times and dates become the text stored in the database.
+
+Times: the store takes ``datetime`` and ``date`` objects and writes them here only, as
+ISO 8601 text: a moment to the second with the UTC offset it was given in
+(``2026-11-22T07:00:00+00:00``; a naive moment means UTC, as everywhere in digest, and is
+written without an offset), a day as ``2026-11-22``. That is the format every time column
+already held, so old rows read the same (some older rows carry microseconds: they parse
+and compare the same way). Moments are compared in SQL through ``julianday()``, which
+reads the offset, so two moments compare by the instant they name, never as text.
+
+Owns no table. May import: the standard library, ``sqlite_utils`` and :mod:`digest.errors`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import sqlite_utils
+
+from ..errors import StoreError
+
+CHUNK = 500  # values per IN (...) query; well under SQLite's variable limit
+
+K = TypeVar("K")
+
+
+def connect(path: Path, *, create: bool) -> sqlite_utils.Database:
+    """The database at ``path`` with digest's pragmas (WAL, foreign keys, busy timeout).
+
+    Without ``create`` a missing file is an error that says how to make one.
+    """
+    if not create and not path.exists():
+        raise StoreError(
+            f"{path}: no database here; run `digest init` first "
+            f"(or fix store.database in the config)"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # An ingest hands the connection to its indexing thread between chunks (never
+        # two threads at once), so it may be used off the thread that opened it.
+        conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False)
+        db = sqlite_utils.Database(conn)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if db.journal_mode != "wal":
+            db.enable_wal()
+        conn.execute("PRAGMA synchronous = NORMAL")
+        # 64 MiB of page cache: index inserts during a large ingest stay in memory.
+        conn.execute("PRAGMA cache_size = -65536")
+    except sqlite3.DatabaseError as exc:
+        raise cannot_open(path, exc) from exc
+    return db
+
+
+def cannot_open(path: Path | None, exc: sqlite3.DatabaseError) -> StoreError:
+    return StoreError(f"{path}: cannot open the database ({exc})")
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One unit of work: everything inside commits together or not at all.
+
+    Inside another transaction it is a savepoint: a failure undoes only its own part,
+    and the outer transaction decides what is committed.
+    """
+    if conn.in_transaction:
+        conn.execute("SAVEPOINT nested")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK TO nested")
+            conn.execute("RELEASE nested")
+            raise
+        conn.execute("RELEASE nested")
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()
+
+
+def in_chunks(values: Sequence[K], size: int = CHUNK) -> Iterator[tuple[Sequence[K], str]]:
+    """``values`` in slices of at most ``size``, each with its ``?, ?, …`` placeholders,
+    for ``WHERE column IN ({marks})`` queries over any number of values."""
+    for start in range(0, len(values), size):
+        chunk = values[start : start + size]
+        yield chunk, ", ".join("?" * len(chunk))
+
+
+def stamp(moment: dt.datetime) -> str:
+    """The text the database stores for a moment (see the module docstring)."""
+    return moment.isoformat(timespec="seconds")
+
+
+def day_text(day: dt.date) -> str:
+    """The text the database stores for a day: ``YYYY-MM-DD``."""
+    return dt.date.isoformat(day)  # of a datetime too, only its date
+
+
+class StoreBase:
+    """The shared connection; each aggregate's part of :class:`digest.store.Store` builds
+    on it."""
+
+    def __init__(self, db: sqlite_utils.Database, path: Path | None = None) -> None:
+        self.db = db
+        self.path = path
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One unit of work (see :func:`transaction`)."""
+        with transaction(self.db.conn):
+            yield

@@ -1,0 +1,144 @@
+"""Reports: the read-only queries behind the admin pages (dashboard counts, a paper's
+sends and votes, a subscriber's latest votes).
+
+Owns no table; it reads ``papers``, ``subscribers``, ``feedback``, ``sends`` and
+``digests``. May import: the standard library and :mod:`digest.store.db`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .db import StoreBase, in_chunks
+
+
+@dataclass(frozen=True)
+class PaperActivity:
+    """What happened to one paper: subscribers sent it, "more" and "less" votes."""
+
+    sent: int = 0
+    more: int = 0
+    less: int = 0
+
+
+@dataclass(frozen=True)
+class PaperSend:
+    """One subscriber a paper was sent to (times as stored, ISO 8601)."""
+
+    subscriber_id: int
+    email: str
+    sent_at: str
+    digest_date: str | None  # None when the digest row is gone
+
+
+@dataclass(frozen=True)
+class PaperVote:
+    """One vote on a paper, with the voter's email."""
+
+    id: int
+    subscriber_id: int
+    email: str
+    vote: int
+    source: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class SubscriberVote:
+    """One vote of a subscriber, with the paper's title."""
+
+    id: int
+    paper_id: str
+    title: str
+    vote: int
+    source: str
+    created_at: str
+
+
+class ReportStore(StoreBase):
+    """Queries for the admin pages."""
+
+    def subscriber_status_counts(self) -> dict[str, int]:
+        """status → number of subscribers with it (statuses nobody has are left out)."""
+        return {
+            row[0]: int(row[1])
+            for row in self.db.execute(
+                "SELECT status, count(*) FROM subscribers GROUP BY status ORDER BY status"
+            )
+        }
+
+    def papers_per_day(self, *, days: int) -> list[tuple[str, int]]:
+        """(first-seen day, papers) for the latest ``days`` days that got papers, newest first."""
+        return [
+            (row[0], int(row[1]))
+            for row in self.db.execute(
+                "SELECT first_seen, count(*) FROM papers GROUP BY first_seen "
+                "ORDER BY first_seen DESC LIMIT ?",
+                [int(days)],
+            )
+        ]
+
+    def paper_activity(self, paper_ids: Iterable[str]) -> dict[str, PaperActivity]:
+        """paper id → how many subscribers were sent it and its +1 / -1 votes."""
+        ids = sorted(set(paper_ids))
+        sent: dict[str, int] = {}
+        votes: dict[str, tuple[int, int]] = {}
+        for chunk, marks in in_chunks(ids):
+            for paper_id, count in self.db.execute(
+                f"SELECT paper_id, count(*) FROM sends WHERE paper_id IN ({marks}) "
+                "GROUP BY paper_id",
+                chunk,
+            ):
+                sent[paper_id] = int(count)
+            for paper_id, more, less in self.db.execute(
+                "SELECT paper_id, sum(vote > 0), sum(vote < 0) FROM feedback "
+                f"WHERE paper_id IN ({marks}) GROUP BY paper_id",
+                chunk,
+            ):
+                votes[paper_id] = (int(more), int(less))
+        return {i: PaperActivity(sent.get(i, 0), *votes.get(i, (0, 0))) for i in ids}
+
+    def paper_sends(self, paper_id: str) -> list[PaperSend]:
+        """Who was sent a paper: subscriber id and email, when, and in which digest date;
+        latest first."""
+        return [
+            PaperSend(**row)
+            for row in self.db.query(
+                "SELECT s.subscriber_id, sub.email, s.sent_at, d.digest_date FROM sends s "
+                "JOIN subscribers sub ON sub.id = s.subscriber_id "
+                "LEFT JOIN digests d ON d.id = s.digest_id "
+                # julianday(): by instant, whatever UTC offset each time was written with
+                "WHERE s.paper_id = ? ORDER BY julianday(s.sent_at) DESC, sub.email",
+                [paper_id],
+            )
+        ]
+
+    def paper_feedback(self, paper_id: str) -> list[PaperVote]:
+        """Every vote on a paper, newest first, with the voter's email."""
+        return [
+            PaperVote(**row)
+            for row in self.db.query(
+                "SELECT f.id, f.subscriber_id, sub.email, f.vote, f.source, f.created_at "
+                "FROM feedback f JOIN subscribers sub ON sub.id = f.subscriber_id "
+                "WHERE f.paper_id = ? ORDER BY f.id DESC",
+                [paper_id],
+            )
+        ]
+
+    def subscriber_feedback(self, subscriber_id: int, *, limit: int = 50) -> list[SubscriberVote]:
+        """A subscriber's latest votes, newest first, with the papers' titles."""
+        return [
+            SubscriberVote(**row)
+            for row in self.db.query(
+                "SELECT f.id, f.paper_id, p.title, f.vote, f.source, f.created_at "
+                "FROM feedback f JOIN papers p ON p.id = f.paper_id "
+                "WHERE f.subscriber_id = ? ORDER BY f.id DESC LIMIT ?",
+                [subscriber_id, int(limit)],
+            )
+        ]
+
+    def feedback_count(self, *, source: str | None = None) -> int:
+        """Rows in ``feedback`` (every vote ever cast, repeats included)."""
+        where, args = ("WHERE source = ?", [source]) if source else ("", [])
+        return int(self.db.execute(f"SELECT count(*) FROM feedback {where}", args).fetchone()[0])

@@ -1,0 +1,95 @@
+"""Subscribers as people write them (:class:`~digest.profiles.SubscriberEntry`) in and
+out of the store: paper references resolved to stored ids, entries built for export.
+
+The store takes resolved values (:class:`~digest.store.subscribers.SubscriberUpdate`) and
+knows nothing of import files; :mod:`digest.profiles` validates entries and knows nothing
+of the database. This module sits between the two, used by the CLI, the web pages and the
+demo.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+from .errors import SubscriberError
+from .profiles import ENTRY_KEYS, SubscriberEntry, profile_from_entry
+from .records import Subscriber
+from .store import Store, SubscriberSettings, SubscriberUpdate
+
+# What an unknown paper reference tells people to do, where they gave it.
+CLI_HINT = "give a stored paper id or exact title (see `digest papers search`)"
+
+
+def resolve_paper_refs(
+    store: Store, refs: Iterable[str], *, label: str, where: str = "", hint: str = CLI_HINT
+) -> list[str]:
+    """The stored paper ids of ``refs`` (paper ids or exact titles), each once, in order.
+
+    An unknown reference is a :class:`SubscriberError` that names it: ``where`` (e.g.
+    ``"ada@example.org: "``) + ``label`` (``liked`` or ``disliked``) + the reference, then
+    ``hint``, what to do about it.
+    """
+    ids: list[str] = []
+    for ref in refs:
+        paper_id = store.resolve_paper_ref(ref)
+        if paper_id is None:
+            raise SubscriberError(f"{where}{label} paper {ref!r} is not in the store; {hint}")
+        if paper_id not in ids:
+            ids.append(paper_id)
+    return ids
+
+
+def update_for(entry: SubscriberEntry, store: Store) -> SubscriberUpdate:
+    """What the store saves for ``entry``: its liked/disliked references resolved."""
+    where = f"{entry.email}: "
+    liked = resolve_paper_refs(store, entry.liked, label="liked", where=where)
+    disliked = resolve_paper_refs(store, entry.disliked, label="disliked", where=where)
+    return SubscriberUpdate(
+        email=entry.email,
+        settings=SubscriberSettings(
+            name=entry.name,
+            status=entry.status,
+            frequency=entry.frequency,
+            timezone=entry.timezone,
+            max_papers=entry.max_papers,
+            min_score=entry.min_score,
+            quiet_day=entry.quiet_day,
+        ),
+        profile=profile_from_entry(entry, liked, disliked),
+        given=entry.present or frozenset(ENTRY_KEYS),
+    )
+
+
+def save_entries(
+    store: Store, entries: Sequence[SubscriberEntry], *, who: str, now: dt.datetime
+) -> list[tuple[Subscriber, bool]]:
+    """Create or update subscribers and their profiles, all or nothing.
+
+    An entry updates only the keys it gave (``entry.present``), so a partial import does
+    not wipe a profile. Unknown liked/disliked papers fail the whole call. Returns each
+    subscriber and whether it was created.
+    """
+    with store.transaction():
+        updates = [update_for(entry, store) for entry in entries]
+        return store.save_subscribers(updates, who=who, now=now)
+
+
+def entry_for(store: Store, subscriber: Subscriber) -> SubscriberEntry:
+    """A subscriber and profile in the import/export form."""
+    profile = store.profile(subscriber.id)
+    return SubscriberEntry(
+        email=subscriber.email,
+        name=subscriber.name,
+        keywords=profile.keywords,
+        exclude=profile.exclude,
+        liked=profile.liked,
+        disliked=profile.disliked,
+        description=profile.description,
+        frequency=subscriber.frequency,
+        timezone=subscriber.timezone,
+        max_papers=subscriber.max_papers,
+        min_score=subscriber.min_score,
+        quiet_day=subscriber.quiet_day,
+        status=subscriber.status,
+    )
