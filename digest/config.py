@@ -9,6 +9,7 @@ live in the file: it names environment variables (``secret_env``, ``password_env
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import tomllib
 import types
@@ -20,8 +21,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import ConfigError
 from .transports import TRANSPORTS
 
+log = logging.getLogger(__name__)
+
 DEFAULT_CONFIG_PATH = Path("config.toml")
 CONFIG_ENV = "DIGEST_CONFIG"
+
+
+# arXiv's full-text search for papers without an id. Versions before 0.2 wrote
+# ``https://arxiv.org/a/search?query={title}`` (arXiv's author-page path, which does not
+# search) into every config: such a config is read as this URL, with a warning.
+ARXIV_SEARCH_URL = "https://arxiv.org/search/?query={title}&searchtype=all"
+BROKEN_SEARCH_URL = "https://arxiv.org/a/search?query={title}"
 
 
 @dataclass(frozen=True)
@@ -53,7 +63,7 @@ class EmailConfig:
     postal_address: str = ""
     subject: str = "{count} papers for you · {topics} · {date}"
     paper_url: str = "https://arxiv.org/abs/{id}"
-    search_url: str = "https://arxiv.org/a/search?query={title}"
+    search_url: str = ARXIV_SEARCH_URL
     templates: Path | None = None  # a folder of the admin's own templates; None: built-in
     secret_env: str = "DIGEST_SECRET"
 
@@ -157,6 +167,16 @@ def config_from_dict(data: dict[str, Any], *, path: Path | None = None) -> Confi
         section_cls = get_type_hints(Config)[name]
         sections[name] = _build_section(section_cls, name, value, where, base)
     config = Config(**sections, path=path)
+    if config.email.search_url == BROKEN_SEARCH_URL:
+        log.warning(
+            "%s: email.search_url %r is arXiv's author-page path, not its search; using %r "
+            "(change it in the config to silence this)",
+            where,
+            BROKEN_SEARCH_URL,
+            ARXIV_SEARCH_URL,
+        )
+        email = dataclasses.replace(config.email, search_url=ARXIV_SEARCH_URL)
+        config = dataclasses.replace(config, email=email)
     _validate(config, where)
     return config
 
@@ -224,10 +244,10 @@ def _validate(config: Config, where: str) -> None:
     e = config.email
     if not e.base_url.startswith(("http://", "https://")):
         raise bad("email.base_url", e.base_url, "an http:// or https:// URL")
-    for key in ("paper_url", "search_url"):
+    for key, placeholder in (("paper_url", "{id}"), ("search_url", "{title}")):
         value = getattr(e, key)
-        if not value.startswith(("http://", "https://")):
-            raise bad(f"email.{key}", value, "an http:// or https:// URL template")
+        if not value.startswith(("http://", "https://")) or placeholder not in value:
+            raise bad(f"email.{key}", value, f"an http:// or https:// URL with {placeholder}")
     if "@" not in e.sender:
         raise bad("email.sender", e.sender, 'an address such as "digest <digest@example.org>"')
     s = config.smtp

@@ -88,3 +88,35 @@ def test_secret_comes_from_named_environment_variable(
         config.secret(config.email.secret_env, key="email.secret_env")
     monkeypatch.setenv("MY_SECRET", "s3cret")
     assert config.secret(config.email.secret_env, key="email.secret_env") == "s3cret"
+
+
+def test_search_url_is_arxivs_search_and_the_old_broken_one_is_replaced(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert load_config(REPO / "config.example.toml").email.search_url == (
+        "https://arxiv.org/search/?query={title}&searchtype=all"
+    )
+    # Configs written before the fix carry arXiv's author-page path, which searches nothing.
+    path = write(tmp_path, '[email]\nsearch_url = "https://arxiv.org/a/search?query={title}"\n')
+    with caplog.at_level("WARNING", logger="digest.config"):
+        config = load_config(path)
+    assert config.email.search_url == "https://arxiv.org/search/?query={title}&searchtype=all"
+    assert "author-page path, not its search" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "placeholder"),
+    [
+        ("search_url", "https://arxiv.org/search/?query=x", "{title}"),
+        ("paper_url", "https://arxiv.org/abs/", "{id}"),
+        ("paper_url", "javascript:{id}", "{id}"),
+    ],
+)
+def test_link_templates_need_http_and_their_placeholder(
+    tmp_path: Path, key: str, value: str, placeholder: str
+) -> None:
+    path = write(tmp_path, f'[email]\n{key} = "{value}"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert f"email.{key}" in str(err.value)
+    assert f"an http:// or https:// URL with {placeholder}" in str(err.value)

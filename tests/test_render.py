@@ -267,7 +267,7 @@ def test_listing_text_cannot_inject_markup_styles_or_links(renderer: Renderer) -
 
 def test_unsafe_paper_url_falls_back_to_search(renderer: Renderer) -> None:
     page = collect(renderer.render_html(hostile_content(), now=NOW))
-    search = "https://arxiv.org/a/search?query=" + quote(HOSTILE_TITLE, safe="")
+    search = "https://arxiv.org/search/?query=" + quote(HOSTILE_TITLE, safe="") + "&searchtype=all"
     assert search in page.hrefs()
 
 
@@ -515,7 +515,7 @@ def test_abstract_without_sentence_ends_is_cut_at_a_word() -> None:
         ({"id": "arxiv:2305.07922"}, "https://arxiv.org/abs/2305.07922"),
         (
             {"id": "hf-123", "title": "Déjà vu & more"},
-            "https://arxiv.org/a/search?query=D%C3%A9j%C3%A0%20vu%20%26%20more",
+            "https://arxiv.org/search/?query=D%C3%A9j%C3%A0%20vu%20%26%20more&searchtype=all",
         ),
         (
             {"url": "https://huggingface.co/papers/2305.07922"},
