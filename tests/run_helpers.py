@@ -6,6 +6,7 @@ import email
 import json
 import re
 from email import policy
+from html.parser import HTMLParser
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -103,16 +104,37 @@ def extra_listings(shared: list[Path], folder: Path) -> list[Path]:
     return paths
 
 
-PICK_LINE = re.compile(r"^(\d+)\. (.+)$")
+class _CardTitles(HTMLParser):
+    """The text of every ``<div class="card-title">`` (one per pick) in the HTML part."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.titles: list[str] = []
+        self._depth = 0  # >0 while inside a card-title div
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "div" and ("class", "card-title") in attrs:
+            self._depth = 1
+            self.titles.append("")
+        elif self._depth and tag == "div":
+            self._depth += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._depth and tag == "div":
+            self._depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self._depth:
+            self.titles[-1] += data
 
 
 def picked_titles(eml: Path) -> list[str]:
-    """The titles under PICKED FOR YOU in a message's plain-text part."""
+    """The titles of the picks in a message (read from its HTML part, where none wraps)."""
     message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
-    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    section = text.split("PICKED FOR YOU", 1)[1] if "PICKED FOR YOU" in text else ""
-    section = section.split("TRENDING TODAY", 1)[0].split("\n-- \n", 1)[0]
-    return [m.group(2) for line in section.splitlines() if (m := PICK_LINE.match(line))]
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    parser = _CardTitles()
+    parser.feed(html)
+    return [" ".join(title.split()) for title in parser.titles]
 
 
 def outbox_titles(outbox: Path) -> dict[str, list[str]]:

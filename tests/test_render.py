@@ -344,19 +344,40 @@ def test_plain_text_part_alone_is_readable(renderer: Renderer, signer: LinkSigne
     text, _ = bodies(parse(render_bytes(renderer, content)))
     for paper, pick in content.picks:
         assert f"{paper.title}\n" in text
-        assert f"Why: {pick.reasons[0]}" in text
-        assert f"Read: https://arxiv.org/abs/{paper.id}\n" in text
-    more = re.findall(r"More like this: (\S+)", text)
+        assert f"★ {pick.reasons[0]}" in text
+        assert f"Read:\n   https://arxiv.org/abs/{paper.id}\n" in text
+    more = re.findall(r"More like this:\s+(\S+)", text)
     assert len(more) == 3
     claims = signer.verify_feedback(more[0].rsplit("/", 1)[1])
     assert (claims.action, claims.paper_id, claims.subscriber_id) == ("more", "2411.10000", 42)
-    unsubscribe = re.search(r"Unsubscribe: (\S+)", text)
+    unsubscribe = re.search(r"Unsubscribe:\s+(\S+)", text)
     assert unsubscribe is not None
     assert signer.verify(unsubscribe.group(1).rsplit("/", 1)[1], "unsubscribe").subscriber_id == 42
     assert "digest · 1 Example Street · 00000 Example City" in text
     assert (
         "TRENDING TODAY\n\n- A trending paper (▲ 501)\n  https://arxiv.org/abs/2411.10050" in text
     )
+
+
+def test_plain_text_part_wraps_at_76_columns_with_urls_on_their_own_lines(
+    renderer: Renderer,
+) -> None:
+    long_words = "A study of " + "very long titles that go on " * 8
+    abstract = "We wrap every paragraph of the plain-text part. " * 30
+    base = make_content()
+    (first, pick), *rest = base.picks
+    first = dataclasses.replace(first, title=long_words.strip(), abstract=abstract)
+    authors = tuple(f"Author Number{n} Surname" for n in range(12))
+    first = dataclasses.replace(first, authors=authors)
+    content = dataclasses.replace(base, picks=((first, pick), *rest))
+    text, _ = bodies(parse(render_bytes(renderer, content)))
+    for line in text.splitlines():
+        if len(line) > 76:
+            # Only a URL may be longer than the line, and it stands alone.
+            assert re.fullmatch(r" *https?://\S+", line), line
+    # The wrapped title and abstract keep every word, in order.
+    assert " ".join(text.split()).count(" ".join(long_words.split())) == 1
+    assert " ".join(abstract.split())[:200] in " ".join(text.split())
 
 
 def test_html_shows_each_pick_with_links_labels_and_dates(

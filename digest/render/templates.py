@@ -15,6 +15,7 @@ and resources.
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,30 @@ TEMPLATE_NAMES = ("digest.mjml", "digest.txt", "subject.txt")
 
 _JINJA_TAG = re.compile(r"\{%-?\s*(.*?)\s*-?%\}|\{\{-?\s*(.*?)\s*-?\}\}", re.DOTALL)
 _JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
+
+
+TEXT_WIDTH = 76
+
+
+def wrap_text(text: str, indent: int = 0, width: int = TEXT_WIDTH) -> str:
+    """``text`` wrapped for the plain-text part: lines of at most ``width`` columns.
+
+    Every line but the first starts with ``indent`` spaces (the template writes the first
+    line's indent itself). Words are never broken, so a URL longer than the line stands
+    on a line of its own (RFC 3676 asks for lines under 78 characters; a URL may not be cut).
+    """
+    if not text:
+        return ""
+    pad = " " * indent
+    lines = textwrap.wrap(
+        text,
+        width=width,
+        initial_indent=pad,
+        subsequent_indent=pad,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return "\n".join(lines)[indent:]
 
 
 def compile_mjml(source: str, *, name: str = "digest.mjml") -> str:
@@ -91,6 +116,7 @@ class _TemplateSet:
         }
         self.html_env = jinja2.Environment(autoescape=True, **common)
         self.text_env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, **common)
+        self.text_env.filters["wrap"] = wrap_text
 
     def source(self, name: str, env: jinja2.Environment) -> tuple[str, str]:
         try:
