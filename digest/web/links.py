@@ -25,14 +25,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .errors import NotFoundError, SubscriberError, TokenError
-from .profiles import entry_from_mapping
-from .records import WEEKDAYS, Paper, Subscriber
-from .store import Store
-from .subscriptions import save_entries
-from .tokens import LinkClaims, link_url
-from .web_auth import link_csrf, same_token
-from .web_base import WebContext, context_of, line_field, text_field
+from ..errors import NotFoundError, SubscriberError, TokenError
+from ..profiles import entry_from_mapping
+from ..records import WEEKDAYS, Paper, Subscriber
+from ..store import Store
+from ..subscriptions import save_entries
+from ..tokens import LinkClaims, link_url
+from .auth import link_csrf, same_token
+from .base import WebContext, context_of, line_field, text_field
 
 DAY = 24 * 3600
 # How long each kind of link keeps working. Unsubscribe links never expire (RFC 8058 and

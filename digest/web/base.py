@@ -28,15 +28,15 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from .config import Config
-from .errors import NotFoundError
-from .render import Renderer
-from .resources import templates_dir
-from .store import Store
-from .text import clip
-from .tokens import LinkSigner
-from .web_auth import CSRF_FIELD, AdminPassword, LoginLimiter, same_token
-from .web_lane import StoreLane
+from ..config import Config
+from ..errors import NotFoundError
+from ..render import Renderer
+from ..resources import templates_dir
+from ..store import Store
+from ..text import clip
+from ..tokens import LinkSigner
+from .auth import CSRF_FIELD, AdminPassword, LoginLimiter, same_token
+from .lane import StoreLane
 
 Form = FormData | None
 Handler = Callable[[Request, "WebContext", Form], Response]

@@ -17,15 +17,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from .errors import NotFoundError, StoreError, SubscriberError
-from .profiles import SubscriberEntry, entry_from_mapping, profile_from_entry
-from .records import SUBSCRIBER_STATUSES, Paper, Pick, Subscriber
-from .render import safe_http_url
-from .run import DayFacts, build_interests, rank_interests
-from .store import Store
-from .subscriptions import entry_for, resolve_paper_refs, save_entries
-from .web_auth import CSRF_FIELD, new_csrf_token, same_token
-from .web_base import (
+from ..errors import NotFoundError, StoreError, SubscriberError
+from ..profiles import SubscriberEntry, entry_from_mapping, profile_from_entry
+from ..records import SUBSCRIBER_STATUSES, Paper, Pick, Subscriber
+from ..render import safe_http_url
+from ..run import DayFacts, build_interests, rank_interests
+from ..store import Store
+from ..subscriptions import entry_for, resolve_paper_refs, save_entries
+from .auth import CSRF_FIELD, new_csrf_token, same_token
+from .base import (
     Form,
     WebContext,
     admin,
@@ -35,7 +35,7 @@ from .web_base import (
     redirect,
     text_field,
 )
-from .web_links import FREQUENCIES
+from .links import FREQUENCIES
 
 WHO = "web:admin"
 PAGE_SIZE = 50
@@ -114,7 +114,7 @@ def logout(request: Request, ctx: WebContext, form: Form) -> Response:
 
 def dashboard(request: Request, ctx: WebContext, form: Form) -> Response:
     """The last runs, papers per day, subscribers by status."""
-    from .schedule import build_trigger, next_fire_time
+    from ..schedule import build_trigger, next_fire_time
 
     store = ctx.store()
     per_day = store.papers_per_day(days=14)

@@ -30,14 +30,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .config import Config
-from .render import make_renderer
-from .store import Store
-from .tokens import LinkSigner
-from .web_admin import admin_routes
-from .web_auth import AdminPassword, derive_key
-from .web_base import WebContext, context_of, make_templates, web_dir
-from .web_links import link_routes
+from ..config import Config
+from ..render import make_renderer
+from ..store import Store
+from ..tokens import LinkSigner
+from .admin import admin_routes
+from .auth import AdminPassword, derive_key
+from .base import WebContext, context_of, make_templates, web_dir
+from .links import link_routes
 
 SESSION_COOKIE = "digest_admin"
 SESSION_MAX_AGE = 12 * 3600  # an admin signs in again after half a day

@@ -20,7 +20,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .store import Store
+from ..store import Store
 
 T = TypeVar("T")
 MAX_BATCH = 128  # jobs per transaction: enough to drain a burst, short enough to share the lock
