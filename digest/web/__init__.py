@@ -1,4 +1,19 @@
-"""``digest serve``: the admin UI and the pages behind the links in the email."""
+"""``digest serve``: the admin UI and the pages behind the links in the email.
+
+One module per concern, each importing only the ones listed before it:
+
+- :mod:`.auth`: the admin password (``python -m digest.web.auth`` prints a hash), CSRF
+  tokens, the login rate limit. Pure; imports only :mod:`digest.errors`.
+- :mod:`.lane`: :class:`~.lane.StoreLane`, the one thread that does the subscriber links'
+  database work in batches.
+- :mod:`.base`: :class:`~.base.WebContext`, the templates, the endpoint wrappers and form
+  helpers; imports :mod:`.auth` and :mod:`.lane`.
+- :mod:`.links`: the signed-link pages (unsubscribe, preferences, feedback).
+- :mod:`.admin`: the admin pages (dashboard, subscribers, profile editor, papers, listings).
+- :mod:`.app`: :func:`create_app`, :func:`serve` and the security headers on every response.
+
+This module loads :mod:`.app` on first use of ``create_app`` or ``serve``.
+"""
 
 from __future__ import annotations
 

@@ -2,8 +2,11 @@
 profile editor with its live preview, papers and listings.
 
 Every page but the sign-in needs the admin session; every POST carries the session's CSRF
-token (see :func:`digest.web_base.admin`). Profile changes go through
+token (see :func:`digest.web.base.admin`). Profile changes go through
 :func:`digest.subscriptions.save_entries` as ``web:admin``, so they land in the profile history.
+
+Owns the admin routes (:func:`admin_routes`). May import :mod:`.auth`, :mod:`.base` and
+:mod:`.links` (its frequency choices) from the package.
 """
 
 from __future__ import annotations
@@ -370,7 +373,7 @@ def preview(request: Request, ctx: WebContext, form: Form) -> Response:
 
 
 def preview_frame(request: Request, ctx: WebContext, form: Form) -> Response:
-    """A rendered preview email, for the editor's iframe (its own CSP: see digest.web)."""
+    """A rendered preview email, for the editor's iframe (its own CSP: see digest.web.app)."""
     html = ctx.previews.get(request.path_params["key"])
     if html is None:
         return ctx.error(request, 404, "Preview expired", "Edit the profile to render it again.")

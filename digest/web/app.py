@@ -2,12 +2,15 @@
 
 A Starlette app served by uvicorn in one process. Pages are Jinja templates rendered on the
 server (``templates/web/``, autoescaped) with one stylesheet and two small scripts, so there
-is no front-end build. The routes live in :mod:`digest.web_admin` (behind a password) and
-:mod:`digest.web_links` (the signed links: unsubscribe, preferences, feedback).
+is no front-end build. The routes live in :mod:`.admin` (behind a password) and
+:mod:`.links` (the signed links: unsubscribe, preferences, feedback).
 
 Every response carries security headers (:func:`security_headers`): a Content-Security-
 Policy without inline scripts, no framing except the admin's preview iframe, ``nosniff``,
 and no referrer from the subscriber pages, whose URLs hold their credential.
+
+Owns :func:`create_app`, :func:`serve` and the security headers. May import every module of
+the package; none of them imports it.
 """
 
 from __future__ import annotations

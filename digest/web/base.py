@@ -6,7 +6,10 @@ admin session and CSRF token where needed, then run the handler in Starlette's t
 where it may block on SQLite. Each pool thread keeps its own :class:`Store` connection:
 sqlite3 connections must not cross threads, and opening one per request would cost more
 than the request itself. The subscriber links, which take most of the traffic, are async
-endpoints whose database work runs on one batching thread instead (:mod:`digest.web_lane`).
+endpoints whose database work runs on one batching thread instead (:mod:`.lane`).
+
+Owns :class:`WebContext`, the templates and the endpoint wrappers and form helpers. May
+import :mod:`.auth` and :mod:`.lane` from the package, never the modules of routes.
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ class WebContext:
     lane: StoreLane = field(init=False)
 
     def __post_init__(self) -> None:
-        # The subscriber links' database work (see digest.web_lane); it writes in turn
+        # The subscriber links' database work (see digest.web.lane); it writes in turn
         # with the admin pages through the same lock.
         self.lane = StoreLane(lambda: Store.open(self.config.store.database), self._write_lock)
 

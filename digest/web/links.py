@@ -12,6 +12,9 @@ Mail scanners fetch links in emails before people click them, so no GET changes 
 - feedback: GET shows the thank-you page, whose form a small script posts at once (a
   browser does, a scanner does not), so one human click records one vote;
 - preferences: a form whose CSRF token is an HMAC of the link token.
+
+Owns the link routes (:func:`link_routes`). May import :mod:`.auth` and :mod:`.base` from
+the package.
 """
 
 from __future__ import annotations
@@ -107,7 +110,7 @@ def _link(kind: str, handler: type[_LinkHandler]) -> Route:
 @dataclass
 class _LinkHandler:
     """One request to a link. Its database work runs as jobs on the store lane
-    (:mod:`digest.web_lane`), its page is rendered on the event loop."""
+    (:mod:`digest.web.lane`), its page is rendered on the event loop."""
 
     ctx: WebContext
     request: Request
