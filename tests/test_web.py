@@ -23,7 +23,7 @@ from digest.run import rank_subscribers
 from digest.store import Store
 from digest.tokens import LinkSigner
 from digest.web import create_app
-from digest.web_auth import AdminPassword, hash_password
+from digest.web.auth import AdminPassword, hash_password
 from tests.run_helpers import invoke, setup_instance
 
 with warnings.catch_warnings():
@@ -230,7 +230,7 @@ def test_a_pbkdf2_hash_is_accepted_as_the_admin_password(config, clock):
 
 def test_the_hash_helper_prints_a_hash_that_signs_in(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "digest.web_auth"],
+        [sys.executable, "-m", "digest.web.auth"],
         input="s3cret pass\ns3cret pass\n",
         capture_output=True,
         text=True,

@@ -13,7 +13,7 @@ import pytest
 
 from digest.errors import StoreError
 from digest.store import Store
-from digest.web_lane import StoreLane
+from digest.web.lane import StoreLane
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ its own connection: it takes every job waiting, runs them in one transaction (ea
 own savepoint, so a job that fails undoes only itself), commits once and wakes the event loop
 once for the whole batch. Under load a batch holds dozens of clicks; when it is quiet a batch
 is one click, answered at once.
+
+Owns :class:`StoreLane`. Imports no other module of the package, only :mod:`digest.store`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .store import Store
+from ..store import Store
 
 T = TypeVar("T")
 MAX_BATCH = 128  # jobs per transaction: enough to drain a burst, short enough to share the lock

@@ -12,6 +12,9 @@ Mail scanners fetch links in emails before people click them, so no GET changes 
 - feedback: GET shows the thank-you page, whose form a small script posts at once (a
   browser does, a scanner does not), so one human click records one vote;
 - preferences: a form whose CSRF token is an HMAC of the link token.
+
+Owns the link routes (:func:`link_routes`). May import :mod:`.auth` and :mod:`.base` from
+the package.
 """
 
 from __future__ import annotations
@@ -25,14 +28,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .errors import NotFoundError, SubscriberError, TokenError
-from .profiles import entry_from_mapping
-from .records import WEEKDAYS, Paper, Subscriber
-from .store import Store
-from .subscriptions import save_entries
-from .tokens import LinkClaims, link_url
-from .web_auth import link_csrf, same_token
-from .web_base import WebContext, context_of, line_field, text_field
+from ..errors import NotFoundError, SubscriberError, TokenError
+from ..profiles import entry_from_mapping
+from ..records import WEEKDAYS, Paper, Subscriber
+from ..store import Store
+from ..subscriptions import save_entries
+from ..tokens import LinkClaims, link_url
+from .auth import link_csrf, same_token
+from .base import WebContext, context_of, line_field, text_field
 
 DAY = 24 * 3600
 # How long each kind of link keeps working. Unsubscribe links never expire (RFC 8058 and
@@ -107,7 +110,7 @@ def _link(kind: str, handler: type[_LinkHandler]) -> Route:
 @dataclass
 class _LinkHandler:
     """One request to a link. Its database work runs as jobs on the store lane
-    (:mod:`digest.web_lane`), its page is rendered on the event loop."""
+    (:mod:`digest.web.lane`), its page is rendered on the event loop."""
 
     ctx: WebContext
     request: Request

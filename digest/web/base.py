@@ -6,7 +6,10 @@ admin session and CSRF token where needed, then run the handler in Starlette's t
 where it may block on SQLite. Each pool thread keeps its own :class:`Store` connection:
 sqlite3 connections must not cross threads, and opening one per request would cost more
 than the request itself. The subscriber links, which take most of the traffic, are async
-endpoints whose database work runs on one batching thread instead (:mod:`digest.web_lane`).
+endpoints whose database work runs on one batching thread instead (:mod:`.lane`).
+
+Owns :class:`WebContext`, the templates and the endpoint wrappers and form helpers. May
+import :mod:`.auth` and :mod:`.lane` from the package, never the modules of routes.
 """
 
 from __future__ import annotations
@@ -28,15 +31,15 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from .config import Config
-from .errors import NotFoundError
-from .render import Renderer
-from .resources import templates_dir
-from .store import Store
-from .text import clip
-from .tokens import LinkSigner
-from .web_auth import CSRF_FIELD, AdminPassword, LoginLimiter, same_token
-from .web_lane import StoreLane
+from ..config import Config
+from ..errors import NotFoundError
+from ..render import Renderer
+from ..resources import templates_dir
+from ..store import Store
+from ..text import clip
+from ..tokens import LinkSigner
+from .auth import CSRF_FIELD, AdminPassword, LoginLimiter, same_token
+from .lane import StoreLane
 
 Form = FormData | None
 Handler = Callable[[Request, "WebContext", Form], Response]
@@ -91,7 +94,7 @@ class WebContext:
     lane: StoreLane = field(init=False)
 
     def __post_init__(self) -> None:
-        # The subscriber links' database work (see digest.web_lane); it writes in turn
+        # The subscriber links' database work (see digest.web.lane); it writes in turn
         # with the admin pages through the same lock.
         self.lane = StoreLane(lambda: Store.open(self.config.store.database), self._write_lock)
 

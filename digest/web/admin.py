@@ -2,8 +2,11 @@
 profile editor with its live preview, papers and listings.
 
 Every page but the sign-in needs the admin session; every POST carries the session's CSRF
-token (see :func:`digest.web_base.admin`). Profile changes go through
+token (see :func:`digest.web.base.admin`). Profile changes go through
 :func:`digest.subscriptions.save_entries` as ``web:admin``, so they land in the profile history.
+
+Owns the admin routes (:func:`admin_routes`). May import :mod:`.auth`, :mod:`.base` and
+:mod:`.links` (its frequency choices) from the package.
 """
 
 from __future__ import annotations
@@ -17,15 +20,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from .errors import NotFoundError, StoreError, SubscriberError
-from .profiles import SubscriberEntry, entry_from_mapping, profile_from_entry
-from .records import SUBSCRIBER_STATUSES, Paper, Pick, Subscriber
-from .render import safe_http_url
-from .run import DayFacts, build_interests, rank_interests
-from .store import Store
-from .subscriptions import entry_for, resolve_paper_refs, save_entries
-from .web_auth import CSRF_FIELD, new_csrf_token, same_token
-from .web_base import (
+from ..errors import NotFoundError, StoreError, SubscriberError
+from ..profiles import SubscriberEntry, entry_from_mapping, profile_from_entry
+from ..records import SUBSCRIBER_STATUSES, Paper, Pick, Subscriber
+from ..render import safe_http_url
+from ..run import DayFacts, build_interests, rank_interests
+from ..store import Store
+from ..subscriptions import entry_for, resolve_paper_refs, save_entries
+from .auth import CSRF_FIELD, new_csrf_token, same_token
+from .base import (
     Form,
     WebContext,
     admin,
@@ -35,7 +38,7 @@ from .web_base import (
     redirect,
     text_field,
 )
-from .web_links import FREQUENCIES
+from .links import FREQUENCIES
 
 WHO = "web:admin"
 PAGE_SIZE = 50
@@ -114,7 +117,7 @@ def logout(request: Request, ctx: WebContext, form: Form) -> Response:
 
 def dashboard(request: Request, ctx: WebContext, form: Form) -> Response:
     """The last runs, papers per day, subscribers by status."""
-    from .schedule import build_trigger, next_fire_time
+    from ..schedule import build_trigger, next_fire_time
 
     store = ctx.store()
     per_day = store.papers_per_day(days=14)
@@ -370,7 +373,7 @@ def preview(request: Request, ctx: WebContext, form: Form) -> Response:
 
 
 def preview_frame(request: Request, ctx: WebContext, form: Form) -> Response:
-    """A rendered preview email, for the editor's iframe (its own CSP: see digest.web)."""
+    """A rendered preview email, for the editor's iframe (its own CSP: see digest.web.app)."""
     html = ctx.previews.get(request.path_params["key"])
     if html is None:
         return ctx.error(request, 404, "Preview expired", "Edit the profile to render it again.")

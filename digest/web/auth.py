@@ -1,13 +1,14 @@
 """Admin sign-in for ``digest serve``: the password check, CSRF tokens, the login rate limit.
 
-Pure helpers, no I/O: the web modules pass the clock in.
+Pure helpers, no I/O: the web modules pass the clock in. Imports no other module of the
+package, only :mod:`digest.errors`.
 
 The admin password comes from the environment variable named by ``web.admin_password_env``.
 It may be the password itself or a hash in Django's format,
 ``pbkdf2_sha256$<iterations>$<salt>$<base64 sha256 digest>``, so the environment need not
 hold the clear text. Print a hash with::
 
-    python -m digest.web_auth            # asks for the password twice
+    python -m digest.web.auth            # asks for the password twice
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 PBKDF2_ALGORITHM = "pbkdf2_sha256"
 PBKDF2_ITERATIONS = 600_000  # OWASP's 2023 figure for PBKDF2-HMAC-SHA256
@@ -67,7 +68,7 @@ class AdminPassword:
         except (ValueError, binascii.Error) as exc:
             raise ConfigError(
                 f"{env_name} looks like a {PBKDF2_ALGORITHM} hash but is malformed ({exc}); "
-                "make one with `python -m digest.web_auth`"
+                "make one with `python -m digest.web.auth`"
             ) from exc
         return cls(iterations=iterations, salt=parts[2].encode(), digest=digest)
 

@@ -2,12 +2,15 @@
 
 A Starlette app served by uvicorn in one process. Pages are Jinja templates rendered on the
 server (``templates/web/``, autoescaped) with one stylesheet and two small scripts, so there
-is no front-end build. The routes live in :mod:`digest.web_admin` (behind a password) and
-:mod:`digest.web_links` (the signed links: unsubscribe, preferences, feedback).
+is no front-end build. The routes live in :mod:`.admin` (behind a password) and
+:mod:`.links` (the signed links: unsubscribe, preferences, feedback).
 
 Every response carries security headers (:func:`security_headers`): a Content-Security-
 Policy without inline scripts, no framing except the admin's preview iframe, ``nosniff``,
 and no referrer from the subscriber pages, whose URLs hold their credential.
+
+Owns :func:`create_app`, :func:`serve` and the security headers. May import every module of
+the package; none of them imports it.
 """
 
 from __future__ import annotations
@@ -30,14 +33,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .config import Config
-from .render import make_renderer
-from .store import Store
-from .tokens import LinkSigner
-from .web_admin import admin_routes
-from .web_auth import AdminPassword, derive_key
-from .web_base import WebContext, context_of, make_templates, web_dir
-from .web_links import link_routes
+from ..config import Config
+from ..render import make_renderer
+from ..store import Store
+from ..tokens import LinkSigner
+from .admin import admin_routes
+from .auth import AdminPassword, derive_key
+from .base import WebContext, context_of, make_templates, web_dir
+from .links import link_routes
 
 SESSION_COOKIE = "digest_admin"
 SESSION_MAX_AGE = 12 * 3600  # an admin signs in again after half a day

@@ -1,0 +1,35 @@
+"""``digest serve``: the admin UI and the pages behind the links in the email.
+
+One module per concern, each importing only the ones listed before it:
+
+- :mod:`.auth`: the admin password (``python -m digest.web.auth`` prints a hash), CSRF
+  tokens, the login rate limit. Pure; imports only :mod:`digest.errors`.
+- :mod:`.lane`: :class:`~.lane.StoreLane`, the one thread that does the subscriber links'
+  database work in batches.
+- :mod:`.base`: :class:`~.base.WebContext`, the templates, the endpoint wrappers and form
+  helpers; imports :mod:`.auth` and :mod:`.lane`.
+- :mod:`.links`: the signed-link pages (unsubscribe, preferences, feedback).
+- :mod:`.admin`: the admin pages (dashboard, subscribers, profile editor, papers, listings).
+- :mod:`.app`: :func:`create_app`, :func:`serve` and the security headers on every response.
+
+This module loads :mod:`.app` on first use of ``create_app`` or ``serve``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .app import create_app, serve
+
+__all__ = ["create_app", "serve"]
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use, so `python -m digest.web.auth` neither imports Starlette nor
+    # finds itself already imported by this package (runpy warns about that).
+    if name in __all__:
+        from . import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
