@@ -764,19 +764,19 @@ def rank_command(
       digest rank ada@example.org
       digest rank ada@example.org --all --limit 50 --json
     """
-    from .run import rank_subscribers  # imports scikit-learn: only when ranking
+    from .compose import compose  # imports scikit-learn: only when ranking
 
     sub = app.store.subscriber(email)
     if show_all and limit is None:
         limit = 1_000_000
-    ranking = rank_subscribers(
+    ranking = compose(
         app.store,
         app.config,
         [sub],
-        today=app.today(_date(on_date)),
+        app.today(_date(on_date)),
         limit=limit,
         include_below_threshold=show_all,
-    )
+    ).ranking
     rows: list[dict[str, Any]] = [
         {
             "id": paper.id,

@@ -6,11 +6,10 @@ import datetime as dt
 from dataclasses import dataclass
 from email.message import EmailMessage
 
+from .compose import compose
 from .config import Config
-from .rank import Interest
 from .records import Keyword, Paper, Pick, Profile, Subscriber
 from .render import make_renderer
-from .run import DayFacts, Ranking, rank_interests, rank_subscribers
 from .store import Store
 
 SAMPLE_SUBSCRIBER = Subscriber(
@@ -43,17 +42,12 @@ def preview_digest(
     secret: str | None = None,
 ) -> Preview:
     """Rank and render ``email``'s digest for ``today`` (the sample subscriber when None)."""
-    if email is None:
-        subscriber, profile = SAMPLE_SUBSCRIBER, SAMPLE_PROFILE
-        ranking = _rank_sample(store, config, today)
+    if email is None:  # not stored: its profile is given
+        subscriber, profiles = SAMPLE_SUBSCRIBER, {SAMPLE_SUBSCRIBER.id: SAMPLE_PROFILE}
     else:
-        subscriber = store.subscriber(email)
-        profile = store.profile(subscriber.id)
-        ranking = rank_subscribers(store, config, [subscriber], today=today)
-    picks = tuple(ranking.papers_for(subscriber.id))
-    content = DayFacts.of(store, config, today).content(
-        subscriber, profile, picks, candidates=len(ranking.candidates)
-    )
+        subscriber, profiles = store.subscriber(email), None
+    composed = compose(store, config, [subscriber], today, profiles=profiles)
+    content = composed.content(subscriber.id)
     renderer = make_renderer(config, secret=secret)
     return Preview(
         email=subscriber.email,
@@ -61,20 +55,9 @@ def preview_digest(
         html=renderer.render_html(content, now=now),
         text=renderer.render_text(content, now=now),
         message=renderer.render(content, now=now),
-        picks=picks,
+        picks=content.picks,
         quiet_reason=(
-            f"{len(ranking.candidates)} candidate papers in the last "
+            f"{composed.candidates} candidate papers in the last "
             f"{config.ranking.lookback_days} days, none unseen and above the threshold"
         ),
     )
-
-
-def _rank_sample(store: Store, config: Config, today: dt.date) -> Ranking:
-    interest = Interest(
-        key=SAMPLE_SUBSCRIBER.id,
-        keywords=SAMPLE_PROFILE.keywords,
-        description=SAMPLE_PROFILE.description,
-        min_score=config.ranking.min_score,
-        limit=SAMPLE_SUBSCRIBER.max_papers,
-    )
-    return rank_interests(store, config, lambda: [interest], today=today)

@@ -1,11 +1,13 @@
 """The records that flow between digest's stages.
 
 Plain frozen dataclasses: parsers produce :class:`PaperRecord`, the store hands out
-:class:`Paper`, :class:`Subscriber` and :class:`Profile`, the ranker returns :class:`Pick`.
+:class:`Paper`, :class:`Subscriber` and :class:`Profile`, the ranker returns :class:`Pick`,
+:mod:`digest.compose` hands the renderer :class:`DigestContent`.
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -123,3 +125,16 @@ class Pick:
     paper_id: str
     score: float
     reasons: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class DigestContent:
+    """Everything one subscriber's digest shows, decided by the ranker."""
+
+    subscriber: Subscriber
+    profile: Profile
+    picks: tuple[tuple[Paper, Pick], ...]  # best first
+    digest_date: datetime.date
+    trending: tuple[Paper, ...] = ()  # today's top papers by upvotes, not personalised
+    new_paper_count: int = 0  # candidates considered today, for the quiet-day note
+    below_threshold_count: int = 0

@@ -1,6 +1,10 @@
-"""The pipeline: wires the store, the ranker, the renderer and the transports.
+"""The daily run: ingest the inbox, then compose, render, deliver and record each due digest.
 
-This module reads from the store and passes plain data to the pure stages.
+Owns the run's state machine: :class:`RunLock` (one run at a time), which subscribers are
+due (:func:`is_due`, :func:`digest_date_for`), and :func:`run_digests`, which moves each
+digest ``pending → rendered → sent`` (or ``skipped``/``failed``) exactly once, resuming
+after a crash. What a digest shows comes from :func:`digest.compose.compose`; the renderer
+and the transport come in through :class:`RunContext`.
 """
 
 from __future__ import annotations
@@ -10,173 +14,24 @@ import fcntl
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 from zoneinfo import ZoneInfo
 
+from .compose import compose
 from .config import Config
 from .errors import DeliveryError, PermanentDeliveryError, RunLockedError, TransportError
 from .ingest import inbox_files, ingest_inbox
-from .rank import Interest, load_or_fit, rank
-from .records import WEEKDAYS, Paper, Pick, Profile, Subscriber
-from .render import DigestContent, Renderer
+from .records import WEEKDAYS, Pick, Subscriber
+from .render import Renderer
 from .store import DigestRow, RunFailure, RunResult, Store
 from .transports import OutgoingMessage, Transport
 
 FINAL_STATUSES = ("sent", "skipped", "failed")
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Ranking:
-    """Picks for a set of subscribers, and the candidate papers they were drawn from."""
-
-    picks: dict[int, list[Pick]]  # subscriber id → picks, best first
-    candidates: dict[str, Paper]  # paper id → paper
-
-    def papers_for(self, subscriber_id: int) -> list[tuple[Paper, Pick]]:
-        return [(self.candidates[p.paper_id], p) for p in self.picks.get(subscriber_id, [])]
-
-
-def lookback_window(config: Config, today: dt.date) -> tuple[dt.date, dt.date]:
-    """The first-seen days whose papers are candidates on ``today`` (inclusive)."""
-    start = today - dt.timedelta(days=config.ranking.lookback_days - 1)
-    return start, today
-
-
-def build_interests(
-    store: Store,
-    config: Config,
-    subscribers: Sequence[Subscriber],
-    *,
-    limit: int | None = None,
-    profiles: Mapping[int, Profile] | None = None,
-) -> list[Interest]:
-    """Everything the ranker needs to know about each subscriber, read in a few queries.
-
-    Liked papers are the profile's likes plus "more like this" feedback; disliked the
-    profile's dislikes plus "less like this" (the latest vote on a paper wins). ``profiles``
-    replaces stored profiles (the web editor previews an unsaved one).
-    """
-    ids = [s.id for s in subscribers]
-    profiles = {**store.profiles(ids), **(profiles or {})}
-    votes = store.feedback_votes(ids)
-    sent = store.sent_paper_ids(ids)
-    wanted: set[str] = set()
-    for sub in subscribers:
-        wanted.update(profiles[sub.id].liked, profiles[sub.id].disliked, votes[sub.id])
-    papers = store.papers_by_id(wanted)
-    interests = []
-    for sub in subscribers:
-        profile, sub_votes = profiles[sub.id], votes[sub.id]
-        liked = [p for p in profile.liked if sub_votes.get(p, 1) > 0]
-        liked += [p for p, v in sub_votes.items() if v > 0 and p not in liked]
-        disliked = [p for p in profile.disliked if sub_votes.get(p, -1) < 0]
-        disliked += [p for p, v in sub_votes.items() if v < 0 and p not in disliked]
-        interests.append(
-            Interest(
-                key=sub.id,
-                keywords=profile.keywords,
-                exclude=profile.exclude,
-                description=profile.description,
-                liked=tuple(papers[p] for p in liked if p in papers),
-                disliked=tuple(papers[p] for p in disliked if p in papers),
-                seen=frozenset(sent[sub.id] | set(liked) | set(disliked)),
-                min_score=sub.min_score if sub.min_score is not None else config.ranking.min_score,
-                limit=limit if limit is not None else sub.max_papers,
-            )
-        )
-    return interests
-
-
-def rank_subscribers(
-    store: Store,
-    config: Config,
-    subscribers: Sequence[Subscriber],
-    *,
-    today: dt.date,
-    limit: int | None = None,
-    include_below_threshold: bool = False,
-) -> Ranking:
-    """Rank the unseen candidates of ``today``'s lookback window for each subscriber."""
-    if not subscribers:
-        return Ranking({}, {})
-    return rank_interests(
-        store,
-        config,
-        lambda: build_interests(store, config, subscribers, limit=limit),
-        today=today,
-        include_below_threshold=include_below_threshold,
-    )
-
-
-def rank_interests(
-    store: Store,
-    config: Config,
-    interests: Callable[[], list[Interest]],
-    *,
-    today: dt.date,
-    include_below_threshold: bool = False,
-) -> Ranking:
-    """Rank ``today``'s candidates for prepared interests (keys are subscriber ids)."""
-    since, until = lookback_window(config, today)
-    candidates = store.papers(since=since, until=until)
-    by_id = {p.id: p for p in candidates}
-    if not candidates:
-        return Ranking({}, by_id)
-    vectorizer = load_or_fit(
-        config.store.cache_dir, store.corpus_fingerprint(), lambda: list(store.iter_paper_texts())
-    )
-    ranked = rank(
-        vectorizer,
-        candidates,
-        interests(),
-        diversity=config.ranking.diversity,
-        include_below_threshold=include_below_threshold,
-    )
-    return Ranking(ranked, by_id)
-
-
-@dataclass(frozen=True)
-class DayFacts:
-    """What every digest of one day shows alike: trending papers, the count of new ones."""
-
-    day: dt.date
-    trending: tuple[Paper, ...]
-    new_papers: int
-
-    @classmethod
-    def of(cls, store: Store, config: Config, day: dt.date) -> DayFacts:
-        return cls(
-            day=day,
-            trending=tuple(store.trending(day, limit=config.ranking.trending_count)),
-            new_papers=store.new_paper_count(day),
-        )
-
-    def content(
-        self,
-        subscriber: Subscriber,
-        profile: Profile,
-        picks: tuple[tuple[Paper, Pick], ...],
-        *,
-        candidates: int,
-    ) -> DigestContent:
-        """One subscriber's digest of this day (``candidates``: papers the ranker weighed)."""
-        return DigestContent(
-            subscriber=subscriber,
-            profile=profile,
-            picks=picks,
-            digest_date=self.day,
-            trending=self.trending,
-            new_paper_count=self.new_papers,
-            below_threshold_count=candidates,
-        )
-
-
-# --- the daily run ---------------------------------------------------------------------------
 
 
 @dataclass
@@ -428,7 +283,8 @@ def _deliver_day(
     """Deliver one date's digests; False when the run must stop (transport down, SIGTERM)."""
     opened = ctx.now()
     digests: dict[int, DigestRow | None] = {}
-    to_rank: list[Subscriber] = []
+    open_subs: list[Subscriber] = []
+    rendered: dict[int, tuple[Pick, ...]] = {}  # picks recorded before a crash: sent as they are
     for sub in due:
         row = (
             store.digest_row(sub.id, day) if dry_run else store.open_digest(sub.id, day, now=opened)
@@ -437,41 +293,28 @@ def _deliver_day(
             report.already_done += 1
             continue
         digests[sub.id] = row
-        if row is None or row.status == "pending":
-            to_rank.append(sub)
+        open_subs.append(sub)
+        if row is not None and row.status == "rendered":
+            rendered[sub.id] = row.picks
     if not digests:
         return True
-    ranking = rank_subscribers(store, config, to_rank, today=day)
-    resumed = {
-        sub_id: row
-        for sub_id, row in digests.items()
-        if row is not None and row.status == "rendered"
-    }
-    resumed_papers = store.papers_by_id(p for row in resumed.values() for p in row.paper_ids)
-    facts = DayFacts.of(store, config, day)
-    profiles = store.profiles(digests)
+    composed = compose(store, config, open_subs, day, resume=rendered)
+    candidates = composed.candidates
     claim = f"run {report.run_id} pid {os.getpid()}"
     sender = config.email.sender
-    for sub in due:
-        if sub.id not in digests:
-            continue
+    for sub in open_subs:
         if ctx.should_stop():
             report.notes.append("stopped by a signal; the rest is left for the next run")
             report.status = "interrupted"
             return False
         row = digests[sub.id]
-        if row is not None and row.status == "rendered":
-            picks = tuple(
-                (resumed_papers[p.paper_id], p) for p in row.picks if p.paper_id in resumed_papers
-            )
-        else:
-            picks = tuple(ranking.papers_for(sub.id))
-        content = facts.content(sub, profiles[sub.id], picks, candidates=len(ranking.candidates))
+        content = composed.content(sub.id)
+        picks = content.picks
         message = ctx.renderer.render(content, now=ctx.now())
         if message is None:
             report.skipped += 1
             if not dry_run and row is not None:
-                reason = f"{len(ranking.candidates)} candidate papers, none above the threshold"
+                reason = f"{candidates} candidate papers, none above the threshold"
                 store.mark_digest_skipped(row.id, reason=reason, now=ctx.now())
             continue
         if dry_run or row is None:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
+from digest.compose import rank_subscribers
 from digest.config import load_config
-from digest.run import rank_subscribers
 from digest.sources import normalize_title
 from digest.store import Store
 from tests.run_helpers import extra_listings, invoke, outbox_titles, picked_titles, setup_instance

@@ -18,8 +18,8 @@ import pytest
 import sqlite_utils
 from markupsafe import escape
 
+from digest.compose import rank_subscribers
 from digest.config import Config, load_config
-from digest.run import rank_subscribers
 from digest.store import Store
 from digest.tokens import LinkSigner
 from digest.web import create_app

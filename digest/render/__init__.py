@@ -2,7 +2,8 @@
 
 Three steps, one module each, wired by :class:`Renderer` (:mod:`.renderer`):
 
-- :mod:`.content`: :class:`DigestContent` in, the values the templates show out (cleaned
+- :mod:`.content`: :class:`~digest.records.DigestContent` (made by :mod:`digest.compose`;
+  re-exported here as the renderer's input) in, the values the templates show out (cleaned
   titles, cut abstracts, dates, topics, links signed for the subscriber);
 - :mod:`.templates`: ``subject.txt``, ``digest.txt`` and ``digest.mjml``, loaded and
   compiled once, filled per email;
@@ -10,13 +11,14 @@ Three steps, one module each, wired by :class:`Renderer` (:mod:`.renderer`):
   bytes.
 
 Pure: no database, clock or network. This package may import records, config, errors,
-tokens, resources and text, never the store, the ranker, the run or the transports.
+tokens, resources and text, never the store, the ranker, compose, the run or the
+transports.
 """
 
 from __future__ import annotations
 
+from ..records import DigestContent
 from .content import (
-    DigestContent,
     PaperView,
     clean_text,
     cut_abstract,

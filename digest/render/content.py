@@ -1,12 +1,13 @@
-"""What a digest shows: the content the ranker decided, and the values the templates display.
+"""What a digest shows: the values the templates display.
 
-Owns :class:`DigestContent` (the input to rendering), :class:`PaperView` (one paper as the
-templates see it) and everything that turns them into display values: cleaned titles,
-shortened author lists, abstracts cut at a sentence end, dates in fixed English, the
-subject's topics, safe links, and the signed per-subscriber links (:class:`ContextBuilder`).
+Takes :class:`~digest.records.DigestContent` (what :mod:`digest.compose` decided) and owns
+:class:`PaperView` (one paper as the templates see it) and everything that turns them into
+display values: cleaned titles, shortened author lists, abstracts cut at a sentence end,
+dates in fixed English, the subject's topics, safe links, and the signed per-subscriber
+links (:class:`ContextBuilder`).
 
 Pure: no disk, network or clock (``now`` is passed in). May import records, config, errors,
-tokens and text; never the store, the ranker, the run or the transports.
+tokens and text; never the store, the ranker, compose, the run or the transports.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from urllib.parse import quote, urlsplit
 
 from ..config import EmailConfig
 from ..errors import RenderError
-from ..records import Keyword, Paper, Pick, Profile, Subscriber
+from ..records import DigestContent, Keyword, Paper
 from ..sources import arxiv_id_as_written
 from ..text import MONTH_ABBREVIATIONS, MONTH_NAMES, clip
 from ..tokens import LinkSigner, link_url
@@ -36,19 +37,6 @@ PREHEADER_PICKS = 3
 PREHEADER_MAX_CHARS = 150
 
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
-@dataclass(frozen=True)
-class DigestContent:
-    """Everything one subscriber's digest shows, decided by the ranker."""
-
-    subscriber: Subscriber
-    profile: Profile
-    picks: tuple[tuple[Paper, Pick], ...]  # best first
-    digest_date: datetime.date
-    trending: tuple[Paper, ...] = ()  # today's top papers by upvotes, not personalised
-    new_paper_count: int = 0  # candidates considered today, for the quiet-day note
-    below_threshold_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config, EmailConfig
-from ..records import Keyword, Paper, Pick, Profile, Subscriber
+from ..records import DigestContent, Keyword, Paper, Pick, Profile, Subscriber
 from ..tokens import LinkSigner
-from .content import ContextBuilder, DigestContent, clean_text
+from .content import ContextBuilder, clean_text
 from .message import MessageBuilder
 from .templates import Templates
 

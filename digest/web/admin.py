@@ -20,11 +20,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from ..compose import compose
 from ..errors import NotFoundError, StoreError, SubscriberError
 from ..profiles import SubscriberEntry, entry_from_mapping, profile_from_entry
 from ..records import SUBSCRIBER_STATUSES, Paper, Pick, Subscriber
 from ..render import safe_http_url
-from ..run import DayFacts, build_interests, rank_interests
 from ..store import Store
 from ..subscriptions import entry_for, resolve_paper_refs, save_entries
 from .auth import CSRF_FIELD, new_csrf_token, same_token
@@ -274,22 +274,13 @@ def build_preview(
         min_score=entry.min_score,
         quiet_day=entry.quiet_day,
     )
-    config = ctx.config
-    ranking = rank_interests(
-        store,
-        config,
-        lambda: build_interests(store, config, [edited], profiles={sub.id: profile}),
-        today=day,
-    )
-    picks = tuple(ranking.papers_for(sub.id))
-    content = DayFacts.of(store, config, day).content(
-        edited, profile, picks, candidates=len(ranking.candidates)
-    )
+    composed = compose(store, ctx.config, [edited], day, profiles={sub.id: profile})
+    content = composed.content(sub.id)
     rated = store.papers_by_id([*liked, *disliked])
     return PreviewResult(
         day=day,
-        picks=picks,
-        candidates=len(ranking.candidates),
+        picks=content.picks,
+        candidates=composed.candidates,
         liked=tuple(rated[p] for p in liked),
         disliked=tuple(rated[p] for p in disliked),
         html=ctx.renderer.render_html(content, now=ctx.now()),

@@ -1,0 +1,244 @@
+"""Compose a day's digests: rank each subscriber's unseen papers and decide what each shows.
+
+Owns :func:`compose`, the one way the daily run, ``digest preview``, ``digest rank`` and the
+admin editor's live preview turn (store, config, subscribers, day, optional unsaved
+profiles) into a :class:`Composition`: the :class:`Ranking` and, per subscriber, the
+:class:`~digest.records.DigestContent` to render. Also the adapter between the store and
+the pure ranker (:func:`build_interests`, :func:`rank_subscribers`, :func:`rank_interests`,
+:func:`lookback_window`) and what every digest of a day shows alike (:class:`DayFacts`).
+
+Reads the store, writes nothing. May import records, config, store and rank (so importing
+it imports scikit-learn); never render, transports, run, web or cli: it returns content and
+the caller renders it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from .config import Config
+from .rank import Interest, load_or_fit, rank
+from .records import DigestContent, Paper, Pick, Profile, Subscriber
+from .store import Store
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Picks for a set of subscribers, and the candidate papers they were drawn from."""
+
+    picks: dict[int, list[Pick]]  # subscriber id → picks, best first
+    candidates: dict[str, Paper]  # paper id → paper
+
+    def papers_for(self, subscriber_id: int) -> list[tuple[Paper, Pick]]:
+        return [(self.candidates[p.paper_id], p) for p in self.picks.get(subscriber_id, [])]
+
+
+@dataclass(frozen=True)
+class DayFacts:
+    """What every digest of one day shows alike: trending papers, the count of new ones."""
+
+    day: dt.date
+    trending: tuple[Paper, ...]
+    new_papers: int
+
+    @classmethod
+    def of(cls, store: Store, config: Config, day: dt.date) -> DayFacts:
+        return cls(
+            day=day,
+            trending=tuple(store.trending(day, limit=config.ranking.trending_count)),
+            new_papers=store.new_paper_count(day),
+        )
+
+
+@dataclass(frozen=True)
+class Composition:
+    """One day's digests for a set of subscribers: the ranking and what each digest shows."""
+
+    ranking: Ranking
+    facts: DayFacts
+    subscribers: Mapping[int, Subscriber]  # as composed (an unsaved edit included)
+    profiles: Mapping[int, Profile]
+    resumed: Mapping[int, tuple[tuple[Paper, Pick], ...]]  # picks decided by an earlier run
+
+    @property
+    def candidates(self) -> int:
+        """How many candidate papers the ranker weighed."""
+        return len(self.ranking.candidates)
+
+    def picks(self, subscriber_id: int) -> tuple[tuple[Paper, Pick], ...]:
+        """The subscriber's picks, best first: resumed ones as recorded, else ranked."""
+        resumed = self.resumed.get(subscriber_id)
+        if resumed is not None:
+            return resumed
+        return tuple(self.ranking.papers_for(subscriber_id))
+
+    def content(self, subscriber_id: int) -> DigestContent:
+        """Everything the subscriber's digest of this day shows, ready to render."""
+        facts = self.facts
+        return DigestContent(
+            subscriber=self.subscribers[subscriber_id],
+            profile=self.profiles[subscriber_id],
+            picks=self.picks(subscriber_id),
+            digest_date=facts.day,
+            trending=facts.trending,
+            new_paper_count=facts.new_papers,
+            below_threshold_count=self.candidates,
+        )
+
+
+def compose(
+    store: Store,
+    config: Config,
+    subscribers: Sequence[Subscriber],
+    day: dt.date,
+    *,
+    profiles: Mapping[int, Profile] | None = None,
+    resume: Mapping[int, Sequence[Pick]] | None = None,
+    limit: int | None = None,
+    include_below_threshold: bool = False,
+) -> Composition:
+    """Rank and compose ``day``'s digests of ``subscribers``.
+
+    ``subscribers`` may carry unsaved settings (``max_papers``, ``min_score``, … from an
+    editor) and ``profiles`` replaces stored profiles (an unsaved one, or one for a
+    subscriber who is not stored, like ``digest preview --sample``). ``resume`` holds the
+    picks already recorded for a digest (rendered before a crash): those subscribers are
+    not ranked again and keep those papers. ``limit`` overrides each ``max_papers`` and
+    ``include_below_threshold`` keeps papers under ``min_score`` (``digest rank --all``).
+    """
+    resume = resume or {}
+    overrides = profiles or {}
+    stored = store.profiles(s.id for s in subscribers if s.id not in overrides)
+    all_profiles = {**stored, **overrides}
+    ranking = rank_subscribers(
+        store,
+        config,
+        [s for s in subscribers if s.id not in resume],
+        today=day,
+        limit=limit,
+        include_below_threshold=include_below_threshold,
+        profiles=all_profiles,
+    )
+    recorded = store.papers_by_id(p.paper_id for picks in resume.values() for p in picks)
+    resumed = {
+        sub_id: tuple((recorded[p.paper_id], p) for p in picks if p.paper_id in recorded)
+        for sub_id, picks in resume.items()
+    }
+    return Composition(
+        ranking=ranking,
+        facts=DayFacts.of(store, config, day),
+        subscribers={s.id: s for s in subscribers},
+        profiles=all_profiles,
+        resumed=resumed,
+    )
+
+
+# --- the ranking adapter: store → ranker ---------------------------------------------------
+
+
+def lookback_window(config: Config, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The first-seen days whose papers are candidates on ``today`` (inclusive)."""
+    start = today - dt.timedelta(days=config.ranking.lookback_days - 1)
+    return start, today
+
+
+def build_interests(
+    store: Store,
+    config: Config,
+    subscribers: Sequence[Subscriber],
+    *,
+    limit: int | None = None,
+    profiles: Mapping[int, Profile] | None = None,
+) -> list[Interest]:
+    """Everything the ranker needs to know about each subscriber, read in a few queries.
+
+    Liked papers are the profile's likes plus "more like this" feedback; disliked the
+    profile's dislikes plus "less like this" (the latest vote on a paper wins). ``profiles``
+    replaces stored profiles (the web editor previews an unsaved one); the store is asked
+    only for the others.
+    """
+    ids = [s.id for s in subscribers]
+    given = profiles or {}
+    profiles = {**store.profiles(i for i in ids if i not in given), **given}
+    votes = store.feedback_votes(ids)
+    sent = store.sent_paper_ids(ids)
+    wanted: set[str] = set()
+    for sub in subscribers:
+        wanted.update(profiles[sub.id].liked, profiles[sub.id].disliked, votes[sub.id])
+    papers = store.papers_by_id(wanted)
+    interests = []
+    for sub in subscribers:
+        profile, sub_votes = profiles[sub.id], votes[sub.id]
+        liked = [p for p in profile.liked if sub_votes.get(p, 1) > 0]
+        liked += [p for p, v in sub_votes.items() if v > 0 and p not in liked]
+        disliked = [p for p in profile.disliked if sub_votes.get(p, -1) < 0]
+        disliked += [p for p, v in sub_votes.items() if v < 0 and p not in disliked]
+        interests.append(
+            Interest(
+                key=sub.id,
+                keywords=profile.keywords,
+                exclude=profile.exclude,
+                description=profile.description,
+                liked=tuple(papers[p] for p in liked if p in papers),
+                disliked=tuple(papers[p] for p in disliked if p in papers),
+                seen=frozenset(sent[sub.id] | set(liked) | set(disliked)),
+                min_score=sub.min_score if sub.min_score is not None else config.ranking.min_score,
+                limit=limit if limit is not None else sub.max_papers,
+            )
+        )
+    return interests
+
+
+def rank_subscribers(
+    store: Store,
+    config: Config,
+    subscribers: Sequence[Subscriber],
+    *,
+    today: dt.date,
+    limit: int | None = None,
+    include_below_threshold: bool = False,
+    profiles: Mapping[int, Profile] | None = None,
+) -> Ranking:
+    """Rank the unseen candidates of ``today``'s lookback window for each subscriber."""
+    if not subscribers:
+        return Ranking({}, {})
+    return rank_interests(
+        store,
+        config,
+        lambda: build_interests(store, config, subscribers, limit=limit, profiles=profiles),
+        today=today,
+        include_below_threshold=include_below_threshold,
+    )
+
+
+def rank_interests(
+    store: Store,
+    config: Config,
+    interests: Callable[[], list[Interest]],
+    *,
+    today: dt.date,
+    include_below_threshold: bool = False,
+) -> Ranking:
+    """Rank ``today``'s candidates for prepared interests (keys are subscriber ids).
+
+    ``interests`` is called only when there are candidates: a day with none reads no
+    profiles, feedback or sends.
+    """
+    since, until = lookback_window(config, today)
+    candidates = store.papers(since=since, until=until)
+    by_id = {p.id: p for p in candidates}
+    if not candidates:
+        return Ranking({}, by_id)
+    vectorizer = load_or_fit(
+        config.store.cache_dir, store.corpus_fingerprint(), lambda: list(store.iter_paper_texts())
+    )
+    ranked = rank(
+        vectorizer,
+        candidates,
+        interests(),
+        diversity=config.ranking.diversity,
+        include_below_threshold=include_below_threshold,
+    )
+    return Ranking(ranked, by_id)
