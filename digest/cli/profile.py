@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from ..errors import DigestError, SubscriberError
-from ..profiles import entry_from_mapping, entry_to_toml, parse_subscribers_toml
-from ..subscriptions import entry_for, save_entries
+from ..profiles import ProfileChanges, entry_to_toml, parse_subscribers_toml
+from ..subscriptions import change_profile, entry_for, save_entries
 from ..text import clip
 from .app import AppContext, changed_by, cli, emit_json, pass_app
 
@@ -79,21 +79,15 @@ def profile_set(
       digest profile set ada@example.org --keyword "program synthesis^2" --exclude vision
       digest profile set ada@example.org --like 2305.07922 --remove "medical imaging"
     """
-    sub = app.store.subscriber(email)
-    entry = entry_for(app.store, sub)
-    gone = {r.casefold() for r in remove}
-    removed_ids = {app.store.resolve_paper_ref(r) for r in remove} - {None}
-    data = {
-        "email": sub.email,
-        "keywords": [str(k) for k in entry.keywords if k.text.casefold() not in gone]
-        + list(keywords),
-        "exclude": [t for t in entry.exclude if t.casefold() not in gone] + list(exclude),
-        "liked": [p for p in entry.liked if p not in removed_ids] + list(like),
-        "disliked": [p for p in entry.disliked if p not in removed_ids] + list(dislike),
-        "description": entry.description if description is None else description,
-    }
-    new_entry = entry_from_mapping(data, where="profile set")
-    ((_, _),) = save_entries(app.store, [new_entry], who=changed_by(), now=app.now())
+    changes = ProfileChanges(
+        keywords=keywords,
+        exclude=exclude,
+        like=like,
+        dislike=dislike,
+        remove=remove,
+        description=description,
+    )
+    sub = change_profile(app.store, email, changes, who=changed_by(), now=app.now())
     click.echo(f"profile of {sub.email} saved")
 
 
