@@ -410,3 +410,43 @@ def profile_from_entry(
         disliked=tuple(disliked),
         description=entry.description,
     )
+
+
+# --- changes from the command line ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProfileChanges:
+    """What ``digest profile set`` asks for: terms and papers to add, references to remove
+    (a keyword, an excluded term, or a paper id or exact title) and a new description."""
+
+    keywords: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    like: tuple[str, ...] = ()
+    dislike: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+    description: str | None = None
+
+
+def apply_profile_changes(
+    entry: SubscriberEntry, changes: ProfileChanges, *, removed_ids: Iterable[str]
+) -> SubscriberEntry:
+    """``entry``'s profile with ``changes`` merged in: removals first, then additions.
+
+    A removal matches keywords and excluded terms case-insensitively, and liked/disliked
+    papers by id (``removed_ids``: the removals that name a stored paper, resolved). The
+    result gives only the profile keys, so saving it leaves the settings alone; it is
+    validated like any entry (:class:`SubscriberError` on a bad keyword or term).
+    """
+    gone = {r.casefold() for r in changes.remove}
+    removed = set(removed_ids)
+    data = {
+        "email": entry.email,
+        "keywords": [str(k) for k in entry.keywords if k.text.casefold() not in gone]
+        + list(changes.keywords),
+        "exclude": [t for t in entry.exclude if t.casefold() not in gone] + list(changes.exclude),
+        "liked": [p for p in entry.liked if p not in removed] + list(changes.like),
+        "disliked": [p for p in entry.disliked if p not in removed] + list(changes.dislike),
+        "description": entry.description if changes.description is None else changes.description,
+    }
+    return entry_from_mapping(data, where="profile set")

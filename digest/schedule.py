@@ -4,6 +4,10 @@ One job on a ``CronTrigger`` from config, ``max_instances=1`` (never two runs at
 ``coalesce`` (a backlog of missed fires runs once) and a misfire grace time. At start, if
 the latest scheduled time has passed with no successful run since (the machine was off),
 the job runs at once. SIGTERM and SIGINT let the current message finish, then exit.
+
+:func:`run_on_schedule` is the whole of ``digest schedule``: it wires the scheduler to
+:func:`scheduled_run` (one run of :func:`digest.run.run_digests`, logged) and
+:func:`missed_run` (no successful run since a scheduled time).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from functools import partial
 from types import FrameType
 from zoneinfo import ZoneInfo
 
@@ -21,10 +26,15 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
-from .config import ScheduleConfig
-from .errors import ConfigError
+from .config import Config, ScheduleConfig
+from .errors import ConfigError, DigestError
+from .render import make_renderer
+from .store import Store
+from .transports import make_transport
 
 log = logging.getLogger(__name__)
+# The report of each scheduled run is logged under "digest", as `digest schedule` always has.
+report_log = logging.getLogger("digest")
 
 _FIELDS5 = ("minute", "hour", "day", "month", "day_of_week")
 _FIELDS6 = ("second", *_FIELDS5)
@@ -164,3 +174,63 @@ def run_scheduler(
     # shutdown(wait=False) returned at once; let a run in progress finish its message.
     executor.shutdown(wait=True)
     log.info("scheduler stopped")
+
+
+def scheduled_run(config: Config, *, now: Callable[[], dt.datetime], stop: StopFlag) -> None:
+    """One scheduled run, on the scheduler's worker thread: deliver every due digest.
+
+    Opens its own store (one connection per thread), logs the report, and logs a
+    :class:`DigestError` instead of raising it, so the next scheduled run still happens.
+    """
+    from .run import RunContext, run_digests  # imports scikit-learn: only when running
+
+    store = Store.open(config.store.database)
+    try:
+        ctx = RunContext(
+            transport=make_transport(config),
+            renderer=make_renderer(config),
+            now=now,
+            should_stop=stop,
+            trigger="schedule",
+        )
+        report = run_digests(store, config, ctx)
+        report_log.info(
+            "run %s for %s: %s, %d sent, %d skipped, %d failed",
+            report.run_id,
+            report.digest_date,
+            report.status,
+            report.sent,
+            report.skipped,
+            report.failed,
+        )
+        for note in report.notes:
+            report_log.info("run %s: %s", report.run_id, note)
+    except DigestError as exc:
+        report_log.error("run failed: %s", exc)
+    finally:
+        store.close()
+
+
+def missed_run(config: Config, fire_time: dt.datetime) -> bool:
+    """Whether no run has succeeded since the scheduled time ``fire_time``."""
+    store = Store.open(config.store.database)
+    try:
+        return store.last_successful_run_since(fire_time) is None
+    finally:
+        store.close()
+
+
+def run_on_schedule(config: Config, *, now: Callable[[], dt.datetime]) -> None:
+    """Deliver the digests on ``config.schedule`` until SIGTERM/SIGINT (``digest schedule``).
+
+    Checks the renderer first, so a wrong secret or template fails at start, not at the
+    first scheduled time; catches up at start when the latest scheduled run was missed.
+    """
+    make_renderer(config)
+    stop = StopFlag()
+    run_scheduler(
+        config.schedule,
+        partial(scheduled_run, config, now=now, stop=stop),
+        missed_run=partial(missed_run, config),
+        stop=stop,
+    )

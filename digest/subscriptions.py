@@ -13,7 +13,13 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 
 from .errors import SubscriberError
-from .profiles import ENTRY_KEYS, SubscriberEntry, profile_from_entry
+from .profiles import (
+    ENTRY_KEYS,
+    ProfileChanges,
+    SubscriberEntry,
+    apply_profile_changes,
+    profile_from_entry,
+)
 from .records import Subscriber
 from .store import Store, SubscriberSettings, SubscriberUpdate
 
@@ -93,3 +99,19 @@ def entry_for(store: Store, subscriber: Subscriber) -> SubscriberEntry:
         quiet_day=subscriber.quiet_day,
         status=subscriber.status,
     )
+
+
+def change_profile(
+    store: Store, email: str, changes: ProfileChanges, *, who: str, now: dt.datetime
+) -> Subscriber:
+    """Merge ``changes`` into a subscriber's profile and save it (a new profile version).
+
+    Raises :class:`~digest.errors.NotFoundError` for an unknown email and
+    :class:`SubscriberError` for a bad term or an added paper not in the store.
+    """
+    subscriber = store.subscriber(email)
+    entry = entry_for(store, subscriber)
+    removed_ids = {i for r in changes.remove if (i := store.resolve_paper_ref(r)) is not None}
+    new_entry = apply_profile_changes(entry, changes, removed_ids=removed_ids)
+    save_entries(store, [new_entry], who=who, now=now)
+    return subscriber

@@ -1,0 +1,176 @@
+"""``digest profile show|set|edit|history|restore``: a subscriber's interest profile."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import DigestError, SubscriberError
+from ..profiles import ProfileChanges, entry_to_toml, parse_subscribers_toml
+from ..subscriptions import change_profile, entry_for, save_entries
+from ..text import clip
+from .app import AppContext, changed_by, cli, emit_json, pass_app
+
+
+@cli.group()
+def profile() -> None:
+    """Show, edit and restore a subscriber's interest profile."""
+
+
+@profile.command("show")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_app
+def profile_show(app: AppContext, email: str, as_json: bool) -> None:
+    """Show the interest profile, with liked papers' titles.
+
+    \b
+    Example:
+      digest profile show ada@example.org
+    """
+    sub = app.store.subscriber(email)
+    prof = app.store.profile(sub.id)
+    if as_json:
+        emit_json(
+            {
+                "email": sub.email,
+                "keywords": [{"text": k.text, "weight": k.weight} for k in prof.keywords],
+                "exclude": list(prof.exclude),
+                "liked": list(prof.liked),
+                "disliked": list(prof.disliked),
+                "description": prof.description,
+            }
+        )
+        return
+    titles = app.store.papers_by_id([*prof.liked, *prof.disliked])
+    click.echo(f"keywords:    {', '.join(str(k) for k in prof.keywords) or '-'}")
+    click.echo(f"exclude:     {', '.join(prof.exclude) or '-'}")
+    for label, ids in (("liked", prof.liked), ("disliked", prof.disliked)):
+        if not ids:
+            click.echo(f"{label + ':':<12} -")
+        for paper_id in ids:
+            title = titles[paper_id].title if paper_id in titles else "(not in the store)"
+            click.echo(f"{label + ':':<12} {paper_id}  {clip(title, 70)}")
+    click.echo(f"description: {prof.description or '-'}")
+
+
+@profile.command("set")
+@click.argument("email")
+@click.option("--keyword", "keywords", multiple=True, help='Add a keyword ("rag^2" = weight 2).')
+@click.option("--exclude", multiple=True, help="Add an excluded term.")
+@click.option("--like", multiple=True, help="Add a liked paper (id or exact title).")
+@click.option("--dislike", multiple=True, help="Add a disliked paper (id or exact title).")
+@click.option("--remove", multiple=True, help="Remove a keyword, excluded term or paper.")
+@click.option("--description", help="Replace the description.")
+@pass_app
+def profile_set(
+    app: AppContext,
+    email: str,
+    keywords: tuple[str, ...],
+    exclude: tuple[str, ...],
+    like: tuple[str, ...],
+    dislike: tuple[str, ...],
+    remove: tuple[str, ...],
+    description: str | None,
+) -> None:
+    """Add to or change a profile from the command line.
+
+    \b
+    Examples:
+      digest profile set ada@example.org --keyword "program synthesis^2" --exclude vision
+      digest profile set ada@example.org --like 2305.07922 --remove "medical imaging"
+    """
+    changes = ProfileChanges(
+        keywords=keywords,
+        exclude=exclude,
+        like=like,
+        dislike=dislike,
+        remove=remove,
+        description=description,
+    )
+    sub = change_profile(app.store, email, changes, who=changed_by(), now=app.now())
+    click.echo(f"profile of {sub.email} saved")
+
+
+@profile.command("edit")
+@click.argument("email")
+@pass_app
+def profile_edit(app: AppContext, email: str) -> None:
+    """Edit a subscriber and profile as TOML in $EDITOR; reopens on a mistake.
+
+    \b
+    Example:
+      EDITOR=nano digest profile edit ada@example.org
+    """
+    sub = app.store.subscriber(email)
+    text = entry_to_toml(entry_for(app.store, sub))
+    while True:
+        edited = click.edit(text, extension=".toml", require_save=True)
+        if edited is None:
+            click.echo("no change")
+            return
+        try:
+            entries = parse_subscribers_toml(edited, source="profile")
+            if len(entries) != 1 or entries[0].email != sub.email:
+                raise SubscriberError(
+                    f'profile: keep exactly one [[subscribers]] table with email = "{sub.email}"'
+                )
+            save_entries(app.store, entries, who=changed_by(), now=app.now())
+        except DigestError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            if not click.confirm("Edit again?", default=True):
+                raise click.ClickException("profile not saved") from exc
+            text = _with_error_comment(edited, str(exc))
+            continue
+        click.echo(f"profile of {sub.email} saved")
+        return
+
+
+def _with_error_comment(text: str, error: str) -> str:
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("# ERROR: "))
+    return f"# ERROR: {error}\n{body}\n"
+
+
+@profile.command("history")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@pass_app
+def profile_history(app: AppContext, email: str, as_json: bool) -> None:
+    """List every change to a profile, newest first (VERSION, when, who, what).
+
+    \b
+    Example:
+      digest profile history ada@example.org
+    """
+    sub = app.store.subscriber(email)
+    changes = app.store.profile_history(sub.id)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "version": c.id,
+                    "changed_at": c.changed_at,
+                    "changed_by": c.changed_by,
+                    "change": c.change,
+                }
+                for c in changes
+            ]
+        )
+        return
+    for c in changes:
+        click.echo(f"{c.id:>5}  {c.changed_at}  {c.changed_by:<14} {c.change}")
+
+
+@profile.command("restore")
+@click.argument("email")
+@click.argument("version", type=int)
+@pass_app
+def profile_restore(app: AppContext, email: str, version: int) -> None:
+    """Make an earlier VERSION (from `digest profile history`) current again.
+
+    \b
+    Example:
+      digest profile restore ada@example.org 3
+    """
+    sub = app.store.subscriber(email)
+    app.store.restore_profile(sub.id, version, who=changed_by(), now=app.now())
+    click.echo(f"profile of {sub.email} restored to version {version}")

@@ -1,0 +1,36 @@
+"""``digest serve``: the admin UI and the pages behind the email's links."""
+
+from __future__ import annotations
+
+import click
+
+from .app import AppContext, cli, pass_app
+
+
+@cli.command("serve")
+@click.option("--host", help="Address to listen on (default: config web.host).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), help="Port to listen on (default: config web.port)."
+)
+@pass_app
+def serve_command(app: AppContext, host: str | None, port: int | None) -> None:
+    """Serve the admin UI and the links in the emails (unsubscribe, preferences, feedback).
+
+    Needs the link secret (DIGEST_SECRET) and the admin password (DIGEST_ADMIN_PASSWORD, or
+    a hash from `python -m digest.web.auth`) in the environment. Point email.base_url at
+    the address people reach it under.
+
+    \b
+    Example:
+      DIGEST_ADMIN_PASSWORD=... digest serve --port 8000   # then open /admin
+    """
+    from ..web import serve
+
+    config = app.config
+    serve(
+        config,
+        host=host or config.web.host,
+        port=port or config.web.port,
+        now=app.now,
+        echo=click.echo,
+    )
