@@ -669,7 +669,7 @@ def test_bad_tokens_get_4xx_and_change_nothing(client, config, signer):
         ("/feedback/", _tampered(less_a), 403),
         ("/feedback/", LinkSigner("another-instance").sign(1, "less", paper_id), 403),
         ("/feedback/", signer.sign(1, "less", paper_id, issued_at=old), 410),  # too old
-        ("/feedback/", signer.sign(1, "less", "no-such-paper", issued_at=NOW), 404),
+        ("/feedback/", signer.sign(1, "less", "no-such-paper", issued_at=NOW), 410),
         ("/preferences/", unsub_a, 403),
         (
             "/preferences/",
