@@ -488,7 +488,11 @@ def _deliver_day(
             now=ctx.now(),
         )
         if not claimed:
-            report.already_done += 1  # another run took it
+            after = store.digest_row(sub.id, day)
+            if after is not None and after.status == "skipped":
+                report.skipped += 1  # unsubscribed since the run loaded them
+                continue
+            report.already_done += 1  # another run took it (or the subscriber stopped)
             continue
         outgoing = OutgoingMessage(message.as_bytes(), sender, sub.email, day)
         try:
