@@ -467,7 +467,8 @@ def _deliver_day(
         else:
             picks = tuple(ranking.papers_for(sub.id))
         content = facts.content(sub, profiles[sub.id], picks, candidates=len(ranking.candidates))
-        message = ctx.renderer.render(content, now=ctx.now())
+        rendered = ctx.renderer.render_digest(content, now=ctx.now())
+        message, picks = rendered.message, rendered.content.picks  # what fits in one email
         if message is None:
             report.skipped += 1
             if not dry_run and row is not None:

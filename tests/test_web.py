@@ -625,7 +625,7 @@ def test_preferences_change_delivery_and_topics(client, config, signer):
 
     invalid = client.post(f"/preferences/{token}", data={**form, "max_papers": "0"})
     assert invalid.status_code == 422
-    assert "max_papers is 0; expected 1 to 100" in invalid.text
+    assert "max_papers is 0; expected 1 to 50" in invalid.text
     resumed = client.post(
         f"/preferences/{token}", data={k: v for k, v in form.items() if k != "pause"}
     )
