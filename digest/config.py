@@ -19,6 +19,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
+from .records import MAX_PAPERS
 from .transports import TRANSPORTS
 
 log = logging.getLogger(__name__)
@@ -237,8 +238,12 @@ def _validate(config: Config, where: str) -> None:
         raise bad("ranking.lookback_days", r.lookback_days, "1 or more days")
     if not 0.0 <= r.diversity <= 1.0:
         raise bad("ranking.diversity", r.diversity, "a number from 0.0 to 1.0")
-    if not 1 <= r.default_max_papers <= 100:
-        raise bad("ranking.default_max_papers", r.default_max_papers, "1 to 100")
+    if not 1 <= r.default_max_papers <= MAX_PAPERS:
+        raise bad(
+            "ranking.default_max_papers",
+            r.default_max_papers,
+            f"1 to {MAX_PAPERS} (more papers would not fit in one email)",
+        )
     if r.trending_count < 0:
         raise bad("ranking.trending_count", r.trending_count, "0 or more")
     e = config.email

@@ -1,9 +1,11 @@
-"""Files written whole: the one home of digest's atomic writes.
+"""Files written whole, and private folders: the one home of digest's atomic writes.
 
 A reader (or a crash) sees the old file or the new one, never half of one: the data goes
 to a temporary file in the same folder, then ``os.replace`` moves it into place (atomic on
 POSIX within one file system). Used for outbox messages, inbox error notes and the cached
-model. May import nothing from digest.
+model. Every file and folder digest creates is readable by its owner only (0600 and
+0700, whatever the umask): outbox messages carry working unsubscribe and preferences links,
+and the database holds every subscriber's address. May import nothing from digest.
 """
 
 from __future__ import annotations
@@ -40,3 +42,32 @@ def write_atomically_with(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` and any missing parents as folders only their owner can enter
+    (0700). Folders that already exist are left as they are."""
+    missing = []
+    folder = path
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=PRIVATE_DIR)
+        except FileExistsError:  # made meanwhile by another process
+            continue
+        os.chmod(folder, PRIVATE_DIR)  # mkdir's mode is cut by the umask
+
+
+def make_private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if it does not exist, else make it 0600."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE)
+    try:
+        os.fchmod(fd, PRIVATE_FILE)
+    finally:
+        os.close(fd)

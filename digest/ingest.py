@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import ListingError
-from .files import write_atomically
+from .files import make_private_dir, write_atomically
 from .sources import FORMATS, detect_format, stream_listing
 from .store import ListingInfo, Store
 
@@ -202,8 +202,8 @@ def ingest_inbox(
     ingested (same content) count as processed.
     """
     processed, failed = inbox / "processed", inbox / "failed"
-    processed.mkdir(parents=True, exist_ok=True)
-    failed.mkdir(parents=True, exist_ok=True)
+    make_private_dir(processed)
+    make_private_dir(failed)
     results = []
     for path in inbox_files(inbox):
         result = ingest_file(store, path, today=today, fmt=fmt, listing_date=listing_date, now=now)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .config import Config, load_config
 from .errors import ConfigError
+from .files import make_private_dir
 from .resources import example_config_path
 from .store import Store
 
@@ -22,7 +23,7 @@ def init_instance(directory: Path) -> Path:
         raise ConfigError(
             f"{config_path}: a config file is already here; edit it, or remove it to start over"
         )
-    directory.mkdir(parents=True, exist_ok=True)
+    make_private_dir(directory)
     text = example_config_path().read_text(encoding="utf-8")
     tmp = config_path.with_name(f".{CONFIG_NAME}.tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -42,5 +43,5 @@ def create_layout(config: Config) -> None:
         config.delivery.outbox,
         config.store.cache_dir,
     ):
-        folder.mkdir(parents=True, exist_ok=True)
+        make_private_dir(folder)
     Store.open(config.store.database, create=True).close()

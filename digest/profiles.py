@@ -29,7 +29,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import SubscriberError
-from .records import QUIET_DAY_CHOICES, SUBSCRIBER_STATUSES, WEEKDAYS, Keyword, Profile
+from .records import (
+    MAX_PAPERS,
+    QUIET_DAY_CHOICES,
+    SUBSCRIBER_STATUSES,
+    WEEKDAYS,
+    Keyword,
+    Profile,
+)
 
 _EMAIL = re.compile(
     r"^[^@\s\x00-\x1f\"<>(),;:\\\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z]{2,}$"
@@ -204,8 +211,11 @@ def entry_from_mapping(data: dict[str, Any], *, where: str) -> SubscriberEntry:
         max_papers = data.get("max_papers", 10)
         if isinstance(max_papers, bool) or not isinstance(max_papers, int):
             raise SubscriberError(f"max_papers must be a whole number, got {max_papers!r}")
-        if not 1 <= max_papers <= 100:
-            raise SubscriberError(f"max_papers is {max_papers}; expected 1 to 100")
+        if not 1 <= max_papers <= MAX_PAPERS:
+            raise SubscriberError(
+                f"max_papers is {max_papers}; expected 1 to {MAX_PAPERS} "
+                "(more papers would not fit in one email)"
+            )
         min_score = data.get("min_score")
         if min_score is not None and (
             isinstance(min_score, bool) or not isinstance(min_score, int | float)

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 
 SUBSCRIBER_STATUSES = ("active", "paused", "unsubscribed", "bounced")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# The most papers one digest may hold: more would not fit in one email under Gmail's
+# ~102 KB clip (the renderer also drops picks past the size bound; they stay candidates).
+MAX_PAPERS = 50
 QUIET_DAY_CHOICES = ("skip", "note")
 
 

@@ -309,8 +309,8 @@ def _deliver_day(
             return False
         row = digests[sub.id]
         content = composed.content(sub.id)
-        picks = content.picks
-        message = ctx.renderer.render(content, now=ctx.now())
+        result = ctx.renderer.render_digest(content, now=ctx.now())
+        message, picks = result.message, result.content.picks  # what fits in one email
         if message is None:
             report.skipped += 1
             if not dry_run and row is not None:
@@ -331,7 +331,11 @@ def _deliver_day(
             now=ctx.now(),
         )
         if not claimed:
-            report.already_done += 1  # another run took it
+            after = store.digest_row(sub.id, day)
+            if after is not None and after.status == "skipped":
+                report.skipped += 1  # unsubscribed since the run loaded them
+                continue
+            report.already_done += 1  # another run took it (or the subscriber stopped)
             continue
         outgoing = OutgoingMessage(message.as_bytes(), sender, sub.email, day)
         try:

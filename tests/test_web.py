@@ -625,7 +625,7 @@ def test_preferences_change_delivery_and_topics(client, config, signer):
 
     invalid = client.post(f"/preferences/{token}", data={**form, "max_papers": "0"})
     assert invalid.status_code == 422
-    assert "max_papers is 0; expected 1 to 100" in invalid.text
+    assert "max_papers is 0; expected 1 to 50" in invalid.text
     resumed = client.post(
         f"/preferences/{token}", data={k: v for k, v in form.items() if k != "pause"}
     )
@@ -669,7 +669,7 @@ def test_bad_tokens_get_4xx_and_change_nothing(client, config, signer):
         ("/feedback/", _tampered(less_a), 403),
         ("/feedback/", LinkSigner("another-instance").sign(1, "less", paper_id), 403),
         ("/feedback/", signer.sign(1, "less", paper_id, issued_at=old), 410),  # too old
-        ("/feedback/", signer.sign(1, "less", "no-such-paper", issued_at=NOW), 404),
+        ("/feedback/", signer.sign(1, "less", "no-such-paper", issued_at=NOW), 410),
         ("/preferences/", unsub_a, 403),
         (
             "/preferences/",

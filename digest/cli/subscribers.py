@@ -43,7 +43,7 @@ _SUBSCRIBER_OPTIONS = [
     click.option("--name", help="Display name used in the To: header."),
     click.option("--frequency", help='"daily" or "weekly:mon" … "weekly:sun".'),
     click.option("--timezone", help='IANA timezone, e.g. "Europe/Paris".'),
-    click.option("--max-papers", type=int, help="Papers per digest (1–100)."),
+    click.option("--max-papers", type=int, help="Papers per digest (1–50)."),
     click.option("--min-score", type=float, help="Own relevance threshold (default: config)."),
     click.option("--quiet-day", type=click.Choice(["skip", "note"]), help="Email on quiet days?"),
 ]

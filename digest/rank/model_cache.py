@@ -22,7 +22,7 @@ import joblib
 import sklearn
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from ..files import write_atomically_with
+from ..files import make_private_dir, write_atomically_with
 from .vectorizing import build_vectorizer, fit_model
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def load_or_fit(
         return model
     model = fit_model(texts())
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
         _write(
             path,
             {

@@ -29,11 +29,13 @@ from .content import (
     top_topics,
 )
 from .message import format_address, message_id
-from .renderer import Renderer, make_renderer
+from .renderer import MAX_HTML_BYTES, RenderedDigest, Renderer, make_renderer
 
 __all__ = [
+    "MAX_HTML_BYTES",
     "DigestContent",
     "PaperView",
+    "RenderedDigest",
     "Renderer",
     "clean_text",
     "cut_abstract",

@@ -30,6 +30,14 @@ from ..tokens import LinkSigner, link_url
 PRODUCT = "digest"
 
 ABSTRACT_LIMIT = 300
+# Display bounds on what a listing gives, so no single field can swell an email: a title,
+# each author's name, a pick's reason, a footer keyword, a paper's own link (a longer URL
+# falls back to the arXiv page or a title search).
+TITLE_MAX_CHARS = 300
+AUTHOR_MAX_CHARS = 80
+REASON_MAX_CHARS = 120
+KEYWORD_MAX_CHARS = 60
+URL_MAX_CHARS = 2000
 MAX_TOPICS = 3
 TOPICS_MAX_CHARS = 40
 FOOTER_KEYWORDS = 6
@@ -74,13 +82,19 @@ def clean_text(text: str) -> str:
     return " ".join(text.split())  # ~4x faster than a regex substitution
 
 
+def _author(name: str) -> str:
+    # Cut before cleaning too: a 100 KB "name" of spaces would cost a full scan.
+    return clip(clean_text(name[: AUTHOR_MAX_CHARS * 4]), AUTHOR_MAX_CHARS, at_word=True)
+
+
 def shorten_authors(authors: Sequence[str]) -> str:
-    """ "A, B, C … Z" for long author lists; up to four names are listed in full."""
+    """ "A, B, C … Z" for long author lists; up to four names are listed in full, each cut
+    at :data:`AUTHOR_MAX_CHARS`."""
     if len(authors) > 4:  # clean only the four names shown, unless one of them is blank
-        shown = [clean_text(a) for a in (authors[0], authors[1], authors[2], authors[-1])]
+        shown = [_author(a) for a in (authors[0], authors[1], authors[2], authors[-1])]
         if all(shown):
             return f"{shown[0]}, {shown[1]}, {shown[2]} … {shown[3]}"
-    names = [n for n in (clean_text(a) for a in authors) if n]
+    names = [n for n in (_author(a) for a in authors) if n]
     if len(names) <= 4:
         return ", ".join(names)
     return f"{names[0]}, {names[1]}, {names[2]} … {names[-1]}"
@@ -186,6 +200,8 @@ def safe_http_url(url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
+    if len(url) > URL_MAX_CHARS:
+        return None
     if _URL_FORBIDDEN.search(url):
         return None
     try:
@@ -205,7 +221,13 @@ def paper_link(paper: Paper, email: EmailConfig) -> str:
     arxiv_id = arxiv_id_as_written(paper.id)
     if arxiv_id:
         return email.paper_url.replace("{id}", quote(arxiv_id, safe="/"))
-    return email.search_url.replace("{title}", quote(clean_text(paper.title), safe=""))
+    return email.search_url.replace("{title}", quote(display_title(paper.title), safe=""))
+
+
+def display_title(title: str) -> str:
+    """A title on one line, cut at :data:`TITLE_MAX_CHARS` at a word."""
+    head = clean_text(title[: TITLE_MAX_CHARS * 4])
+    return clip(head, TITLE_MAX_CHARS, at_word=True) if len(head) > TITLE_MAX_CHARS else head
 
 
 def _quiet_reason(content: DigestContent) -> str:
@@ -235,9 +257,16 @@ class ContextBuilder:
         self._base_url = email.base_url
         self._paper_text = functools.lru_cache(maxsize=4096)(self._paper_text_uncached)
 
-    def context(self, content: DigestContent, now: datetime.datetime) -> dict[str, Any]:
+    def context(
+        self,
+        content: DigestContent,
+        now: datetime.datetime,
+        *,
+        abstract_limit: int = ABSTRACT_LIMIT,
+    ) -> dict[str, Any]:
         """The values ``subject.txt``, ``digest.txt`` and ``digest.mjml`` see; links are
-        signed for the subscriber as issued at ``now``."""
+        signed for the subscriber as issued at ``now``; abstracts are cut near
+        ``abstract_limit`` characters."""
         email = self._email
         sub = content.subscriber
         day = content.digest_date
@@ -247,18 +276,24 @@ class ContextBuilder:
         for number, (paper, pick) in enumerate(content.picks, start=1):
             more = link_url(base, "more", sign(sub.id, "more", paper.id, issued_at=now))
             less = link_url(base, "less", sign(sub.id, "less", paper.id, issued_at=now))
-            picks.append(self._view(paper, pick.reasons, number, day, more, less))
+            picks.append(
+                self._view(paper, pick.reasons, number, day, more, less, limit=abstract_limit)
+            )
         trending = [
             self._view(paper, (), number, day, with_abstract=False)
             for number, paper in enumerate(content.trending, 1)
         ]
 
         count = len(picks)
-        keywords = [t for t in (clean_text(k.text) for k in content.profile.keywords) if t]
+        keywords = [
+            clip(t, KEYWORD_MAX_CHARS, at_word=True)
+            for t in (clean_text(k.text) for k in content.profile.keywords)
+            if t
+        ]
         subject = format_subject(
             email.subject, count=count, topics=top_topics(content.profile.keywords), date=day
         )
-        name = clean_text(sub.name)
+        name = clip(clean_text(sub.name[:400]), 100, at_word=True)
         papers = "paper" if count == 1 else "papers"
         if picks:
             titles = " · ".join(p.title for p in picks[:PREHEADER_PICKS])
@@ -303,9 +338,10 @@ class ContextBuilder:
         less_url: str = "",
         *,
         with_abstract: bool = True,
+        limit: int = ABSTRACT_LIMIT,
     ) -> PaperView:
         title, url, authors, abstract, truncated, date_label = self._paper_text(
-            paper, today, with_abstract
+            paper, today, limit if with_abstract else 0
         )
         return PaperView(
             number,
@@ -315,7 +351,11 @@ class ContextBuilder:
             authors,
             abstract,
             truncated,
-            tuple(r for r in (clean_text(r) for r in reasons) if r),
+            tuple(
+                clip(r, REASON_MAX_CHARS, at_word=True)
+                for r in (clean_text(r[: REASON_MAX_CHARS * 4]) for r in reasons)
+                if r
+            ),
             paper.upvotes,
             date_label,
             more_url,
@@ -323,11 +363,13 @@ class ContextBuilder:
         )
 
     def _paper_text_uncached(
-        self, paper: Paper, today: datetime.date, with_abstract: bool
+        self, paper: Paper, today: datetime.date, abstract_limit: int
     ) -> tuple[str, str, str, str, bool, str]:
-        abstract, truncated = cut_abstract(paper.abstract) if with_abstract else ("", False)
+        abstract, truncated = (
+            cut_abstract(paper.abstract, abstract_limit) if abstract_limit else ("", False)
+        )
         return (
-            clean_text(paper.title) or "(untitled)",
+            display_title(paper.title) or "(untitled)",
             paper_link(paper, self._email),
             shorten_authors(paper.authors),
             abstract,

@@ -9,7 +9,9 @@ steps: :mod:`.content` (display values), :mod:`.templates` (filling) and :mod:`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -17,9 +19,28 @@ from typing import Any
 from ..config import Config, EmailConfig
 from ..records import DigestContent, Keyword, Paper, Pick, Profile, Subscriber
 from ..tokens import LinkSigner
-from .content import ContextBuilder, clean_text
+from .content import ABSTRACT_LIMIT, ContextBuilder, clean_text
 from .message import MessageBuilder
 from .templates import Templates
+
+# The HTML part's size bound, in bytes on the wire (UTF-8, CRLF line ends): under Gmail's
+# ~102 KB clip, past which the footer with the unsubscribe link is hidden.
+MAX_HTML_BYTES = 98_000  # with room for the line breaks the message adds to long lines
+SHORT_ABSTRACT_LIMIT = 120  # the abstracts' length when the full ones do not fit
+
+
+def html_bytes(html: str) -> int:
+    """The HTML part's size as sent: UTF-8, each line end a CRLF."""
+    return len(html.encode("utf-8")) + html.count("\n")
+
+
+@dataclass(frozen=True)
+class RenderedDigest:
+    """A rendered digest: the message (None for a skipped quiet day) and the content it
+    shows, whose picks are the ones to record as sent."""
+
+    content: DigestContent
+    message: EmailMessage | None
 
 
 class Renderer:
@@ -47,25 +68,71 @@ class Renderer:
     def render(self, content: DigestContent, *, now: datetime.datetime) -> EmailMessage | None:
         """The digest as a multipart/alternative message, or None for a skipped quiet day.
 
-        Serialise it with ``msg.as_bytes()`` (its own policy: CRLF line ends).
+        Serialise it with ``msg.as_bytes()`` (its own policy: CRLF line ends). The picks
+        that did not fit are left out (see :meth:`render_digest`).
         """
+        return self.render_digest(content, now=now).message
+
+    def render_digest(self, content: DigestContent, *, now: datetime.datetime) -> RenderedDigest:
+        """The message and the content it shows: ``content`` itself, or with what did not
+        fit under :data:`MAX_HTML_BYTES` left out. Only the picks it shows count as sent."""
         if not content.picks and content.subscriber.quiet_day != "note":
-            return None
-        context = self._contexts.context(content, now)
+            return RenderedDigest(content, None)
+        content, context, html = self._fit(content, now)
         templates = self._templates
-        return self._messages.build(
+        message = self._messages.build(
             content.subscriber,
             content.digest_date,
             now,
             subject=clean_text(templates.subject(context)),
             text=templates.text(context),
-            html=templates.html(context),
+            html=html,
             unsubscribe_url=context["unsubscribe_url"],
         )
+        return RenderedDigest(content, message)
 
     def render_html(self, content: DigestContent, *, now: datetime.datetime) -> str:
         """The HTML body alone, for previews (also for a quiet day, whatever the setting)."""
-        return self._templates.html(self._contexts.context(content, now))
+        return self._fit(content, now)[2]
+
+    def _fit(
+        self, content: DigestContent, now: datetime.datetime
+    ) -> tuple[DigestContent, dict[str, Any], str]:
+        """The content, its template values and its HTML, kept under MAX_HTML_BYTES so the
+        footer (with the unsubscribe link) comes before Gmail's ~102 KB clip: if too big,
+        trending goes, then abstracts are shortened, then the last picks are left out."""
+
+        def attempt(
+            candidate: DigestContent, limit: int = ABSTRACT_LIMIT
+        ) -> tuple[DigestContent, dict[str, Any], str] | None:
+            context = self._contexts.context(candidate, now, abstract_limit=limit)
+            html = self._templates.html(context)
+            return (candidate, context, html) if html_bytes(html) <= MAX_HTML_BYTES else None
+
+        context = self._contexts.context(content, now)
+        html = self._templates.html(context)
+        if html_bytes(html) <= MAX_HTML_BYTES:
+            return content, context, html
+        bare = dataclasses.replace(content, trending=())
+        fitted = attempt(bare) or attempt(bare, SHORT_ABSTRACT_LIMIT)
+        if fitted is not None:
+            return fitted
+        # The most picks that fit (each one is bounded, so one always does).
+        low, high = 1, len(bare.picks) - 1
+        best = attempt(dataclasses.replace(bare, picks=bare.picks[:1]), SHORT_ABSTRACT_LIMIT)
+        while low < high:
+            middle = (low + high + 1) // 2
+            shorter = dataclasses.replace(bare, picks=bare.picks[:middle])
+            found = attempt(shorter, SHORT_ABSTRACT_LIMIT)
+            if found is None:
+                high = middle - 1
+            else:
+                best, low = found, middle
+        if best is None:  # pragma: no cover - every field is bounded
+            shortest = dataclasses.replace(bare, picks=bare.picks[:1])
+            context = self._contexts.context(shortest, now, abstract_limit=SHORT_ABSTRACT_LIMIT)
+            return shortest, context, self._templates.html(context)
+        return best
 
     def render_text(self, content: DigestContent, *, now: datetime.datetime) -> str:
         """The plain-text body alone."""

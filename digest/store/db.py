@@ -25,6 +25,7 @@ from typing import TypeVar
 import sqlite_utils
 
 from ..errors import StoreError
+from ..files import PRIVATE_FILE, make_private_dir, make_private_file
 
 CHUNK = 500  # values per IN (...) query; well under SQLite's variable limit
 
@@ -42,7 +43,12 @@ def connect(path: Path, *, create: bool) -> sqlite_utils.Database:
             f"(or fix store.database in the config)"
         )
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
+        # SQLite gives -wal and -shm the database file's mode, so all three are 0600.
+        if not path.exists():
+            make_private_file(path)
+        else:
+            _tighten(path)
         # An ingest hands the connection to its indexing thread between chunks (never
         # two threads at once), so it may be used off the thread that opened it.
         conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False)
@@ -57,6 +63,17 @@ def connect(path: Path, *, create: bool) -> sqlite_utils.Database:
     except sqlite3.DatabaseError as exc:
         raise cannot_open(path, exc) from exc
     return db
+
+
+def _tighten(path: Path) -> None:
+    """Make an existing database (and its -wal, -shm) 0600, as a new one is; best effort:
+    a file someone else owns is left as it is."""
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if file.stat().st_mode & 0o077:
+                file.chmod(PRIVATE_FILE)
+        except OSError:
+            continue
 
 
 def cannot_open(path: Path | None, exc: sqlite3.DatabaseError) -> StoreError:

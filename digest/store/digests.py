@@ -167,13 +167,17 @@ class DigestStore(StoreBase):
         """Move a digest to ``rendered`` for this run, if nobody else moved it first.
 
         The conditional UPDATE is the claim: of two overlapping runs exactly one changes
-        the row, and only that one sends the message.
+        the row, and only that one sends the message. It also re-reads the subscriber: one
+        who unsubscribed (or was paused or bounced) since the run loaded them is not
+        claimed; their digest becomes ``skipped`` with their status as the reason, and its
+        papers stay candidates. An unsubscribe that lands before the hand-off always wins.
         """
         with self.transaction():
             cursor = self.db.execute(
                 "UPDATE digests SET status = 'rendered', claimed_by = ?, picks = ?, "
                 "message_id = ?, run_id = ?, attempts = attempts + 1, updated_at = ? "
-                "WHERE id = ? AND status = ? AND claimed_by IS ?",
+                "WHERE id = ? AND status = ? AND claimed_by IS ? AND EXISTS (SELECT 1 FROM "
+                "subscribers WHERE id = digests.subscriber_id AND status = 'active')",
                 [
                     claimed_by,
                     _picks_json(picks),
@@ -185,7 +189,16 @@ class DigestStore(StoreBase):
                     previous_claim,
                 ],
             )
-        return cursor.rowcount == 1
+            if cursor.rowcount == 1:
+                return True
+            self.db.execute(
+                "UPDATE digests SET status = 'skipped', claimed_by = NULL, updated_at = ?, "
+                "error = (SELECT status FROM subscribers WHERE id = digests.subscriber_id) "
+                "WHERE id = ? AND status = ? AND claimed_by IS ? AND EXISTS (SELECT 1 FROM "
+                "subscribers WHERE id = digests.subscriber_id AND status != 'active')",
+                [stamp(now), digest_id, from_status, previous_claim],
+            )
+        return False
 
     def mark_digest_sent(
         self,

@@ -215,12 +215,50 @@ def _m005_fts_insert_trigger_text(db: sqlite_utils.Database) -> None:
     db.execute(FTS_INSERT_TRIGGER)
 
 
+def _m006_ids_never_reused(db: sqlite_utils.Database) -> None:
+    # An emailed link names its subscriber by id. Without AUTOINCREMENT SQLite gives a
+    # purged subscriber's id (the highest) to the next one added, and the old links would
+    # act on the new person. The table is rebuilt (SQLite cannot add AUTOINCREMENT in
+    # place) with every row and id kept; the tables that point at it keep pointing at it
+    # by name. Runs with foreign keys off (see migrate), so dropping the old table does
+    # not cascade. (An id purged before this migration left no trace in the database, so
+    # it cannot be reserved: only ids purged from now on are never given again.)
+    # One statement at a time: executescript() would commit the migration's transaction.
+    for statement in (
+        f"CREATE TABLE subscribers_new ({_SUBSCRIBER_COLUMNS_V2})",
+        "INSERT INTO subscribers_new SELECT id, email, name, status, frequency, timezone, "
+        "max_papers, min_score, quiet_day, hard_failures, created, updated FROM subscribers",
+        "DROP TABLE subscribers",
+        "ALTER TABLE subscribers_new RENAME TO subscribers",
+        "CREATE INDEX subscribers_status ON subscribers (status)",
+    ):
+        db.execute(statement)
+
+
+_SUBSCRIBER_COLUMNS_V2 = """
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    email TEXT NOT NULL COLLATE NOCASE UNIQUE,
+    name TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'active'
+        CHECK (status IN ('active', 'paused', 'unsubscribed', 'bounced')),
+    frequency TEXT NOT NULL DEFAULT 'daily',       -- daily | weekly:mon … weekly:sun
+    timezone TEXT NOT NULL DEFAULT 'UTC',
+    max_papers INTEGER NOT NULL DEFAULT 10,
+    min_score REAL,                                -- NULL: the config's ranking.min_score
+    quiet_day TEXT NOT NULL DEFAULT 'skip' CHECK (quiet_day IN ('skip', 'note')),
+    hard_failures INTEGER NOT NULL DEFAULT 0,      -- 5xx replies in a row
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL
+"""
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_papers_and_listings", _m001_papers_and_listings),
     ("002_subscribers_profiles_feedback_sends", _m002_subscribers),
     ("003_runs", _m003_runs),
     ("004_fts_bulk_settings", _m004_fts_bulk_settings),
     ("005_fts_insert_trigger_text", _m005_fts_insert_trigger_text),
+    ("006_subscriber_ids_never_reused", _m006_ids_never_reused),
 )
 
 
@@ -242,12 +280,28 @@ def migrate(db: sqlite_utils.Database, path: Path | None) -> list[str]:
             f"{path}: the database was made by a newer digest "
             f"(migrations {', '.join(sorted(unknown))}); upgrade digest"
         )
-    applied = []
-    for name, migration in MIGRATIONS:
-        if name in done:
-            continue
-        with transaction(conn):
-            migration(db)
-            conn.execute("INSERT INTO migrations (name) VALUES (?)", [name])
-        applied.append(name)
+    applied: list[str] = []
+    pending = [(name, migration) for name, migration in MIGRATIONS if name not in done]
+    if not pending:
+        return applied
+    # A migration that rebuilds a table must not cascade its DROP to the rows pointing at
+    # it; the pragma cannot change inside a transaction, so it is off for all of them, and
+    # each migration checks the keys before it commits.
+    enforced = bool(conn.execute("PRAGMA foreign_keys").fetchone()[0])
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        for name, migration in pending:
+            with transaction(conn):
+                migration(db)
+                broken = conn.execute("PRAGMA foreign_key_check").fetchone()
+                if broken is not None:
+                    raise StoreError(
+                        f"{path}: migration {name} left a row of {broken[0]} pointing at a "
+                        f"missing {broken[2]} row; nothing was changed, report this"
+                    )
+                conn.execute("INSERT INTO migrations (name) VALUES (?)", [name])
+            applied.append(name)
+    finally:
+        if enforced:
+            conn.execute("PRAGMA foreign_keys = ON")
     return applied

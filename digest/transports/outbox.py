@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import TransportError
-from ..files import write_atomically
+from ..files import make_private_dir, write_atomically
 from .base import OutgoingMessage, Receipt
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class OutboxTransport:
     def send(self, message: OutgoingMessage) -> Receipt:
         path = self.path_for(message.recipient, message.digest_date)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(path.parent)
             # The .html first: once the .eml exists the message counts as delivered.
             html = html_body(message.data)
             if html is not None:

@@ -131,37 +131,59 @@ class SmtpTransport:
         sender, recipient, data = message.sender, message.recipient, message.data
         envelope_from = parseaddr(sender)[1] or sender
         attempts = self.config.retries + 1
+        where = f"{self.config.host}:{self.config.port}"
         last_error = ""
         for attempt in range(1, attempts + 1):
             self._wait_for_rate_limit()
             try:
-                refused = self._connection().sendmail(envelope_from, [recipient], data)
-            except smtplib.SMTPRecipientsRefused as exc:
-                code, reply = exc.recipients.get(recipient, (550, b"refused"))
-                if code >= 500:
-                    raise PermanentDeliveryError(_reply(recipient, code, reply)) from exc
-                last_error = _reply(recipient, code, reply)
-            except smtplib.SMTPResponseException as exc:
-                if exc.smtp_code >= 500:
-                    self._reset()
-                    raise PermanentDeliveryError(
-                        _reply(recipient, exc.smtp_code, exc.smtp_error)
-                    ) from exc
-                self._reset()
-                last_error = _reply(recipient, exc.smtp_code, exc.smtp_error)
-            except (smtplib.SMTPServerDisconnected, ConnectionError, TimeoutError, OSError) as exc:
-                # A dropped or broken connection: open a new one on the next attempt.
+                # Connection-level: no message can pass a server that refuses us, answers
+                # 421 (or 5xx) to the greeting or times out. After the retries the run
+                # stops (TransportError) instead of trying every digest in turn.
+                conn = self._connection()
+            except (smtplib.SMTPException, OSError) as exc:
                 self._drop()
-                last_error = f"{recipient}: connection to {self.config.host} lost ({exc})"
-                if attempt == attempts:
+                last_error = f"cannot connect to {where} ({_connect_failure(exc)})"
+                if _permanent(exc) or attempt == attempts:
                     raise TransportError(
-                        f"SMTP {self.config.host}:{self.config.port} unreachable after "
-                        f"{attempts} attempts ({exc}); digests stay pending for the next run"
+                        f"SMTP {where} unreachable after {attempt} "
+                        f"{'attempt' if attempt == 1 else 'attempts'} "
+                        f"({_connect_failure(exc)}); nothing was sent and every digest "
+                        "stays pending for the next run"
                     ) from exc
             else:
-                if refused:  # pragma: no cover - one recipient: refusal raises above
-                    raise PermanentDeliveryError(f"{recipient}: refused ({refused})")
-                return Receipt(self.name, f"{self.config.host}:{self.config.port}")
+                try:
+                    refused = conn.sendmail(envelope_from, [recipient], data)
+                except smtplib.SMTPRecipientsRefused as exc:
+                    code, reply = exc.recipients.get(recipient, (550, b"refused"))
+                    if code == 421:  # the server is closing the connection
+                        self._drop()
+                    elif code >= 500:
+                        raise PermanentDeliveryError(_reply(recipient, code, reply)) from exc
+                    last_error = _reply(recipient, code, reply)
+                except smtplib.SMTPResponseException as exc:
+                    if exc.smtp_code >= 500:
+                        self._reset()
+                        raise PermanentDeliveryError(
+                            _reply(recipient, exc.smtp_code, exc.smtp_error)
+                        ) from exc
+                    if exc.smtp_code == 421:
+                        self._drop()
+                    else:
+                        self._reset()
+                    last_error = _reply(recipient, exc.smtp_code, exc.smtp_error)
+                except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                    # A dropped or broken connection: open a new one on the next attempt.
+                    self._drop()
+                    last_error = f"{recipient}: connection to {self.config.host} lost ({exc})"
+                    if attempt == attempts:
+                        raise TransportError(
+                            f"SMTP {where} unreachable after {attempts} attempts ({exc}); "
+                            "digests stay pending for the next run"
+                        ) from exc
+                else:
+                    if refused:  # pragma: no cover - one recipient: refusal raises above
+                        raise PermanentDeliveryError(f"{recipient}: refused ({refused})")
+                    return Receipt(self.name, where)
             if attempt < attempts:
                 delay = self.config.backoff_seconds * 2 ** (attempt - 1)
                 log.info("retrying %s in %.1f s: %s", recipient, delay, last_error)
@@ -176,6 +198,24 @@ class SmtpTransport:
             self._conn.rset()
         except (smtplib.SMTPException, OSError):
             self._drop()
+
+
+def _connect_failure(exc: BaseException) -> str:
+    """Why a connection could not be opened, in a few words."""
+    if isinstance(exc, smtplib.SMTPResponseException):
+        text = exc.smtp_error
+        text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+        return f"the server replied {exc.smtp_code} {' '.join(text.split())}"
+    if isinstance(exc, TimeoutError):
+        return "timed out; check smtp.host, smtp.port and smtp.timeout"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused; check smtp.host and smtp.port"
+    return str(exc) or type(exc).__name__
+
+
+def _permanent(exc: BaseException) -> bool:
+    """A 5xx greeting: the server will not talk to us, retrying is pointless."""
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
 
 
 def _reply(recipient: str, code: int, reply: bytes | str) -> str:

@@ -192,7 +192,7 @@ class _Feedback(_LinkHandler):
         paper = store.papers_by_id([paper_id]).get(paper_id)
         if paper is None:
             raise _Rejected(
-                404, "Paper not found", "This paper is no longer in the digest's database."
+                410, "Paper not found", "This paper is no longer in the digest's database."
             )
         return sub, paper
 
