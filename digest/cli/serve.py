@@ -16,9 +16,9 @@ from .app import AppContext, cli, pass_app
 def serve_command(app: AppContext, host: str | None, port: int | None) -> None:
     """Serve the admin UI and the links in the emails (unsubscribe, preferences, feedback).
 
-    Needs the link secret (DIGEST_SECRET) and the admin password (DIGEST_ADMIN_PASSWORD, or
-    a hash from `python -m digest.web.auth`) in the environment. Point email.base_url at
-    the address people reach it under.
+    Needs the link secret (the instance's secret.key, or DIGEST_SECRET) and the admin
+    password (DIGEST_ADMIN_PASSWORD, or a hash from `python -m digest.web.auth`) in the
+    environment. Point email.base_url at the address people reach it under.
 
     \b
     Example:

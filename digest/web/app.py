@@ -33,7 +33,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..config import Config
+from ..config import Config, check_secret
 from ..render import make_renderer
 from ..store import Store
 from ..tokens import LinkSigner
@@ -155,6 +155,7 @@ def create_app(
     clock (tests pass their own). Raises :class:`ConfigError` for a malformed password
     hash and :class:`RenderError` for broken email templates.
     """
+    check_secret(secret, "the link secret")
     https = config.email.base_url.startswith("https://")
     ctx = WebContext(
         config=config,
@@ -215,7 +216,7 @@ def serve(
     """
     import uvicorn
 
-    secret = config.secret(config.email.secret_env, key="email.secret_env")
+    secret = config.link_secret()
     password = config.secret(config.web.admin_password_env, key="web.admin_password_env")
     Store.open(config.store.database).close()  # a missing database fails here, not per page
     app = create_app(config, secret=secret, admin_password=password, now=now)
