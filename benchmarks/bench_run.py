@@ -132,7 +132,7 @@ def run_once(config_path: Path) -> dict[str, float]:
     moment = dt.datetime.combine(DAY, dt.time(7), tzinfo=dt.UTC)
     ctx = RunContext(
         transport=make_transport(config, "outbox"),
-        renderer=make_renderer(config, secret="bench-secret"),
+        renderer=make_renderer(config, secret="bench-secret-bench-secret-bench-secret"),
         now=lambda: moment,
     )
     start = time.perf_counter()

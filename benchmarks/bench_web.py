@@ -58,7 +58,7 @@ from digest.store import Store  # noqa: E402
 from digest.subscriptions import save_entries  # noqa: E402
 from digest.tokens import LinkSigner  # noqa: E402
 
-SECRET = "bench-web-secret"
+SECRET = "bench-web-secret-bench-web-secret-0123"
 PASSWORD = "bench-web-password"
 THINK_SECONDS = (0.0, 0.0)  # uniform between clicks; 0 0: each client clicks back to back
 FEEDBACK_SHARE = 0.8

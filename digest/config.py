@@ -67,6 +67,7 @@ class EmailConfig:
     search_url: str = ARXIV_SEARCH_URL
     templates: Path | None = None  # a folder of the admin's own templates; None: built-in
     secret_env: str = "DIGEST_SECRET"
+    secret_file: Path | None = None  # read when the environment variable is not set
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,12 @@ class WebConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     admin_password_env: str = "DIGEST_ADMIN_PASSWORD"
+    # Addresses of reverse proxies whose X-Forwarded-For/-Proto headers are believed; empty:
+    # none, so the login limit keys on the connecting socket's address.
+    trusted_proxies: tuple[str, ...] = ()
+    header_timeout: float = 10.0  # seconds to send a request's headers, then disconnected
+    keep_alive_timeout: int = 75  # idle seconds between requests on one connection
+    max_connections: int = 1000  # connections and requests in flight; beyond: 503
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,52 @@ class Config:
                 f"which is not set; export {env_name}=... before running this command"
             )
         return value
+
+    def link_secret(self) -> str:
+        """The secret that signs links and sessions: the environment variable named by
+        ``email.secret_env`` if set, else the file ``email.secret_file``.
+
+        Raises :class:`ConfigError` when neither gives one, or when it is too short to
+        resist an offline guess from one emailed link.
+        """
+        env_name = self.email.secret_env
+        value = os.environ.get(env_name, "")
+        source = f"the environment variable {env_name}"
+        secret_file = self.email.secret_file
+        if not value and secret_file is not None:
+            source = str(secret_file)
+            try:
+                value = secret_file.read_text(encoding="utf-8").strip()
+            except FileNotFoundError as exc:
+                raise ConfigError(
+                    f"{self.path or 'config'}: email.secret_file {secret_file} does not exist; "
+                    f"write one with `{SECRET_COMMAND} > {secret_file}` (then chmod 600), "
+                    f"or export {env_name}"
+                ) from exc
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(
+                    f"{self.path or 'config'}: email.secret_file {secret_file} cannot be read "
+                    f"({exc}); fix its permissions, or export {env_name}"
+                ) from exc
+        if not value:
+            return self.secret(env_name, key="email.secret_env")  # raises, naming the variable
+        check_secret(value, source)
+        return value
+
+
+MIN_SECRET_BYTES = 32
+SECRET_COMMAND = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
+def check_secret(secret: str, source: str) -> None:
+    """Refuse a link secret under :data:`MIN_SECRET_BYTES`: one emailed link would let an
+    attacker find a short one offline and forge any link or an admin session."""
+    size = len(secret.encode("utf-8"))
+    if size < MIN_SECRET_BYTES:
+        raise ConfigError(
+            f"{source}: the link secret is {size} bytes, too short to be safe; use "
+            f"{MIN_SECRET_BYTES} or more, e.g. the output of `{SECRET_COMMAND}`"
+        )
 
 
 # Values that are checked beyond their type: key -> (allowed values or predicate, what to say).
@@ -205,6 +258,10 @@ def _coerce(hint: Any, raw: Any, dotted: str, where: str, base: Path) -> Any:
         if raw == "" and type(None) in get_args(hint):
             return None  # TOML has no null: an empty string means "not set"
         return _coerce(options[0], raw, dotted, where, base)
+    if origin is tuple:
+        if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+            raise ConfigError(f"{where}: {dotted} must be a list of strings, got {raw!r}")
+        return tuple(raw)
     if hint is Path:
         if not isinstance(raw, str) or not raw:
             raise ConfigError(f"{where}: {dotted} must be a path string, got {raw!r}")
@@ -276,5 +333,11 @@ def _validate(config: Config, where: str) -> None:
             config.schedule.cron,
             'five cron fields, e.g. "0 7 * * mon-fri" (or six, seconds first)',
         )
-    if not 1 <= config.web.port <= 65535:
-        raise bad("web.port", config.web.port, "a port number from 1 to 65535")
+    w = config.web
+    if not 1 <= w.port <= 65535:
+        raise bad("web.port", w.port, "a port number from 1 to 65535")
+    for key in ("header_timeout", "keep_alive_timeout"):
+        if getattr(w, key) <= 0:
+            raise bad(f"web.{key}", getattr(w, key), "a number of seconds above 0")
+    if w.max_connections < 1:
+        raise bad("web.max_connections", w.max_connections, "1 or more")

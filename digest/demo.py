@@ -8,8 +8,6 @@ the daily run ingests it, ranks, renders and writes the emails to the outbox.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import secrets
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -98,12 +96,9 @@ def run_demo(
     """
     prepare_demo_dir(directory)
     config = load_config(init_instance(directory))
-    secret = os.environ.get(config.email.secret_env) or secrets.token_urlsafe(32)
-    if config.email.secret_env not in os.environ:
-        echo(
-            f"(links are signed with a throwaway secret: export {config.email.secret_env} "
-            "to keep them valid)"
-        )
+    # `digest init` wrote the instance's secret file: `digest serve` on this instance
+    # answers the emails' links with no environment variable to set.
+    secret = config.link_secret()
     listings = sample_listings()
     last_day = today or dt.date.today()
     days = [last_day - dt.timedelta(days=len(listings) - 1 - n) for n in range(len(listings))]
@@ -130,6 +125,10 @@ def run_demo(
             fullest = max(delivered, key=lambda path: Path(path).stat().st_size)
             echo(f"open one in a browser: {Path(fullest).with_suffix('.html')}")
         echo(f"explore: digest --config {config.path} rank ada@example.org")
+        echo(
+            f"serve its links and admin: DIGEST_ADMIN_PASSWORD=demo "
+            f"digest --config {config.path} serve"
+        )
         return reports
     finally:
         store.close()

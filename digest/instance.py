@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 
 from .config import Config, load_config
@@ -31,7 +33,24 @@ def init_instance(directory: Path) -> Path:
     config = load_config(tmp)
     tmp.replace(config_path)
     create_layout(config)
+    if config.email.secret_file is not None:
+        write_secret_file(config.email.secret_file)
     return config_path
+
+
+def write_secret_file(path: Path) -> bool:
+    """Write a random 32-byte link secret to ``path``, readable by its owner only.
+
+    Keeps a secret that is already there (links already emailed are signed with it);
+    returns whether a new one was written.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(secrets.token_urlsafe(32) + "\n")
+    return True
 
 
 def create_layout(config: Config) -> None:

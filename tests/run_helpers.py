@@ -14,6 +14,9 @@ from click.testing import CliRunner, Result
 from digest.cli import cli
 from digest.sources import normalize_title
 
+# Link secrets must be 32 bytes or more (digest.config.check_secret): every test signs with this.
+TEST_SECRET = "test-secret-for-links-0123456789abcdef"
+
 SUBSCRIBERS_TOML = """
 [[subscribers]]
 email = "ada@example.org"

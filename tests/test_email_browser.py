@@ -17,6 +17,7 @@ from digest.records import Keyword, Paper, Pick, Profile, Subscriber
 from digest.render import DigestContent, Renderer
 from digest.tokens import LinkSigner
 from tests.browser import artifacts_dir, launch_chromium
+from tests.run_helpers import TEST_SECRET
 
 NOW = datetime.datetime(2026, 11, 22, 7, 0, tzinfo=datetime.UTC)
 WIDTHS = (375, 800)
@@ -75,7 +76,7 @@ def digest_html() -> tuple[str, list[str]]:
         new_paper_count=90,
     )
     email = EmailConfig(postal_address="digest · 1 Example Street · 00000 Example City")
-    renderer = Renderer(email, LinkSigner("browser-test-secret"))
+    renderer = Renderer(email, LinkSigner(TEST_SECRET))
     return renderer.render_html(content, now=NOW), [p.title for p in papers]
 
 

@@ -90,7 +90,7 @@ def test_the_migration_keeps_every_row_and_key(tmp_path: Path) -> None:
         """
     )
     before = _rows(path)
-    assert migrate(db, path) == ["006_subscriber_ids_never_reused"]
+    assert migrate(db, path)[0] == "006_subscriber_ids_never_reused"
     assert _rows(path) == before
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert (

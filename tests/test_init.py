@@ -59,3 +59,41 @@ def test_database_missing_says_run_init(tmp_path):
     result = CliRunner().invoke(cli, ["--config", str(tmp_path / "config.toml"), "papers", "list"])
     assert result.exit_code == 1
     assert "no database here; run `digest init` first" in result.output
+
+
+def test_init_writes_a_private_random_secret_the_config_points_at(tmp_path, monkeypatch):
+    from digest.config import load_config
+
+    monkeypatch.delenv("DIGEST_SECRET", raising=False)
+    assert CliRunner().invoke(cli, ["init", str(tmp_path / "a")]).exit_code == 0
+    assert CliRunner().invoke(cli, ["init", str(tmp_path / "b")]).exit_code == 0
+    key = tmp_path / "a" / "secret.key"
+    assert key.stat().st_mode & 0o777 == 0o600
+    config = load_config(tmp_path / "a" / "config.toml")
+    assert config.email.secret_file == key
+    secret = config.link_secret()
+    assert secret == key.read_text().strip() and len(secret.encode()) >= 32
+    assert secret != load_config(tmp_path / "b" / "config.toml").link_secret()
+    # The environment variable still wins over the file.
+    monkeypatch.setenv("DIGEST_SECRET", "x" * 40)
+    assert config.link_secret() == "x" * 40
+
+
+def test_a_short_secret_is_refused_in_one_line_saying_how_to_make_one(tmp_path, monkeypatch):
+    assert CliRunner().invoke(cli, ["init", str(tmp_path)]).exit_code == 0
+    config = str(tmp_path / "config.toml")
+    monkeypatch.setenv("DIGEST_SECRET", "a")
+    result = CliRunner().invoke(cli, ["--config", config, "preview", "--sample"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: the environment variable DIGEST_SECRET: the link secret is 1 bytes, too short "
+        "to be safe; use 32 or more, e.g. the output of "
+        '`python -c "import secrets; print(secrets.token_urlsafe(32))"`\n'
+    )
+    monkeypatch.delenv("DIGEST_SECRET")
+    (tmp_path / "secret.key").write_text("short-file-secret\n")
+    result = CliRunner().invoke(cli, ["--config", config, "preview", "--sample"])
+    assert result.output.startswith(
+        f"Error: {tmp_path / 'secret.key'}: the link secret is 17 bytes, too short"
+    )
+    assert result.output.count("\n") == 1

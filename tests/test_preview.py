@@ -8,14 +8,14 @@ from email import policy
 import pytest
 import sqlite_utils
 
-from tests.run_helpers import invoke, picked_titles, setup_instance
+from tests.run_helpers import TEST_SECRET, invoke, picked_titles, set_config, setup_instance
 
 DAY = "2026-11-16"
 
 
 @pytest.fixture(autouse=True)
 def secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DIGEST_SECRET", "test-secret-for-links")
+    monkeypatch.setenv("DIGEST_SECRET", TEST_SECRET)
 
 
 def test_preview_renders_without_recording(tmp_path, shared_listings):
@@ -68,11 +68,21 @@ def test_preview_needs_email_or_sample(tmp_path):
     assert "give a subscriber's EMAIL, or --sample" in result.output
 
 
-def test_preview_without_secret_names_the_variable(tmp_path, monkeypatch):
+def test_preview_without_secret_names_the_variable_and_the_file(tmp_path, monkeypatch):
     config = setup_instance(tmp_path / "inst")
     monkeypatch.delenv("DIGEST_SECRET")
+    assert invoke(config, "preview", "ada@example.org").exit_code == 0  # the instance's file
+    key = tmp_path / "inst" / "secret.key"
+    key.unlink()
     result = invoke(config, "preview", "ada@example.org")
     assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {config}: email.secret_file {key} does not exist; write one with "
+        '`python -c "import secrets; print(secrets.token_urlsafe(32))" > '
+        f"{key}` (then chmod 600), or export DIGEST_SECRET\n"
+    )
+    set_config(config, "email", "secret_file", '""')
+    result = invoke(config, "preview", "ada@example.org")
     assert result.output == (
         f"Error: {config}: email.secret_env names the environment variable DIGEST_SECRET, "
         "which is not set; export DIGEST_SECRET=... before running this command\n"

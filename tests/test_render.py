@@ -37,10 +37,11 @@ from digest.render import (
 )
 from digest.render import templates as render_templates
 from digest.tokens import LinkSigner, link_url
+from tests.run_helpers import TEST_SECRET
 
 NOW = datetime.datetime(2026, 11, 22, 7, 30, tzinfo=datetime.UTC)
 DAY = datetime.date(2026, 11, 22)
-SECRET = "test-secret-test-secret"
+SECRET = TEST_SECRET
 EMAIL = EmailConfig(postal_address="digest · 1 Example Street · 00000 Example City")
 HOSTILE_TITLE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 HOSTILE_ABSTRACT = 'See <a href="javascript:alert(3)">this</a> & <style>body{display:none}</style>.'

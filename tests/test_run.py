@@ -17,14 +17,21 @@ from digest.compose import rank_subscribers
 from digest.config import load_config
 from digest.sources import normalize_title
 from digest.store import Store
-from tests.run_helpers import extra_listings, invoke, outbox_titles, picked_titles, setup_instance
+from tests.run_helpers import (
+    TEST_SECRET,
+    extra_listings,
+    invoke,
+    outbox_titles,
+    picked_titles,
+    setup_instance,
+)
 
 DAYS = [dt.date(2026, 11, 16) + dt.timedelta(days=n) for n in range(5)]
 
 
 @pytest.fixture(autouse=True)
 def secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DIGEST_SECRET", "test-secret-for-links")
+    monkeypatch.setenv("DIGEST_SECRET", TEST_SECRET)
 
 
 def test_five_days_never_repeat_a_paper_and_lose_none(tmp_path, shared_listings):

@@ -10,7 +10,7 @@ from email import policy
 import pytest
 import sqlite_utils
 
-from tests.run_helpers import invoke, set_config, setup_instance
+from tests.run_helpers import TEST_SECRET, invoke, set_config, setup_instance
 from tests.smtp_server import Handler, smtp_server
 
 DAY = dt.date(2026, 11, 16)
@@ -18,7 +18,7 @@ DAY = dt.date(2026, 11, 16)
 
 @pytest.fixture(autouse=True)
 def secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DIGEST_SECRET", "test-secret-for-links")
+    monkeypatch.setenv("DIGEST_SECRET", TEST_SECRET)
 
 
 def smtp_instance(tmp_path, shared_listings, port: int, **smtp: str):

@@ -17,12 +17,12 @@ import sqlite_utils
 
 from digest.config import ScheduleConfig, load_config
 from digest.schedule import build_trigger, previous_fire_time
-from tests.run_helpers import set_config, setup_instance
+from tests.run_helpers import TEST_SECRET, set_config, setup_instance
 from tests.shared_data import shared_path
 
 
 def start_scheduler(config: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "DIGEST_SECRET": "test-secret-for-links"}
+    env = {**os.environ, "DIGEST_SECRET": TEST_SECRET}
     return subprocess.Popen(
         [sys.executable, "-m", "digest", "--config", str(config), "schedule"],
         stdout=subprocess.PIPE,

@@ -26,6 +26,7 @@ from digest.transports import (
     make_transport,
 )
 from digest.transports.outbox import html_body
+from tests.run_helpers import TEST_SECRET
 from tests.smtp_server import Handler, smtp_server
 
 DAY = dt.date(2026, 11, 22)
@@ -239,7 +240,7 @@ def test_the_registry_is_what_config_cli_and_make_transport_accept(instance, run
 
 
 def _rendered_messages() -> list[EmailMessage]:
-    renderer = Renderer(EmailConfig(), LinkSigner("transport-test-secret"))
+    renderer = Renderer(EmailConfig(), LinkSigner(TEST_SECRET))
     now = dt.datetime(2026, 11, 22, 7, tzinfo=dt.UTC)
     paper = Paper(
         id="2411.00001",

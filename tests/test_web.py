@@ -24,14 +24,14 @@ from digest.store import Store
 from digest.tokens import LinkSigner
 from digest.web import create_app
 from digest.web.auth import AdminPassword, hash_password
-from tests.run_helpers import invoke, setup_instance
+from tests.run_helpers import TEST_SECRET, invoke, setup_instance
 
 with warnings.catch_warnings():
     # Starlette would rather use the httpx2 fork; httpx works the same for these tests.
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-SECRET = "test-secret-for-links"
+SECRET = TEST_SECRET
 PASSWORD = "correct horse battery staple"
 DAY = "2026-11-16"
 NOW = dt.datetime(2026, 11, 16, 8, 0, tzinfo=dt.UTC)
@@ -274,10 +274,14 @@ def test_serve_needs_both_secrets_and_says_which(config, monkeypatch):
         "running this command\n"
     )
     monkeypatch.setenv("DIGEST_ADMIN_PASSWORD", "pw")
-    monkeypatch.delenv("DIGEST_SECRET")
+    monkeypatch.setenv("DIGEST_SECRET", "a")
     result = invoke(config.path, "serve")
     assert result.exit_code == 1
-    assert "email.secret_env names the environment variable DIGEST_SECRET" in result.output
+    assert result.output == (
+        "Error: the environment variable DIGEST_SECRET: the link secret is 1 bytes, too short "
+        "to be safe; use 32 or more, e.g. the output of "
+        '`python -c "import secrets; print(secrets.token_urlsafe(32))"`\n'
+    )
     monkeypatch.setenv("DIGEST_SECRET", SECRET)
     monkeypatch.setenv("DIGEST_ADMIN_PASSWORD", "pbkdf2_sha256$x$salt$hash")
     result = invoke(config.path, "serve")

@@ -25,10 +25,10 @@ import pytest
 from digest.config import load_config
 from digest.store import Store
 from tests.browser import artifacts_dir, launch_chromium
-from tests.run_helpers import extra_listings, invoke, set_config, setup_instance
+from tests.run_helpers import TEST_SECRET, extra_listings, invoke, set_config, setup_instance
 
 REPO = Path(__file__).resolve().parents[1]
-SECRET = "browser-test-secret"
+SECRET = TEST_SECRET
 PASSWORD = "browser test password"
 NEAR_DUPLICATE = "Program Synthesis With Code Generation Models"
 # The visible form fields that no <label for=...> (or wrapping label) names.

@@ -169,7 +169,7 @@ class Renderer:
 
 def make_renderer(config: Config, *, secret: str | None = None) -> Renderer:
     """The renderer for this config; the link secret comes from the environment
-    (``email.secret_env``) unless ``secret`` is given."""
+    (``email.secret_env``) or the instance's secret file unless ``secret`` is given."""
     if secret is None:
-        secret = config.secret(config.email.secret_env, key="email.secret_env")
+        secret = config.link_secret()
     return Renderer(config.email, LinkSigner(secret), template_dir=config.email.templates)

@@ -14,6 +14,8 @@ One module per aggregate, over one shared connection (:mod:`.db`):
 - :mod:`.subscribers`: ``subscribers``, ``profiles``, ``profile_history``, ``feedback``.
 - :mod:`.digests`: ``digests`` (pending → rendered → sent/skipped/failed), ``sends`` and
   ``runs``.
+- :mod:`.web_sessions`: ``web_sessions`` and ``login_failures`` (``digest serve``'s admin
+  sessions and failed sign-ins).
 - :mod:`.reports`: read-only queries for the admin pages.
 - :mod:`.schema`: the migrations.
 
@@ -41,6 +43,7 @@ from .subscribers import (
     SubscriberUpdate,
     describe_profile_change,
 )
+from .web_sessions import WebSession, WebSessionStore
 
 __all__ = [
     "MIGRATIONS",
@@ -59,11 +62,12 @@ __all__ = [
     "SubscriberSettings",
     "SubscriberUpdate",
     "SubscriberVote",
+    "WebSession",
     "describe_profile_change",
 ]
 
 
-class Store(PaperStore, SubscriberStore, DigestStore, ReportStore):
+class Store(PaperStore, SubscriberStore, DigestStore, ReportStore, WebSessionStore):
     """All reads and writes of digest's SQLite database."""
 
     @classmethod

@@ -252,6 +252,17 @@ _SUBSCRIBER_COLUMNS_V2 = """
 """
 
 
+def _m007_web_sessions_and_login_failures(db: sqlite_utils.Database) -> None:
+    # `digest serve`'s admin sessions and failed sign-ins, shared by all its workers
+    # (see digest.store.web_sessions). A session's key is the SHA-256 of its cookie.
+    db.execute(
+        "CREATE TABLE web_sessions (key TEXT PRIMARY KEY, data TEXT NOT NULL, "
+        "password_tag TEXT NOT NULL, expires_at TEXT NOT NULL)"
+    )
+    db.execute("CREATE TABLE login_failures (client TEXT NOT NULL, at TEXT NOT NULL)")
+    db.execute("CREATE INDEX login_failures_client ON login_failures (client)")
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_papers_and_listings", _m001_papers_and_listings),
     ("002_subscribers_profiles_feedback_sends", _m002_subscribers),
@@ -259,6 +270,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("004_fts_bulk_settings", _m004_fts_bulk_settings),
     ("005_fts_insert_trigger_text", _m005_fts_insert_trigger_text),
     ("006_subscriber_ids_never_reused", _m006_ids_never_reused),
+    ("007_web_sessions_and_login_failures", _m007_web_sessions_and_login_failures),
 )
 
 

@@ -10,7 +10,9 @@ One module per concern, each importing only the ones listed before it:
   helpers; imports :mod:`.auth` and :mod:`.lane`.
 - :mod:`.links`: the signed-link pages (unsubscribe, preferences, feedback).
 - :mod:`.admin`: the admin pages (dashboard, subscribers, profile editor, papers, listings).
-- :mod:`.app`: :func:`create_app`, :func:`serve` and the security headers on every response.
+- :mod:`.sessions`: admin sessions and the sign-in limit, in the database.
+- :mod:`.app`: :func:`create_app` and the security headers on every response.
+- :mod:`.server`: :func:`serve`: uvicorn with timeouts, limits and ``--workers``.
 
 This module loads :mod:`.app` on first use of ``create_app`` or ``serve``.
 """
@@ -20,7 +22,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .app import create_app, serve
+    from .app import create_app
+    from .server import serve
 
 __all__ = ["create_app", "serve"]
 
@@ -28,8 +31,12 @@ __all__ = ["create_app", "serve"]
 def __getattr__(name: str) -> Any:
     # Loaded on first use, so `python -m digest.web.auth` neither imports Starlette nor
     # finds itself already imported by this package (runpy warns about that).
-    if name in __all__:
+    if name == "create_app":
         from . import app
 
-        return getattr(app, name)
+        return app.create_app
+    if name == "serve":
+        from . import server
+
+        return server.serve
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

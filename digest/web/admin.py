@@ -92,7 +92,7 @@ def login(request: Request, ctx: WebContext, form: Form) -> Response:
             request, ctx, status=403, error="The form expired; enter the password again."
         )
     client = request.client.host if request.client else "unknown"
-    now = ctx.now().timestamp()
+    now = ctx.now()
     wait = ctx.limiter.retry_after(client, now)
     if wait is not None:
         message = f"Too many failed sign-ins; try again in {wait} seconds."

@@ -1,6 +1,6 @@
 """``digest serve``: the admin UI and the pages behind the links in the email.
 
-A Starlette app served by uvicorn in one process. Pages are Jinja templates rendered on the
+A Starlette app served by uvicorn (:mod:`.server`). Pages are Jinja templates rendered on the
 server (``templates/web/``, autoescaped) with one stylesheet and two small scripts, so there
 is no front-end build. The routes live in :mod:`.admin` (behind a password) and
 :mod:`.links` (the signed links: unsubscribe, preferences, feedback).
@@ -9,7 +9,7 @@ Every response carries security headers (:func:`security_headers`): a Content-Se
 Policy without inline scripts, no framing except the admin's preview iframe, ``nosniff``,
 and no referrer from the subscriber pages, whose URLs hold their credential.
 
-Owns :func:`create_app`, :func:`serve` and the security headers. May import every module of
+Owns :func:`create_app` and the security headers. May import every module of
 the package; none of them imports it.
 """
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import gc
 import time
 from collections.abc import AsyncIterator, Callable
 from zoneinfo import ZoneInfo
@@ -26,26 +25,24 @@ from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..config import Config
+from ..config import Config, check_secret
 from ..render import make_renderer
-from ..store import Store
 from ..tokens import LinkSigner
 from .admin import admin_routes
 from .auth import AdminPassword, derive_key
 from .base import WebContext, context_of, make_templates, web_dir
 from .links import link_routes
+from .sessions import SessionMiddleware, password_tag
 
 SESSION_COOKIE = "digest_admin"
 SESSION_MAX_AGE = 12 * 3600  # an admin signs in again after half a day
 MAX_BODY_BYTES = 256 * 1024  # the largest form is a profile: far below this
-KEEP_ALIVE_SECONDS = 75
 SUBSCRIBER_PREFIXES = ("/unsubscribe/", "/preferences/", "/feedback/")
 PREVIEW_PREFIX = "/admin/preview/"
 
@@ -155,6 +152,7 @@ def create_app(
     clock (tests pass their own). Raises :class:`ConfigError` for a malformed password
     hash and :class:`RenderError` for broken email templates.
     """
+    check_secret(secret, "the link secret")
     https = config.email.base_url.startswith("https://")
     ctx = WebContext(
         config=config,
@@ -176,11 +174,14 @@ def create_app(
         Middleware(SecurityHeaders, https=https),
         Middleware(
             SessionMiddleware,
-            secret_key=derive_key(secret, "session").hex(),
-            session_cookie=SESSION_COOKIE,
+            store=ctx.store,
+            writing=ctx.writing,
+            now=ctx.now,
+            # A new admin password (or secret) voids the sessions opened under the old one.
+            tag=password_tag(derive_key(secret, "session"), admin_password),
+            cookie=SESSION_COOKIE,
             max_age=SESSION_MAX_AGE,
-            same_site="strict",
-            https_only=https,
+            https=https,
         ),
     ]
 
@@ -198,47 +199,3 @@ def create_app(
     )
     app.state.web = ctx
     return app
-
-
-def serve(
-    config: Config,
-    *,
-    host: str,
-    port: int,
-    now: Callable[[], dt.datetime] | None = None,
-    echo: Callable[[str], None] = print,
-) -> None:
-    """Run the app with uvicorn until SIGINT/SIGTERM.
-
-    Fails before listening, with a :class:`DigestError` naming what to fix, when the link
-    secret or the admin password is not set or the database does not exist.
-    """
-    import uvicorn
-
-    secret = config.secret(config.email.secret_env, key="email.secret_env")
-    password = config.secret(config.web.admin_password_env, key="web.admin_password_env")
-    Store.open(config.store.database).close()  # a missing database fails here, not per page
-    app = create_app(config, secret=secret, admin_password=password, now=now)
-    # scikit-learn and friends leave ~100,000 long-lived objects that every full garbage
-    # collection would walk again (60 ms+, a pause for every request in flight): freeze them.
-    gc.collect()
-    gc.freeze()
-    echo(f"digest serve: http://{host}:{port}/admin (Ctrl-C to stop)")
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        # Logging is the CLI's job (log_config=None keeps uvicorn's hands off it), and an
-        # access log line per request costs more than a feedback POST itself.
-        log_config=None,
-        access_log=False,
-        # httptools (a dependency) parses HTTP in C; uvicorn's pure-Python h11 parser cost
-        # more per feedback click than the click's own work.
-        http="httptools",
-        server_header=False,
-        # Longer than the idle timeouts of proxies (nginx, load balancers: 60 s) and clients,
-        # so that the server is never the side closing an idle connection just as a request
-        # arrives on it ("server disconnected without sending a response").
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        timeout_graceful_shutdown=5,
-    )

@@ -1,4 +1,4 @@
-"""Admin sign-in for ``digest serve``: the password check, CSRF tokens, the login rate limit.
+"""Admin sign-in for ``digest serve``: the password check and CSRF tokens.
 
 Pure helpers, no I/O: the web modules pass the clock in. Imports no other module of the
 package, only :mod:`digest.errors`.
@@ -17,11 +17,8 @@ import base64
 import binascii
 import hashlib
 import hmac
-import math
 import secrets
 import sys
-import threading
-from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 from ..errors import ConfigError
@@ -101,54 +98,6 @@ def link_csrf(key: bytes, link_token: str) -> str:
     """
     mac = hmac.digest(key, link_token.encode("utf-8"), "sha256")
     return base64.urlsafe_b64encode(mac).decode("ascii").rstrip("=")
-
-
-class LoginLimiter:
-    """At most ``max_failures`` failed sign-ins per client address in ``window_seconds``.
-
-    In memory: ``digest serve`` is one process. Thread-safe, because sync endpoints run in a
-    thread pool. The table is bounded, dropping the addresses seen longest ago.
-    """
-
-    def __init__(
-        self, *, max_failures: int = 5, window_seconds: float = 300.0, max_clients: int = 10_000
-    ) -> None:
-        self.max_failures = max_failures
-        self.window = window_seconds
-        self.max_clients = max_clients
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def retry_after(self, client: str, now: float) -> int | None:
-        """Seconds until ``client`` may try again, or None if it may try now."""
-        with self._lock:
-            times = self._recent(client, now)
-            if len(times) < self.max_failures:
-                return None
-            return max(1, math.ceil(times[0] + self.window - now))
-
-    def failed(self, client: str, now: float) -> None:
-        """Count one failed sign-in."""
-        with self._lock:
-            times = self._recent(client, now)
-            times.append(now)
-            self._failures[client] = times
-            self._failures.move_to_end(client)
-            while len(self._failures) > self.max_clients:
-                self._failures.popitem(last=False)
-
-    def succeeded(self, client: str) -> None:
-        """Forget a client's failures once it signs in."""
-        with self._lock:
-            self._failures.pop(client, None)
-
-    def _recent(self, client: str, now: float) -> deque[float]:
-        times = self._failures.get(client, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        if not times:
-            self._failures.pop(client, None)
-        return times
 
 
 def _main() -> None:

@@ -38,8 +38,9 @@ from ..resources import templates_dir
 from ..store import Store
 from ..text import clip
 from ..tokens import LinkSigner
-from .auth import CSRF_FIELD, AdminPassword, LoginLimiter, same_token
+from .auth import CSRF_FIELD, AdminPassword, same_token
 from .lane import StoreLane
+from .sessions import LoginLimiter
 
 Form = FormData | None
 Handler = Callable[[Request, "WebContext", Form], Response]
@@ -87,16 +88,17 @@ class WebContext:
     link_csrf_key: bytes
     now: Callable[[], dt.datetime]
     templates: jinja2.Environment
-    limiter: LoginLimiter = field(default_factory=LoginLimiter)
     previews: PreviewCache = field(default_factory=PreviewCache)
     _local: threading.local = field(default_factory=threading.local)
     _write_lock: threading.Lock = field(default_factory=threading.Lock)
     lane: StoreLane = field(init=False)
+    limiter: LoginLimiter = field(init=False)
 
     def __post_init__(self) -> None:
         # The subscriber links' database work (see digest.web.lane); it writes in turn
         # with the admin pages through the same lock.
         self.lane = StoreLane(lambda: Store.open(self.config.store.database), self._write_lock)
+        self.limiter = LoginLimiter(self.store, self.writing)
 
     def store(self) -> Store:
         """This thread's connection to the database, opened on first use."""
