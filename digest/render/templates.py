@@ -14,6 +14,7 @@ and resources.
 
 from __future__ import annotations
 
+import functools
 import re
 import textwrap
 from collections.abc import Sequence
@@ -35,6 +36,7 @@ _JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
 TEXT_WIDTH = 76
 
 
+@functools.lru_cache(maxsize=8192)  # a day's titles and abstracts recur in many digests
 def wrap_text(text: str, indent: int = 0, width: int = TEXT_WIDTH) -> str:
     """``text`` wrapped for the plain-text part: lines of at most ``width`` columns.
 
@@ -42,8 +44,8 @@ def wrap_text(text: str, indent: int = 0, width: int = TEXT_WIDTH) -> str:
     line's indent itself). Words are never broken, so a URL longer than the line stands
     on a line of its own (RFC 3676 asks for lines under 78 characters; a URL may not be cut).
     """
-    if not text:
-        return ""
+    if len(text) + indent <= width and "\n" not in text:
+        return text  # fits on its first line: the usual case for names and reasons
     pad = " " * indent
     lines = textwrap.wrap(
         text,
