@@ -170,11 +170,8 @@ def build_interests(
     papers = store.papers_by_id(wanted)
     interests = []
     for sub in subscribers:
-        profile, sub_votes = profiles[sub.id], votes[sub.id]
-        liked = [p for p in profile.liked if sub_votes.get(p, 1) > 0]
-        liked += [p for p, v in sub_votes.items() if v > 0 and p not in liked]
-        disliked = [p for p in profile.disliked if sub_votes.get(p, -1) < 0]
-        disliked += [p for p, v in sub_votes.items() if v < 0 and p not in disliked]
+        profile = profiles[sub.id]
+        liked, disliked = liked_and_disliked(profile, votes[sub.id])
         interests.append(
             Interest(
                 key=sub.id,
@@ -189,6 +186,16 @@ def build_interests(
             )
         )
     return interests
+
+
+def liked_and_disliked(profile: Profile, votes: Mapping[str, int]) -> tuple[list[str], list[str]]:
+    """The paper ids the ranker treats as liked and disliked: the profile's own, then those
+    voted "more" / "less like this" (``votes``: paper id → latest vote, which wins)."""
+    liked = [p for p in profile.liked if votes.get(p, 1) > 0]
+    liked += [p for p, v in votes.items() if v > 0 and p not in liked]
+    disliked = [p for p in profile.disliked if votes.get(p, -1) < 0]
+    disliked += [p for p, v in votes.items() if v < 0 and p not in disliked]
+    return liked, disliked
 
 
 def rank_subscribers(

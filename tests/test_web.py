@@ -455,7 +455,7 @@ def test_save_writes_history_and_restore_brings_the_old_profile_back(admin, conf
 
     page = admin.get("/admin/subscribers/1/history").text
     assert "+keyword agents^2" in page
-    first = history[-1].id
+    first = history[-1].version
     token = csrf_of(page)
     restored = admin.post(
         f"/admin/subscribers/1/history/{first}/restore",

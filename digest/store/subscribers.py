@@ -56,9 +56,11 @@ class SubscriberUpdate:
 
 @dataclass(frozen=True)
 class ProfileChange:
-    """One entry of a subscriber's profile history."""
+    """One entry of a subscriber's profile history. ``version`` numbers a subscriber's
+    changes 1, 2, 3 … in the order they were made (``id`` is the row id, global)."""
 
     id: int
+    version: int
     changed_at: str
     changed_by: str
     change: str
@@ -283,28 +285,33 @@ class SubscriberStore(StoreBase):
         return [
             ProfileChange(
                 id=row["id"],
+                version=row["version"],
                 changed_at=row["changed_at"],
                 changed_by=row["changed_by"],
                 change=row["change"],
                 profile=_profile_from_json(*json.loads(row["profile"]).values()),
             )
             for row in self.db.query(
-                "SELECT id, changed_at, changed_by, change, profile FROM profile_history "
+                # Versions are counted per subscriber in row order, which never changes:
+                # version N names the same row for as long as the subscriber exists.
+                "SELECT id, row_number() OVER (ORDER BY id) AS version, changed_at, "
+                "changed_by, change, profile FROM profile_history "
                 "WHERE subscriber_id = ? ORDER BY id DESC",
                 [subscriber_id],
             )
         ]
 
     def restore_profile(
-        self, subscriber_id: int, history_id: int, *, who: str, now: dt.datetime
+        self, subscriber_id: int, version: int, *, who: str, now: dt.datetime
     ) -> Profile:
-        """Make an earlier version of the profile current again (itself a recorded change)."""
+        """Make an earlier version (the subscriber's own numbering, 1 = their first) of the
+        profile current again; the restore is itself a recorded change."""
         for change in self.profile_history(subscriber_id):
-            if change.id == history_id:
+            if change.version == version:
                 self.save_profile(subscriber_id, change.profile, who=who, now=now)
                 return change.profile
         raise NotFoundError(
-            f"no profile version {history_id} for this subscriber; see `digest profile history`"
+            f"no profile version {version} for this subscriber; see `digest profile history`"
         )
 
     # --- feedback -----------------------------------------------------------------------------
