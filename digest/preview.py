@@ -11,6 +11,7 @@ from .config import Config
 from .records import Keyword, Paper, Pick, Profile, Subscriber
 from .render import make_renderer
 from .store import Store
+from .text import plural
 
 SAMPLE_SUBSCRIBER = Subscriber(
     id=0, email="sample@example.org", name="Sample Reader", quiet_day="note"
@@ -57,7 +58,7 @@ def preview_digest(
         message=renderer.render(content, now=now),
         picks=content.picks,
         quiet_reason=(
-            f"{composed.candidates} candidate papers in the last "
-            f"{config.ranking.lookback_days} days, none unseen and above the threshold"
+            f"{plural(composed.candidates, 'candidate paper')} in the last "
+            f"{plural(config.ranking.lookback_days, 'day')}, none unseen and above the threshold"
         ),
     )

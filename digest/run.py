@@ -27,6 +27,7 @@ from .ingest import inbox_files, ingest_inbox
 from .records import WEEKDAYS, Pick, Subscriber
 from .render import Renderer
 from .store import DigestRow, RunFailure, RunResult, Store
+from .text import plural
 from .transports import OutgoingMessage, Transport
 
 FINAL_STATUSES = ("sent", "skipped", "failed")
@@ -145,6 +146,9 @@ def run_digests(
 ) -> RunReport:
     """The daily run: ingest the inbox, then for every active subscriber due today rank,
     render, deliver and record, each digest exactly once. Returns the run report."""
+    if only:
+        # A typo is the caller's mistake, not a failed run: check before the run is recorded.
+        store.subscriber(only)
     started = ctx.now()
     run_day = date_override or started.date()
     report = RunReport(
@@ -173,6 +177,8 @@ def run_digests(
             raise
         finally:
             ctx.transport.close()
+        # One definition of "new papers", the one the emails use: first seen on the day.
+        report.new_papers = store.new_paper_count(run_day)
         if report.status == "running":
             report.status = "dry-run" if dry_run else ("failed" if report.failed else "ok")
         _finish(store, ctx, report, started)
@@ -219,12 +225,14 @@ def _ingest_inbox(
     waiting = inbox_files(inbox)
     if dry_run:
         if waiting:
-            report.notes.append(f"{len(waiting)} files wait in the inbox (not ingested: dry run)")
+            report.notes.append(
+                f"{plural(len(waiting), 'file')} {'waits' if len(waiting) == 1 else 'wait'} "
+                "in the inbox (not ingested: dry run)"
+            )
         return
     for result in ingest_inbox(store, inbox, today=run_day, now=ctx.now()):
         if result.status == "ingested":
             report.listings_ingested += 1
-            report.new_papers += result.new
         elif result.failed:
             report.notes.append(f"listing failed: {result.message}")
 
@@ -260,7 +268,10 @@ def _deliver_due(
             not_due += 1
     report.subscribers_due = sum(len(subs) for subs in by_date.values())
     if not_due:
-        report.notes.append(f"{not_due} weekly subscribers are not due on this day")
+        report.notes.append(
+            f"{plural(not_due, 'weekly subscriber')} {'is' if not_due == 1 else 'are'} "
+            "not due on this day"
+        )
     for day, due in sorted(by_date.items()):
         if not _deliver_day(store, config, ctx, report, day, due, dry_run=dry_run):
             break
@@ -314,7 +325,7 @@ def _deliver_day(
         if message is None:
             report.skipped += 1
             if not dry_run and row is not None:
-                reason = f"{candidates} candidate papers, none above the threshold"
+                reason = f"{plural(candidates, 'candidate paper')}, none above the threshold"
                 store.mark_digest_skipped(row.id, reason=reason, now=ctx.now())
             continue
         if dry_run or row is None:

@@ -129,7 +129,7 @@ def test_import_toml_resolves_ids_and_titles(run_cli, instance, shared_listings,
     source.write_text(ADA_TOML, encoding="utf-8")
     result = run_cli("subscribers", "import", str(source))
     assert result.exit_code == 0, result.output
-    assert result.output == "imported 1 subscribers (1 new, 0 updated)\n"
+    assert result.output == "imported 1 subscriber (1 new, 0 updated)\n"
     db = db_of(instance)
     (profile,) = db["profiles"].rows
     graph_id = db.execute("SELECT id FROM papers WHERE title = ?", [GRAPHCODEBERT]).fetchone()[0]
@@ -139,7 +139,7 @@ def test_import_toml_resolves_ids_and_titles(run_cli, instance, shared_listings,
     # Re-importing updates in place.
     source.write_text(ADA_TOML.replace("max_papers = 10", "max_papers = 3"), encoding="utf-8")
     result = run_cli("subscribers", "import", str(source))
-    assert result.output == "imported 1 subscribers (0 new, 1 updated)\n"
+    assert result.output == "imported 1 subscriber (0 new, 1 updated)\n"
     assert db["subscribers"].count == 1
     assert next(iter(db["subscribers"].rows))["max_papers"] == 3
 
@@ -364,3 +364,36 @@ def test_profile_show_lists_feedback_votes(run_cli, instance, tmp_path):
     assert data["liked"] == ["2611.00003"]  # the profile as edited
     assert data["liked_from_feedback"] == ["2611.00001"]
     assert data["disliked_from_feedback"] == ["2611.00002", "2611.00003"]
+
+
+def test_resume_does_not_undo_an_unsubscribe_without_force(run_cli, instance):
+    """Issue 14, item 8: an unsubscribe is the person's choice; resuming says so."""
+    import datetime as dt
+
+    from digest.store import Store
+
+    run_cli("subscribers", "add", "ada@example.org")
+    store = Store.open(instance.store.database)
+    ada = store.subscriber("ada@example.org")
+    on = dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC)
+    store.set_status_by_id(ada.id, "unsubscribed", now=on, by="web:subscriber")
+    store.close()
+
+    refused = run_cli("subscribers", "resume", "ada@example.org")
+    assert refused.exit_code == 1
+    assert refused.output == (
+        "Error: ada@example.org unsubscribed on 2026-11-02 (their own choice via the "
+        "unsubscribe link); resume with --force to override it\n"
+    )
+    (row,) = db_of(instance)["subscribers"].rows
+    assert row["status"] == "unsubscribed"
+
+    forced = run_cli("subscribers", "resume", "ada@example.org", "--force")
+    assert forced.exit_code == 0, forced.output
+    (row,) = db_of(instance)["subscribers"].rows
+    assert row["status"] == "active" and row["status_changed_by"].startswith("cli")
+
+    run_cli("subscribers", "remove", "ada@example.org")
+    again = run_cli("subscribers", "resume", "ada@example.org")
+    assert again.exit_code == 1
+    assert "on the command line); resume with --force to override it" in again.output

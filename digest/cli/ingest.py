@@ -12,7 +12,8 @@ import click
 
 from ..ingest import IngestResult, ingest_inbox, ingest_paths
 from ..sources import FORMATS
-from .app import ISO_DATE, AppContext, as_date, cli, emit_json, pass_app
+from ..text import plural
+from .app import ISO_DATE, AppContext, as_date, cli, emit_json, pass_app, print_error
 
 
 @cli.command()
@@ -33,7 +34,7 @@ def ingest(
     paths: Sequence[Path],
     inbox: bool,
     fmt: str | None,
-    on_date: dt.datetime | None,
+    on_date: dt.date | None,
     as_json: bool,
 ) -> None:
     """Ingest listing files (daily-papers text or JSON, JSON Lines, arXiv Atom/RSS).
@@ -72,11 +73,12 @@ def _print_ingest_results(results: list[IngestResult], as_json: bool) -> None:
     for r in results:
         if r.status == "ingested":
             click.echo(
-                f"{r.path}: {r.format}, {r.found} listings, {r.new} new papers, "
-                f"{r.updated} updated, {r.duplicates} duplicates"
+                f"{r.path}: {r.format}, {plural(r.found, 'listing')}, "
+                f"{plural(r.new, 'new paper')}, {r.updated} updated, "
+                f"{plural(r.duplicates, 'duplicate')}"
                 + (f" (dated {r.listing_date})" if r.listing_date else "")
             )
         elif r.status == "skipped":
             click.echo(f"{r.path}: skipped, {r.message}")
         else:
-            click.echo(f"error: {r.message}", err=True)
+            print_error(r.message)

@@ -26,7 +26,7 @@ def preview_command(
     app: AppContext,
     email: str | None,
     sample: bool,
-    on_date: dt.datetime | None,
+    on_date: dt.date | None,
     out: Path | None,
     show_text: bool,
     eml: Path | None,

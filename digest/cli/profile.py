@@ -8,7 +8,7 @@ from ..errors import DigestError, SubscriberError
 from ..profiles import ProfileChanges, entry_to_toml, parse_subscribers_toml
 from ..subscriptions import change_profile, entry_for, save_entries
 from ..text import clip
-from .app import AppContext, changed_by, cli, emit_json, pass_app
+from .app import AppContext, changed_by, cli, emit_json, pass_app, print_error
 
 
 @cli.group()
@@ -123,7 +123,7 @@ def profile_edit(app: AppContext, email: str) -> None:
                 )
             save_entries(app.store, entries, who=changed_by(), now=app.now())
         except DigestError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            print_error(str(exc))
             if not click.confirm("Edit again?", default=True):
                 raise click.ClickException("profile not saved") from exc
             text = _with_error_comment(edited, str(exc))

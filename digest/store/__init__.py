@@ -36,6 +36,7 @@ from .reports import PaperActivity, PaperSend, PaperVote, ReportStore, Subscribe
 from .schema import MIGRATIONS, migrate
 from .subscribers import (
     ProfileChange,
+    StatusChange,
     SubscriberSettings,
     SubscriberStore,
     SubscriberUpdate,
@@ -55,6 +56,7 @@ __all__ = [
     "RunFailure",
     "RunResult",
     "RunRow",
+    "StatusChange",
     "Store",
     "SubscriberSettings",
     "SubscriberUpdate",

@@ -215,12 +215,35 @@ def _m005_fts_insert_trigger_text(db: sqlite_utils.Database) -> None:
     db.execute(FTS_INSERT_TRIGGER)
 
 
+def _m006_runs_new_papers_first_seen(db: sqlite_utils.Database) -> None:
+    # runs.new_papers counted what the run's own ingest added; it now means what the emails
+    # and the dashboard mean: papers first seen on the run's digest date.
+    db.execute(
+        "UPDATE runs SET new_papers = "
+        "(SELECT count(*) FROM papers WHERE papers.first_seen = runs.digest_date)"
+    )
+
+
+def _m007_subscriber_status_changes(db: sqlite_utils.Database) -> None:
+    # Who last changed a subscriber's status and when: resuming someone who unsubscribed
+    # must say whose choice it overrides. Earlier changes are dated by their last update.
+    db.executescript(
+        """
+        ALTER TABLE subscribers ADD COLUMN status_changed_at TEXT;
+        ALTER TABLE subscribers ADD COLUMN status_changed_by TEXT;   -- NULL: not recorded
+        UPDATE subscribers SET status_changed_at = updated WHERE status != 'active';
+        """
+    )
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_papers_and_listings", _m001_papers_and_listings),
     ("002_subscribers_profiles_feedback_sends", _m002_subscribers),
     ("003_runs", _m003_runs),
     ("004_fts_bulk_settings", _m004_fts_bulk_settings),
     ("005_fts_insert_trigger_text", _m005_fts_insert_trigger_text),
+    ("006_runs_new_papers_first_seen", _m006_runs_new_papers_first_seen),
+    ("007_subscriber_status_changes", _m007_subscriber_status_changes),
 )
 
 
