@@ -8,6 +8,7 @@ from email.message import EmailMessage
 
 from .compose import compose
 from .config import Config
+from .progress import NO_PROGRESS, Progress
 from .records import Keyword, Paper, Pick, Profile, Subscriber
 from .render import make_renderer
 from .store import Store
@@ -41,13 +42,14 @@ def preview_digest(
     today: dt.date,
     now: dt.datetime,
     secret: str | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> Preview:
     """Rank and render ``email``'s digest for ``today`` (the sample subscriber when None)."""
     if email is None:  # not stored: its profile is given
         subscriber, profiles = SAMPLE_SUBSCRIBER, {SAMPLE_SUBSCRIBER.id: SAMPLE_PROFILE}
     else:
         subscriber, profiles = store.subscriber(email), None
-    composed = compose(store, config, [subscriber], today, profiles=profiles)
+    composed = compose(store, config, [subscriber], today, profiles=profiles, progress=progress)
     content = composed.content(subscriber.id)
     renderer = make_renderer(config, secret=secret)
     return Preview(

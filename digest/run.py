@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import IO
 from zoneinfo import ZoneInfo
 
-from .compose import compose
+from .compose import Composition, compose
 from .config import Config
 from .errors import DeliveryError, PermanentDeliveryError, RunLockedError, TransportError
 from .ingest import inbox_files, ingest_inbox
+from .progress import NO_PROGRESS, Progress
 from .records import WEEKDAYS, Pick, Subscriber
 from .render import Renderer
 from .store import DigestRow, RunFailure, RunResult, Store
@@ -132,6 +133,7 @@ class RunContext:
     now: Callable[[], dt.datetime]
     should_stop: Callable[[], bool] = lambda: False
     trigger: str = "cli"
+    progress: Progress = NO_PROGRESS  # the CLI's progress bar on a terminal
 
 
 def run_digests(
@@ -230,7 +232,7 @@ def _ingest_inbox(
                 "in the inbox (not ingested: dry run)"
             )
         return
-    for result in ingest_inbox(store, inbox, today=run_day, now=ctx.now()):
+    for result in ingest_inbox(store, inbox, today=run_day, now=ctx.now(), progress=ctx.progress):
         if result.status == "ingested":
             report.listings_ingested += 1
         elif result.failed:
@@ -309,72 +311,98 @@ def _deliver_day(
             rendered[sub.id] = row.picks
     if not digests:
         return True
-    composed = compose(store, config, open_subs, day, resume=rendered)
-    candidates = composed.candidates
+    composed = compose(store, config, open_subs, day, resume=rendered, progress=ctx.progress)
     claim = f"run {report.run_id} pid {os.getpid()}"
+    verb = "rendering" if dry_run else "sending"
+    with ctx.progress.step(f"{verb} digests for {day}", total=len(open_subs)) as advance:
+        for sub in open_subs:
+            # An SMTP server that retries keeps the bar on this subscriber, still spinning.
+            advance(0, description=f"{verb} {sub.email}")
+            row = digests[sub.id]
+            if not _deliver_one(
+                store, config, ctx, report, sub, day, row, composed, claim, dry_run=dry_run
+            ):
+                return False
+            advance()
+    return True
+
+
+def _deliver_one(
+    store: Store,
+    config: Config,
+    ctx: RunContext,
+    report: RunReport,
+    sub: Subscriber,
+    day: dt.date,
+    row: DigestRow | None,
+    composed: Composition,
+    claim: str,
+    *,
+    dry_run: bool,
+) -> bool:
+    """Render, deliver and record one digest; False when the run must stop."""
+    candidates = composed.candidates
     sender = config.email.sender
-    for sub in open_subs:
-        if ctx.should_stop():
-            report.notes.append("stopped by a signal; the rest is left for the next run")
-            report.status = "interrupted"
-            return False
-        row = digests[sub.id]
-        content = composed.content(sub.id)
-        picks = content.picks
-        message = ctx.renderer.render(content, now=ctx.now())
-        if message is None:
-            report.skipped += 1
-            if not dry_run and row is not None:
-                reason = f"{plural(candidates, 'candidate paper')}, none above the threshold"
-                store.mark_digest_skipped(row.id, reason=reason, now=ctx.now())
-            continue
-        if dry_run or row is None:
-            report.sent += 1  # would be sent
-            continue
-        claimed = store.claim_digest(
-            row.id,
-            from_status=row.status,
-            claimed_by=claim,
-            previous_claim=row.claimed_by,
-            picks=[p for _, p in picks],
-            message_id=str(message["Message-ID"]),
-            run_id=report.run_id or 0,
-            now=ctx.now(),
-        )
-        if not claimed:
-            report.already_done += 1  # another run took it
-            continue
-        outgoing = OutgoingMessage(message.as_bytes(), sender, sub.email, day)
-        try:
-            receipt = ctx.transport.send(outgoing)
-        except TransportError as exc:
-            store.release_digest(row.id, claimed_by=claim, now=ctx.now())
-            report.fail(sub.email, str(exc))
-            report.notes.append("delivery stopped: the transport failed; the rest stay pending")
-            return False
-        except DeliveryError as exc:
-            permanent = isinstance(exc, PermanentDeliveryError)
-            bounced = store.mark_digest_failed(
-                row.id,
-                subscriber_id=sub.id,
-                claimed_by=claim,
-                reason=str(exc),
-                permanent=permanent,
-                max_hard_failures=config.smtp.max_hard_failures,
-                now=ctx.now(),
-            )
-            report.fail(sub.email, str(exc))
-            if bounced:
-                report.notes.append(f"{sub.email} is now bounced after repeated hard failures")
-            continue
-        store.mark_digest_sent(
+    if ctx.should_stop():
+        report.notes.append("stopped by a signal; the rest is left for the next run")
+        report.status = "interrupted"
+        return False
+    content = composed.content(sub.id)
+    picks = content.picks
+    message = ctx.renderer.render(content, now=ctx.now())
+    if message is None:
+        report.skipped += 1
+        if not dry_run and row is not None:
+            reason = f"{plural(candidates, 'candidate paper')}, none above the threshold"
+            store.mark_digest_skipped(row.id, reason=reason, now=ctx.now())
+        return True
+    if dry_run or row is None:
+        report.sent += 1  # would be sent
+        return True
+    claimed = store.claim_digest(
+        row.id,
+        from_status=row.status,
+        claimed_by=claim,
+        previous_claim=row.claimed_by,
+        picks=[p for _, p in picks],
+        message_id=str(message["Message-ID"]),
+        run_id=report.run_id or 0,
+        now=ctx.now(),
+    )
+    if not claimed:
+        report.already_done += 1  # another run took it
+        return True
+    outgoing = OutgoingMessage(message.as_bytes(), sender, sub.email, day)
+    try:
+        receipt = ctx.transport.send(outgoing)
+    except TransportError as exc:
+        store.release_digest(row.id, claimed_by=claim, now=ctx.now())
+        report.fail(sub.email, str(exc))
+        report.notes.append("delivery stopped: the transport failed; the rest stay pending")
+        return False
+    except DeliveryError as exc:
+        permanent = isinstance(exc, PermanentDeliveryError)
+        bounced = store.mark_digest_failed(
             row.id,
             subscriber_id=sub.id,
-            paper_ids=[p.id for p, _ in picks],
             claimed_by=claim,
+            reason=str(exc),
+            permanent=permanent,
+            max_hard_failures=config.smtp.max_hard_failures,
             now=ctx.now(),
         )
-        report.sent += 1
-        if receipt.file is not None:
-            report.delivered.append(str(receipt.file))
+        report.fail(sub.email, str(exc))
+        if bounced:
+            report.notes.append(f"{sub.email} is now bounced after repeated hard failures")
+        return True
+    store.mark_digest_sent(
+        row.id,
+        subscriber_id=sub.id,
+        paper_ids=[p.id for p, _ in picks],
+        claimed_by=claim,
+        now=ctx.now(),
+    )
+    report.sent += 1
+    if receipt.file is not None:
+        report.delivered.append(str(receipt.file))
     return True

@@ -26,15 +26,19 @@ import click
 from .. import __version__
 from ..config import CONFIG_ENV, DEFAULT_CONFIG_PATH, Config, load_config
 from ..errors import DigestError
+from ..progress import NO_PROGRESS, Progress
 from ..store import Store
 from ..text import MONTH_NAMES
+from .progress import RichProgress, stderr_is_terminal
 
 
 class AppContext:
     """What the global options give every command; config and store open lazily."""
 
-    def __init__(self, config_path: Path) -> None:
+    def __init__(self, config_path: Path, *, quiet: bool = False, verbose: int = 0) -> None:
         self.config_path = config_path
+        self.quiet = quiet
+        self.verbose = verbose
         self._config: Config | None = None
         self._store: Store | None = None
 
@@ -56,6 +60,19 @@ class AppContext:
 
     def today(self, override: dt.date | None = None) -> dt.date:
         return override or self.now().date()
+
+    def progress(self, as_json: bool = False) -> Progress:
+        """A progress bar on stderr for long work when a person watches: a terminal,
+        without --quiet or --json. Under cron (not a terminal) nothing."""
+        if self.quiet or as_json or not stderr_is_terminal():
+            return NO_PROGRESS
+        return RichProgress()
+
+    def note(self, message: str) -> None:
+        """A remark for the person at the terminal (counts, hints) on stderr; --quiet
+        silences it. Data goes to stdout with click.echo; errors always print."""
+        if not self.quiet:
+            click.echo(message, err=True)
 
     def close(self) -> None:
         if self._store is not None:
@@ -164,10 +181,13 @@ def changed_by() -> str:
     show_default=True,
     help=f"Config file (or set {CONFIG_ENV}).",
 )
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Only data and errors: no progress, remarks or logs."
+)
 @click.version_option(__version__, prog_name="digest")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path, verbose: int) -> None:
+def cli(ctx: click.Context, config_path: Path, verbose: int, quiet: bool) -> None:
     """digest: a personal research-paper newsletter.
 
     \b
@@ -176,11 +196,11 @@ def cli(ctx: click.Context, config_path: Path, verbose: int) -> None:
       digest init mydigest             # a real instance: config, database, inbox
       digest --config mydigest/config.toml ingest listings/*.txt
     """
-    level = logging.WARNING - 10 * verbose
-    logging.basicConfig(
-        level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s"
-    )
-    app = AppContext(config_path)
+    if quiet and verbose:
+        raise click.UsageError("give --quiet or --verbose, not both")
+    level = logging.ERROR if quiet else max(logging.WARNING - 10 * verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    app = AppContext(config_path, quiet=quiet, verbose=verbose)
     ctx.obj = app
     ctx.call_on_close(app.close)
 

@@ -50,15 +50,18 @@ def ingest(
     today = app.today(as_date(on_date))
     now = app.now()
     results: list[IngestResult] = []
+    progress = app.progress(as_json)
     if inbox:
         inbox_dir = app.config.ingest.inbox
         if not inbox_dir.is_dir():
             raise click.ClickException(
                 f"{inbox_dir}: inbox folder does not exist; run `digest init` or fix ingest.inbox"
             )
-        results += ingest_inbox(app.store, inbox_dir, today=today, now=now, fmt=fmt)
+        results += ingest_inbox(
+            app.store, inbox_dir, today=today, now=now, fmt=fmt, progress=progress
+        )
     if paths:
-        results += ingest_paths(app.store, paths, today=today, now=now, fmt=fmt)
+        results += ingest_paths(app.store, paths, today=today, now=now, fmt=fmt, progress=progress)
     _print_ingest_results(results, as_json)
     if any(r.failed for r in results):
         sys.exit(1)

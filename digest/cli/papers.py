@@ -49,7 +49,7 @@ def papers_list(app: AppContext, since: dt.date | None, limit: int | None, as_js
         print_table(
             ("FIRST SEEN", "ID", "TITLE"), [(p.first_seen, p.id, clip(p.title, 90)) for p in found]
         )
-    click.echo(plural(len(found), "paper"), err=True)
+    app.note(plural(len(found), "paper"))
 
 
 @papers.command("search")
@@ -71,7 +71,7 @@ def papers_search(app: AppContext, query: str, limit: int, as_json: bool) -> Non
     for p in found:
         click.echo(f"{p.id:<22}  {clip(p.title, 100)}")
     if not found:
-        click.echo(f"no paper matches {query!r}", err=True)
+        app.note(f"no paper matches {query!r}")
 
 
 @papers.command("show")

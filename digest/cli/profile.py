@@ -164,7 +164,7 @@ def profile_history(app: AppContext, email: str, as_json: bool) -> None:
         )
         return
     if not changes:
-        click.echo(f"no profile changes recorded for {sub.email}", err=True)
+        app.note(f"no profile changes recorded for {sub.email}")
         return
     click.echo(f"{'VERSION':>7}  {'CHANGED AT':<25} {'BY':<14} CHANGE")
     for c in changes:

@@ -51,6 +51,7 @@ def rank_command(
         app.today(as_date(on_date)),
         limit=limit,
         include_below_threshold=show_all,
+        progress=app.progress(as_json),
     ).ranking
     rows: list[dict[str, Any]] = [
         {
@@ -66,11 +67,10 @@ def rank_command(
         emit_json(rows)
         return
     if not rows:
-        click.echo(
+        app.note(
             f"nothing to send {sub.email}: {plural(len(ranking.candidates), 'candidate paper')} "
             f"in the last {plural(app.config.ranking.lookback_days, 'day')}, "
-            "none unseen and above the threshold",
-            err=True,
+            "none unseen and above the threshold"
         )
     for n, row in enumerate(rows, start=1):
         click.echo(f"{n:>3}. {row['score']:.3f}  {clip(row['title'], 80)}")

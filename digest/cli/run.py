@@ -75,6 +75,7 @@ def run_command(
         renderer=make_renderer(app.config),
         now=app.now,
         should_stop=stop,
+        progress=app.progress(as_json),
     )
     with _stop_on_signals(stop):
         report = run_digests(
@@ -119,7 +120,7 @@ def runs_command(app: AppContext, limit: int, as_json: bool) -> None:
         emit_json([asdict(r) for r in rows])
         return
     if not rows:
-        click.echo("no runs yet; try `digest run`", err=True)
+        app.note("no runs yet; try `digest run`")
         return
     print_table(
         ("RUN", "STARTED", "DATE", "STATUS", "DUE", "SENT", "SKIPPED", "FAILED", "NEW PAPERS"),

@@ -116,7 +116,7 @@ def subscribers_list(
             ("EMAIL", "STATUS", "FREQUENCY", "MAX PAPERS", "NAME"),
             [(s.email, s.status, s.frequency, s.max_papers, s.name) for s in found],
         )
-    click.echo(plural(len(found), "subscriber"), err=True)
+    app.note(plural(len(found), "subscriber"))
 
 
 @subscribers.command("show")
