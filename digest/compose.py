@@ -14,11 +14,13 @@ the caller renders it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .config import Config
+from .progress import NO_PROGRESS, Progress
 from .rank import Interest, load_or_fit, rank
 from .records import DigestContent, Paper, Pick, Profile, Subscriber
 from .store import Store
@@ -98,6 +100,7 @@ def compose(
     resume: Mapping[int, Sequence[Pick]] | None = None,
     limit: int | None = None,
     include_below_threshold: bool = False,
+    progress: Progress = NO_PROGRESS,
 ) -> Composition:
     """Rank and compose ``day``'s digests of ``subscribers``.
 
@@ -120,6 +123,7 @@ def compose(
         limit=limit,
         include_below_threshold=include_below_threshold,
         profiles=all_profiles,
+        progress=progress,
     )
     recorded = store.papers_by_id(p.paper_id for picks in resume.values() for p in picks)
     resumed = {
@@ -170,11 +174,8 @@ def build_interests(
     papers = store.papers_by_id(wanted)
     interests = []
     for sub in subscribers:
-        profile, sub_votes = profiles[sub.id], votes[sub.id]
-        liked = [p for p in profile.liked if sub_votes.get(p, 1) > 0]
-        liked += [p for p, v in sub_votes.items() if v > 0 and p not in liked]
-        disliked = [p for p in profile.disliked if sub_votes.get(p, -1) < 0]
-        disliked += [p for p, v in sub_votes.items() if v < 0 and p not in disliked]
+        profile = profiles[sub.id]
+        liked, disliked = liked_and_disliked(profile, votes[sub.id])
         interests.append(
             Interest(
                 key=sub.id,
@@ -191,6 +192,16 @@ def build_interests(
     return interests
 
 
+def liked_and_disliked(profile: Profile, votes: Mapping[str, int]) -> tuple[list[str], list[str]]:
+    """The paper ids the ranker treats as liked and disliked: the profile's own, then those
+    voted "more" / "less like this" (``votes``: paper id → latest vote, which wins)."""
+    liked = [p for p in profile.liked if votes.get(p, 1) > 0]
+    liked += [p for p, v in votes.items() if v > 0 and p not in liked]
+    disliked = [p for p in profile.disliked if votes.get(p, -1) < 0]
+    disliked += [p for p, v in votes.items() if v < 0 and p not in disliked]
+    return liked, disliked
+
+
 def rank_subscribers(
     store: Store,
     config: Config,
@@ -200,6 +211,7 @@ def rank_subscribers(
     limit: int | None = None,
     include_below_threshold: bool = False,
     profiles: Mapping[int, Profile] | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> Ranking:
     """Rank the unseen candidates of ``today``'s lookback window for each subscriber."""
     if not subscribers:
@@ -210,6 +222,7 @@ def rank_subscribers(
         lambda: build_interests(store, config, subscribers, limit=limit, profiles=profiles),
         today=today,
         include_below_threshold=include_below_threshold,
+        progress=progress,
     )
 
 
@@ -220,6 +233,7 @@ def rank_interests(
     *,
     today: dt.date,
     include_below_threshold: bool = False,
+    progress: Progress = NO_PROGRESS,
 ) -> Ranking:
     """Rank ``today``'s candidates for prepared interests (keys are subscriber ids).
 
@@ -231,9 +245,15 @@ def rank_interests(
     by_id = {p.id: p for p in candidates}
     if not candidates:
         return Ranking({}, by_id)
-    vectorizer = load_or_fit(
-        config.store.cache_dir, store.corpus_fingerprint(), lambda: list(store.iter_paper_texts())
-    )
+    with contextlib.ExitStack() as fitting:
+
+        def texts() -> list[str]:
+            # Called only when the cached model is stale: the fit that follows is the slow
+            # part (a minute on 50k papers), so the step lasts until load_or_fit returns.
+            fitting.enter_context(progress.step("fitting the ranking model on the papers"))
+            return list(store.iter_paper_texts())
+
+        vectorizer = load_or_fit(config.store.cache_dir, store.corpus_fingerprint(), texts)
     ranked = rank(
         vectorizer,
         candidates,

@@ -14,13 +14,17 @@ import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from .errors import ListingError
 from .files import make_private_dir, write_atomically
+from .progress import NO_PROGRESS, Advance, Progress
 from .sources import FORMATS, detect_format, stream_listing
 from .store import ListingInfo, Store
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # The files ``digest ingest FOLDER`` picks up: those with a suffix some format comes in.
 LISTING_SUFFIXES = tuple(dict.fromkeys(s for f in FORMATS.values() for s in f.suffixes))
@@ -108,9 +112,11 @@ def ingest_file(
     fmt: str | None = None,
     listing_date: dt.date | None = None,
     now: dt.datetime,
+    progress: Progress = NO_PROGRESS,
 ) -> IngestResult:
     """Ingest one file. ``today`` is the ingest day (``first_seen`` of new papers);
-    ``listing_date`` is used when the file carries no date of its own (default: today)."""
+    ``listing_date`` is used when the file carries no date of its own (default: today);
+    ``progress`` hears of each record stored."""
     source = str(path)
     sha = ""
     detected: str | None = fmt
@@ -131,17 +137,18 @@ def ingest_file(
         detected = fmt or detect_format(text, source=source)
         parsed = stream_listing(text, source=source, today=today, fmt=detected)
         date = parsed.date or (listing_date or today).isoformat()
-        counts = store.ingest_listing(
-            ListingInfo(
-                path=source,
-                sha256=sha,
-                format=parsed.format,
-                listing_date=dt.date.fromisoformat(date),
-            ),
-            parsed.records,
-            first_seen=today,
-            now=now,
-        )
+        with progress.step(f"{path.name}: records") as advance:
+            counts = store.ingest_listing(
+                ListingInfo(
+                    path=source,
+                    sha256=sha,
+                    format=parsed.format,
+                    listing_date=dt.date.fromisoformat(date),
+                ),
+                _counted(parsed.records, advance),
+                first_seen=today,
+                now=now,
+            )
     except ListingError as exc:
         if sha:
             store.record_failed_listing(
@@ -162,6 +169,16 @@ def ingest_file(
     )
 
 
+def _counted(records: Iterable[T], advance: Advance, every: int = 500) -> Iterator[T]:
+    """``records``, reporting every ``every`` of them to ``advance``."""
+    n = 0
+    for n, record in enumerate(records, start=1):
+        if n % every == 0:
+            advance(every)
+        yield record
+    advance(n % every)
+
+
 def ingest_paths(
     store: Store,
     paths: Iterable[Path],
@@ -170,20 +187,33 @@ def ingest_paths(
     now: dt.datetime,
     fmt: str | None = None,
     listing_date: dt.date | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> list[IngestResult]:
     """Ingest files and folders; one result per file, failures included."""
     results = []
-    for path in iter_listing_files(paths):
-        if not path.exists():
-            results.append(
-                IngestResult(
-                    path=str(path), status="failed", message=f"{path}: no such file or folder"
+    files = list(iter_listing_files(paths))
+    with progress.step("ingesting", total=len(files)) as advance:
+        for path in files:
+            advance(0, description=f"ingesting {path.name}")
+            if not path.exists():
+                results.append(
+                    IngestResult(
+                        path=str(path), status="failed", message=f"{path}: no such file or folder"
+                    )
                 )
-            )
-            continue
-        results.append(
-            ingest_file(store, path, today=today, fmt=fmt, listing_date=listing_date, now=now)
-        )
+            else:
+                results.append(
+                    ingest_file(
+                        store,
+                        path,
+                        today=today,
+                        fmt=fmt,
+                        listing_date=listing_date,
+                        now=now,
+                        progress=progress,
+                    )
+                )
+            advance()
     return results
 
 
@@ -195,6 +225,7 @@ def ingest_inbox(
     now: dt.datetime,
     fmt: str | None = None,
     listing_date: dt.date | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> list[IngestResult]:
     """Ingest every file waiting in ``inbox``; move each to ``processed/`` or ``failed/``.
 
@@ -205,17 +236,34 @@ def ingest_inbox(
     make_private_dir(processed)
     make_private_dir(failed)
     results = []
-    for path in inbox_files(inbox):
-        result = ingest_file(store, path, today=today, fmt=fmt, listing_date=listing_date, now=now)
-        target_dir = failed if result.failed else processed
-        target = _free_name(target_dir / path.name)
-        shutil.move(str(path), target)
-        if result.failed:
-            write_atomically(
-                target.with_name(target.name + ".error.txt"), (result.message + "\n").encode()
+    waiting = inbox_files(inbox)
+    with progress.step("ingesting the inbox", total=len(waiting)) as advance:
+        for path in waiting:
+            advance(0, description=f"ingesting {path.name}")
+            result = ingest_file(
+                store,
+                path,
+                today=today,
+                fmt=fmt,
+                listing_date=listing_date,
+                now=now,
+                progress=progress,
             )
-        results.append(replace(result, path=str(target)))
+            results.append(_file_away(result, path, processed, failed))
+            advance()
     return results
+
+
+def _file_away(result: IngestResult, path: Path, processed: Path, failed: Path) -> IngestResult:
+    """Move an ingested file to ``processed/`` or ``failed/`` (with its ``.error.txt``)."""
+    target_dir = failed if result.failed else processed
+    target = _free_name(target_dir / path.name)
+    shutil.move(str(path), target)
+    if result.failed:
+        write_atomically(
+            target.with_name(target.name + ".error.txt"), (result.message + "\n").encode()
+        )
+    return replace(result, path=str(target))
 
 
 def _free_name(target: Path) -> Path:

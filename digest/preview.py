@@ -8,9 +8,11 @@ from email.message import EmailMessage
 
 from .compose import compose
 from .config import Config
+from .progress import NO_PROGRESS, Progress
 from .records import Keyword, Paper, Pick, Profile, Subscriber
 from .render import make_renderer
 from .store import Store
+from .text import plural
 
 SAMPLE_SUBSCRIBER = Subscriber(
     id=0, email="sample@example.org", name="Sample Reader", quiet_day="note"
@@ -40,13 +42,14 @@ def preview_digest(
     today: dt.date,
     now: dt.datetime,
     secret: str | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> Preview:
     """Rank and render ``email``'s digest for ``today`` (the sample subscriber when None)."""
     if email is None:  # not stored: its profile is given
         subscriber, profiles = SAMPLE_SUBSCRIBER, {SAMPLE_SUBSCRIBER.id: SAMPLE_PROFILE}
     else:
         subscriber, profiles = store.subscriber(email), None
-    composed = compose(store, config, [subscriber], today, profiles=profiles)
+    composed = compose(store, config, [subscriber], today, profiles=profiles, progress=progress)
     content = composed.content(subscriber.id)
     renderer = make_renderer(config, secret=secret)
     return Preview(
@@ -57,7 +60,7 @@ def preview_digest(
         message=renderer.render(content, now=now),
         picks=content.picks,
         quiet_reason=(
-            f"{composed.candidates} candidate papers in the last "
-            f"{config.ranking.lookback_days} days, none unseen and above the threshold"
+            f"{plural(composed.candidates, 'candidate paper')} in the last "
+            f"{plural(config.ranking.lookback_days, 'day')}, none unseen and above the threshold"
         ),
     )

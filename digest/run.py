@@ -20,13 +20,15 @@ from pathlib import Path
 from typing import IO
 from zoneinfo import ZoneInfo
 
-from .compose import compose
+from .compose import Composition, compose
 from .config import Config
 from .errors import DeliveryError, PermanentDeliveryError, RunLockedError, TransportError
 from .ingest import inbox_files, ingest_inbox
+from .progress import NO_PROGRESS, Progress
 from .records import WEEKDAYS, Pick, Subscriber
 from .render import Renderer
 from .store import DigestRow, RunFailure, RunResult, Store
+from .text import plural
 from .transports import OutgoingMessage, Transport
 
 FINAL_STATUSES = ("sent", "skipped", "failed")
@@ -131,6 +133,7 @@ class RunContext:
     now: Callable[[], dt.datetime]
     should_stop: Callable[[], bool] = lambda: False
     trigger: str = "cli"
+    progress: Progress = NO_PROGRESS  # the CLI's progress bar on a terminal
 
 
 def run_digests(
@@ -145,6 +148,9 @@ def run_digests(
 ) -> RunReport:
     """The daily run: ingest the inbox, then for every active subscriber due today rank,
     render, deliver and record, each digest exactly once. Returns the run report."""
+    if only:
+        # A typo is the caller's mistake, not a failed run: check before the run is recorded.
+        store.subscriber(only)
     started = ctx.now()
     run_day = date_override or started.date()
     report = RunReport(
@@ -173,6 +179,8 @@ def run_digests(
             raise
         finally:
             ctx.transport.close()
+        # One definition of "new papers", the one the emails use: first seen on the day.
+        report.new_papers = store.new_paper_count(run_day)
         if report.status == "running":
             report.status = "dry-run" if dry_run else ("failed" if report.failed else "ok")
         _finish(store, ctx, report, started)
@@ -219,12 +227,14 @@ def _ingest_inbox(
     waiting = inbox_files(inbox)
     if dry_run:
         if waiting:
-            report.notes.append(f"{len(waiting)} files wait in the inbox (not ingested: dry run)")
+            report.notes.append(
+                f"{plural(len(waiting), 'file')} {'waits' if len(waiting) == 1 else 'wait'} "
+                "in the inbox (not ingested: dry run)"
+            )
         return
-    for result in ingest_inbox(store, inbox, today=run_day, now=ctx.now()):
+    for result in ingest_inbox(store, inbox, today=run_day, now=ctx.now(), progress=ctx.progress):
         if result.status == "ingested":
             report.listings_ingested += 1
-            report.new_papers += result.new
         elif result.failed:
             report.notes.append(f"listing failed: {result.message}")
 
@@ -260,7 +270,10 @@ def _deliver_due(
             not_due += 1
     report.subscribers_due = sum(len(subs) for subs in by_date.values())
     if not_due:
-        report.notes.append(f"{not_due} weekly subscribers are not due on this day")
+        report.notes.append(
+            f"{plural(not_due, 'weekly subscriber')} {'is' if not_due == 1 else 'are'} "
+            "not due on this day"
+        )
     for day, due in sorted(by_date.items()):
         if not _deliver_day(store, config, ctx, report, day, due, dry_run=dry_run):
             break
@@ -298,76 +311,102 @@ def _deliver_day(
             rendered[sub.id] = row.picks
     if not digests:
         return True
-    composed = compose(store, config, open_subs, day, resume=rendered)
-    candidates = composed.candidates
+    composed = compose(store, config, open_subs, day, resume=rendered, progress=ctx.progress)
     claim = f"run {report.run_id} pid {os.getpid()}"
+    verb = "rendering" if dry_run else "sending"
+    with ctx.progress.step(f"{verb} digests for {day}", total=len(open_subs)) as advance:
+        for sub in open_subs:
+            # An SMTP server that retries keeps the bar on this subscriber, still spinning.
+            advance(0, description=f"{verb} {sub.email}")
+            row = digests[sub.id]
+            if not _deliver_one(
+                store, config, ctx, report, sub, day, row, composed, claim, dry_run=dry_run
+            ):
+                return False
+            advance()
+    return True
+
+
+def _deliver_one(
+    store: Store,
+    config: Config,
+    ctx: RunContext,
+    report: RunReport,
+    sub: Subscriber,
+    day: dt.date,
+    row: DigestRow | None,
+    composed: Composition,
+    claim: str,
+    *,
+    dry_run: bool,
+) -> bool:
+    """Render, deliver and record one digest; False when the run must stop."""
+    candidates = composed.candidates
     sender = config.email.sender
-    for sub in open_subs:
-        if ctx.should_stop():
-            report.notes.append("stopped by a signal; the rest is left for the next run")
-            report.status = "interrupted"
-            return False
-        row = digests[sub.id]
-        content = composed.content(sub.id)
-        result = ctx.renderer.render_digest(content, now=ctx.now())
-        message, picks = result.message, result.content.picks  # what fits in one email
-        if message is None:
-            report.skipped += 1
-            if not dry_run and row is not None:
-                reason = f"{candidates} candidate papers, none above the threshold"
-                store.mark_digest_skipped(row.id, reason=reason, now=ctx.now())
-            continue
-        if dry_run or row is None:
-            report.sent += 1  # would be sent
-            continue
-        claimed = store.claim_digest(
-            row.id,
-            from_status=row.status,
-            claimed_by=claim,
-            previous_claim=row.claimed_by,
-            picks=[p for _, p in picks],
-            message_id=str(message["Message-ID"]),
-            run_id=report.run_id or 0,
-            now=ctx.now(),
-        )
-        if not claimed:
-            after = store.digest_row(sub.id, day)
-            if after is not None and after.status == "skipped":
-                report.skipped += 1  # unsubscribed since the run loaded them
-                continue
-            report.already_done += 1  # another run took it (or the subscriber stopped)
-            continue
-        outgoing = OutgoingMessage(message.as_bytes(), sender, sub.email, day)
-        try:
-            receipt = ctx.transport.send(outgoing)
-        except TransportError as exc:
-            store.release_digest(row.id, claimed_by=claim, now=ctx.now())
-            report.fail(sub.email, str(exc))
-            report.notes.append("delivery stopped: the transport failed; the rest stay pending")
-            return False
-        except DeliveryError as exc:
-            permanent = isinstance(exc, PermanentDeliveryError)
-            bounced = store.mark_digest_failed(
-                row.id,
-                subscriber_id=sub.id,
-                claimed_by=claim,
-                reason=str(exc),
-                permanent=permanent,
-                max_hard_failures=config.smtp.max_hard_failures,
-                now=ctx.now(),
-            )
-            report.fail(sub.email, str(exc))
-            if bounced:
-                report.notes.append(f"{sub.email} is now bounced after repeated hard failures")
-            continue
-        store.mark_digest_sent(
+    if ctx.should_stop():
+        report.notes.append("stopped by a signal; the rest is left for the next run")
+        report.status = "interrupted"
+        return False
+    content = composed.content(sub.id)
+    result = ctx.renderer.render_digest(content, now=ctx.now())
+    message, picks = result.message, result.content.picks  # what fits in one email
+    if message is None:
+        report.skipped += 1
+        if not dry_run and row is not None:
+            reason = f"{plural(candidates, 'candidate paper')}, none above the threshold"
+            store.mark_digest_skipped(row.id, reason=reason, now=ctx.now())
+        return True
+    if dry_run or row is None:
+        report.sent += 1  # would be sent
+        return True
+    claimed = store.claim_digest(
+        row.id,
+        from_status=row.status,
+        claimed_by=claim,
+        previous_claim=row.claimed_by,
+        picks=[p for _, p in picks],
+        message_id=str(message["Message-ID"]),
+        run_id=report.run_id or 0,
+        now=ctx.now(),
+    )
+    if not claimed:
+        after = store.digest_row(sub.id, day)
+        if after is not None and after.status == "skipped":
+            report.skipped += 1  # unsubscribed since the run loaded them
+            return True
+        report.already_done += 1  # another run took it (or the subscriber stopped)
+        return True
+    outgoing = OutgoingMessage(message.as_bytes(), sender, sub.email, day)
+    try:
+        receipt = ctx.transport.send(outgoing)
+    except TransportError as exc:
+        store.release_digest(row.id, claimed_by=claim, now=ctx.now())
+        report.fail(sub.email, str(exc))
+        report.notes.append("delivery stopped: the transport failed; the rest stay pending")
+        return False
+    except DeliveryError as exc:
+        permanent = isinstance(exc, PermanentDeliveryError)
+        bounced = store.mark_digest_failed(
             row.id,
             subscriber_id=sub.id,
-            paper_ids=[p.id for p, _ in picks],
             claimed_by=claim,
+            reason=str(exc),
+            permanent=permanent,
+            max_hard_failures=config.smtp.max_hard_failures,
             now=ctx.now(),
         )
-        report.sent += 1
-        if receipt.file is not None:
-            report.delivered.append(str(receipt.file))
+        report.fail(sub.email, str(exc))
+        if bounced:
+            report.notes.append(f"{sub.email} is now bounced after repeated hard failures")
+        return True
+    store.mark_digest_sent(
+        row.id,
+        subscriber_id=sub.id,
+        paper_ids=[p.id for p, _ in picks],
+        claimed_by=claim,
+        now=ctx.now(),
+    )
+    report.sent += 1
+    if receipt.file is not None:
+        report.delivered.append(str(receipt.file))
     return True

@@ -115,3 +115,45 @@ def change_profile(
     new_entry = apply_profile_changes(entry, changes, removed_ids=removed_ids)
     save_entries(store, [new_entry], who=who, now=now)
     return subscriber
+
+
+# Who changed a status, as recorded ("web:subscriber", "web:admin", "cli:NAME"), in words.
+_CHANGED_BY = {
+    "web:subscriber": "their own choice via the unsubscribe link",
+    "web:admin": "by an admin in the web UI",
+}
+
+
+def unsubscribe_choice(store: Store, subscriber: Subscriber) -> str | None:
+    """Why resuming ``subscriber`` needs confirming, in one sentence ("ada@example.org
+    unsubscribed on 2026-11-02 (their own choice via the unsubscribe link)"); None unless
+    they are unsubscribed."""
+    change = store.status_change(subscriber.id)
+    if change.status != "unsubscribed":
+        return None
+    when = f" on {change.changed_at[:10]}" if change.changed_at else ""
+    by = change.changed_by
+    if by is None:
+        whose = "who made that choice is not recorded"
+    elif by in _CHANGED_BY:
+        whose = _CHANGED_BY[by]
+    elif by.startswith("cli"):
+        whose = f"by {by} on the command line"
+    else:
+        whose = f"by {by}"
+    return f"{subscriber.email} unsubscribed{when} ({whose})"
+
+
+def resume_subscriber(
+    store: Store, email: str, *, force: bool, who: str, now: dt.datetime
+) -> tuple[Subscriber, bool]:
+    """Make a paused or bounced subscriber active again; returns them and whether the
+    status changed. Someone who unsubscribed is resumed only with ``force``: an unsubscribe
+    is a person's choice, not to be undone by a mistyped command
+    (:class:`SubscriberError` says whose choice it would override)."""
+    subscriber = store.subscriber(email)
+    choice = unsubscribe_choice(store, subscriber)
+    if choice and not force:
+        raise SubscriberError(f"{choice}; resume with --force to override it")
+    changed = store.set_status_by_id(subscriber.id, "active", now=now, by=who)
+    return subscriber, changed

@@ -1,4 +1,4 @@
-"""Shortening text for display: the one home of digest's clipping rule.
+"""Text for display: the one home of digest's clipping rule and of counted nouns.
 
 Pure functions; may import nothing from digest.
 """
@@ -40,3 +40,12 @@ def clip(text: str, width: int = 90, *, at_word: bool = False) -> str:
         if space > 0:
             cut = space
     return text[:cut] + ELLIPSIS
+
+
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """``count`` and ``noun``, in the plural unless the count is one:
+    ``plural(1, "subscriber")`` → "1 subscriber", ``plural(3, "new paper")`` → "3 new papers".
+
+    Every count a person reads goes through here, so "1 subscribers" cannot come back.
+    """
+    return f"{count} {noun if count == 1 else plural_form or noun + 's'}"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from digest.instance import init_instance
-from tests.run_helpers import invoke, picked_titles, set_config
+from tests.run_helpers import TEST_SECRET, invoke, picked_titles, set_config
 from tests.shared_data import shared_path
 
 DAY = "2026-11-16"
@@ -22,7 +22,7 @@ LIMIT = 100_000
 
 @pytest.fixture(autouse=True)
 def secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DIGEST_SECRET", "test-secret-for-links-0123456789abcdef")
+    monkeypatch.setenv("DIGEST_SECRET", TEST_SECRET)
 
 
 def _instance(tmp_path: Path, listings: list[Path], subscribers: Path) -> Path:

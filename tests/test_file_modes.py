@@ -15,7 +15,7 @@ import pytest
 from digest.config import load_config
 from digest.instance import init_instance
 from digest.store import Store
-from tests.run_helpers import invoke
+from tests.run_helpers import TEST_SECRET, invoke
 
 DAY = "2026-11-16"
 
@@ -40,7 +40,7 @@ def mode(path: Path) -> int:
 def test_files_are_0600_and_folders_0700_under_umask_022(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, umask_022: None
 ) -> None:
-    monkeypatch.setenv("DIGEST_SECRET", "test-secret-for-links-0123456789abcdef")
+    monkeypatch.setenv("DIGEST_SECRET", TEST_SECRET)
     config_path = init_instance(tmp_path / "inst")
     config = load_config(config_path)
     inbox = config.ingest.inbox

@@ -83,18 +83,18 @@ def test_bad_files_fail_alone_with_one_clear_line(run_cli, instance, shared_list
     result = run_cli("ingest", *map(str, files.values()), str(good))
     assert result.exit_code == 1
     assert "Traceback" not in result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
     assert len(errors) == 5
     for _name, path in files.items():
-        (line,) = [e for e in errors if e.startswith(f"error: {path}")]
+        (line,) = [e for e in errors if e.startswith(f"Error: {path}")]
         assert len(line) < 300, line
     by_name = {name: next(e for e in errors if str(path) in e) for name, path in files.items()}
     assert "the file is empty" in by_name["empty"]
     assert "binary file" in by_name["binary"]
-    assert f"error: {files['truncated']}:2:" in by_name["truncated"]
-    assert f"error: {files['no_abstract']}:7:" in by_name["no_abstract"]
+    assert f"Error: {files['truncated']}:2:" in by_name["truncated"]
+    assert f"Error: {files['no_abstract']}:7:" in by_name["no_abstract"]
     assert "no abstract" in by_name["no_abstract"]
-    assert f"error: {files['huge_line']}:1:" in by_name["huge_line"]
+    assert f"Error: {files['huge_line']}:1:" in by_name["huge_line"]
     # The good file landed, the bad ones added nothing.
     assert len(paper_rows(instance)) == 100
     statuses = sorted(row["status"] for row in listing_rows(instance))
@@ -167,7 +167,7 @@ def test_duplicates_inside_one_file_make_one_row(run_cli, instance, tmp_path):
         ],
     )
     result = run_cli("ingest", str(export))
-    assert "1 new papers, 0 updated, 2 duplicates" in result.output
+    assert "1 new paper, 0 updated, 2 duplicates" in result.output
     assert [r["id"] for r in paper_rows(instance)] == ["a1"]
 
 
@@ -195,14 +195,14 @@ def test_json_output_for_programs(run_cli, shared_listings):
 def test_forced_format_that_does_not_fit_fails_cleanly(run_cli, instance, shared_listings):
     result = run_cli("ingest", "--format", "atom", str(shared_listings[0]))
     assert result.exit_code == 1
-    assert result.output.startswith(f"error: {shared_listings[0]}")
+    assert result.output.startswith(f"Error: {shared_listings[0]}")
     assert paper_rows(instance) == []
 
 
 def test_missing_path_is_reported(run_cli, tmp_path):
     result = run_cli("ingest", str(tmp_path / "nope.txt"))
     assert result.exit_code == 1
-    assert f"error: {tmp_path / 'nope.txt'}: no such file or folder" in result.output
+    assert f"Error: {tmp_path / 'nope.txt'}: no such file or folder" in result.output
 
 
 def test_folder_ingests_its_listing_files(run_cli, instance, shared_listings, tmp_path):

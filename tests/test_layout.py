@@ -19,7 +19,7 @@ MAX_LINES = 600
 # The data's path, earliest first: listing → ingest → store → rank → compose → render →
 # deliver → run, with the foundation below everything and the user-facing edges on top.
 TIERS: list[set[str]] = [
-    {"errors", "records", "text", "files", "resources", "tokens", "config", "profiles"},
+    {"errors", "records", "text", "files", "resources", "tokens", "config", "profiles", "progress"},
     {"sources"},
     {"store"},
     {"ingest", "subscriptions", "instance"},

@@ -114,7 +114,7 @@ def test_weekly_subscriber_is_due_on_their_weekday_only(tmp_path, shared_listing
     assert monday.weekday() == 0 and wednesday.weekday() == 2
     report = json.loads(invoke(config_path, "run", "--date", monday.isoformat(), "--json").output)
     assert report["subscribers_due"] == 2
-    assert "1 weekly subscribers are not due on this day" in report["notes"]
+    assert "1 weekly subscriber is not due on this day" in report["notes"]
     report = json.loads(
         invoke(config_path, "run", "--date", wednesday.isoformat(), "--json").output
     )

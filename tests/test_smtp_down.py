@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from digest.instance import init_instance
-from tests.run_helpers import invoke, set_config
+from tests.run_helpers import TEST_SECRET, invoke, set_config
 from tests.smtp_server import Handler, smtp_server
 
 DAY = dt.date(2026, 11, 16)
@@ -111,7 +111,7 @@ def _states(config: Path) -> tuple[list[str], int]:
 def test_a_server_that_refuses_every_connection_stops_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, greeting: bytes
 ) -> None:
-    monkeypatch.setenv("DIGEST_SECRET", "test-secret-for-links-0123456789abcdef")
+    monkeypatch.setenv("DIGEST_SECRET", TEST_SECRET)
     with greeting_server(greeting) as (port, accepted):
         config = _instance(tmp_path, port)
         assert (config.parent / "digest.db").exists()
@@ -139,7 +139,7 @@ def test_a_server_that_refuses_every_connection_stops_the_run(
 def test_connection_refused_stops_the_run_too(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DIGEST_SECRET", "test-secret-for-links-0123456789abcdef")
+    monkeypatch.setenv("DIGEST_SECRET", TEST_SECRET)
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]  # bound, never listening: connections are refused

@@ -129,7 +129,7 @@ def test_import_toml_resolves_ids_and_titles(run_cli, instance, shared_listings,
     source.write_text(ADA_TOML, encoding="utf-8")
     result = run_cli("subscribers", "import", str(source))
     assert result.exit_code == 0, result.output
-    assert result.output == "imported 1 subscribers (1 new, 0 updated)\n"
+    assert result.output == "imported 1 subscriber (1 new, 0 updated)\n"
     db = db_of(instance)
     (profile,) = db["profiles"].rows
     graph_id = db.execute("SELECT id FROM papers WHERE title = ?", [GRAPHCODEBERT]).fetchone()[0]
@@ -139,7 +139,7 @@ def test_import_toml_resolves_ids_and_titles(run_cli, instance, shared_listings,
     # Re-importing updates in place.
     source.write_text(ADA_TOML.replace("max_papers = 10", "max_papers = 3"), encoding="utf-8")
     result = run_cli("subscribers", "import", str(source))
-    assert result.output == "imported 1 subscribers (0 new, 1 updated)\n"
+    assert result.output == "imported 1 subscriber (0 new, 1 updated)\n"
     assert db["subscribers"].count == 1
     assert next(iter(db["subscribers"].rows))["max_papers"] == 3
 
@@ -302,3 +302,98 @@ def test_profile_edit_reopens_on_error(run_cli, instance, tmp_path, monkeypatch)
     )
     shown = json.loads(run_cli("profile", "show", "ada@example.org", "--json").output)
     assert shown["keywords"] == [{"text": "rag", "weight": 3.0}]
+
+
+def test_profile_versions_are_numbered_per_subscriber(run_cli, instance):
+    """Issue 14, item 7: each person's history reads 1, 2, 3 …, and restore uses that."""
+    run_cli("subscribers", "add", "ada@example.org", "--keyword", "agents")
+    run_cli("subscribers", "add", "bob@example.org", "--keyword", "vision")
+    run_cli("profile", "set", "ada@example.org", "--keyword", "rag")
+    run_cli("profile", "set", "bob@example.org", "--keyword", "diffusion")
+    run_cli("profile", "set", "bob@example.org", "--remove", "vision")
+    history = json.loads(run_cli("profile", "history", "bob@example.org", "--json").output)
+    assert [h["version"] for h in history] == [3, 2, 1]
+    text = run_cli("profile", "history", "bob@example.org").output
+    assert [line.split()[0] for line in text.splitlines()[1:]] == ["3", "2", "1"]
+
+    restored = run_cli("profile", "restore", "bob@example.org", "1")
+    assert restored.exit_code == 0, restored.output
+    (row,) = db_of(instance).query(
+        "SELECT p.keywords FROM profiles p JOIN subscribers s ON s.id = p.subscriber_id "
+        "WHERE s.email = 'bob@example.org'"
+    )
+    assert json.loads(row["keywords"]) == [{"text": "vision", "weight": 1.0}]
+    missing = run_cli("profile", "restore", "ada@example.org", "3")
+    assert missing.exit_code == 1
+    assert missing.output == (
+        "Error: no profile version 3 for this subscriber; see `digest profile history`\n"
+    )
+
+
+def test_profile_show_lists_feedback_votes(run_cli, instance, tmp_path):
+    """Issue 14, item 9: "more"/"less" clicks show in the profile, marked as feedback."""
+    import datetime as dt
+
+    from digest.store import Store
+
+    export = tmp_path / "papers.jsonl"
+    export.write_text(
+        "".join(
+            json.dumps({"id": f"2611.0000{i}", "title": f"Paper {i}", "abstract": "x"}) + "\n"
+            for i in (1, 2, 3)
+        ),
+        encoding="utf-8",
+    )
+    assert run_cli("ingest", str(export)).exit_code == 0
+    run_cli("subscribers", "add", "ada@example.org", "--keyword", "agents")
+    run_cli("profile", "set", "ada@example.org", "--like", "2611.00003")
+    store = Store.open(instance.store.database)
+    sub = store.subscriber("ada@example.org")
+    now = dt.datetime(2026, 11, 22, 8, tzinfo=dt.UTC)
+    store.record_feedback(sub.id, "2611.00001", 1, source="email", now=now)
+    store.record_feedback(sub.id, "2611.00002", -1, source="email", now=now)
+    store.record_feedback(sub.id, "2611.00003", -1, source="email", now=now)
+    store.close()
+
+    shown = run_cli("profile", "show", "ada@example.org").output
+    assert "liked:       2611.00001  Paper 1 (from feedback)" in shown
+    assert "disliked:    2611.00002  Paper 2 (from feedback)" in shown
+    assert "disliked:    2611.00003  Paper 3 (from feedback)" in shown  # the later vote wins
+    assert "liked:       2611.00003" not in shown
+    data = json.loads(run_cli("profile", "show", "ada@example.org", "--json").output)
+    assert data["liked"] == ["2611.00003"]  # the profile as edited
+    assert data["liked_from_feedback"] == ["2611.00001"]
+    assert data["disliked_from_feedback"] == ["2611.00002", "2611.00003"]
+
+
+def test_resume_does_not_undo_an_unsubscribe_without_force(run_cli, instance):
+    """Issue 14, item 8: an unsubscribe is the person's choice; resuming says so."""
+    import datetime as dt
+
+    from digest.store import Store
+
+    run_cli("subscribers", "add", "ada@example.org")
+    store = Store.open(instance.store.database)
+    ada = store.subscriber("ada@example.org")
+    on = dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC)
+    store.set_status_by_id(ada.id, "unsubscribed", now=on, by="web:subscriber")
+    store.close()
+
+    refused = run_cli("subscribers", "resume", "ada@example.org")
+    assert refused.exit_code == 1
+    assert refused.output == (
+        "Error: ada@example.org unsubscribed on 2026-11-02 (their own choice via the "
+        "unsubscribe link); resume with --force to override it\n"
+    )
+    (row,) = db_of(instance)["subscribers"].rows
+    assert row["status"] == "unsubscribed"
+
+    forced = run_cli("subscribers", "resume", "ada@example.org", "--force")
+    assert forced.exit_code == 0, forced.output
+    (row,) = db_of(instance)["subscribers"].rows
+    assert row["status"] == "active" and row["status_changed_by"].startswith("cli")
+
+    run_cli("subscribers", "remove", "ada@example.org")
+    again = run_cli("subscribers", "resume", "ada@example.org")
+    assert again.exit_code == 1
+    assert "on the command line); resume with --force to override it" in again.output

@@ -16,11 +16,11 @@ from digest.run import RunContext, run_digests
 from digest.store import Store
 from digest.store.subscribers import SubscriberSettings, SubscriberUpdate
 from digest.transports import OutboxTransport, OutgoingMessage, Receipt
-from tests.run_helpers import invoke
+from tests.run_helpers import TEST_SECRET, invoke
 
 DAY = dt.date(2026, 11, 16)
 NOW = dt.datetime(2026, 11, 16, 7, 0, tzinfo=dt.UTC)
-SECRET = "test-secret-for-links-0123456789abcdef"
+SECRET = TEST_SECRET
 
 
 class UnsubscribingTransport(OutboxTransport):

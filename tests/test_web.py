@@ -441,6 +441,23 @@ def test_preview_ranks_the_unsaved_profile_and_saves_nothing(admin, config):
     assert "liked paper 'no such paper' is not in the store" in unknown.json()["error"]
 
 
+def test_editor_summary_agrees_with_the_preview_on_a_quiet_day(admin, config):
+    """Issue 14, item 10: with quiet_day "note" the summary says a note is sent, as shown."""
+    page = admin.get("/admin/subscribers/1").text
+    nothing = {"keywords": "zzzunmatchable", "liked": "", "min_score": "0.99"}
+    for quiet_day, said in (
+        ("note", "a short note is sent that day."),
+        ("skip", "no email that day."),
+    ):
+        form = _editor_form(page, quiet_day=quiet_day, **nothing)
+        data = admin.post("/admin/subscribers/1/preview", data=form).json()
+        assert data["ok"] is True and _pick_titles(data["picks_html"]) == []
+        assert said in data["picks_html"]
+        assert "Nothing above the threshold among " in data["picks_html"]
+        frame = admin.get(data["frame_url"]).text
+        assert "Nothing matched today" in frame
+
+
 def test_save_writes_history_and_restore_brings_the_old_profile_back(admin, config):
     page = admin.get("/admin/subscribers/1").text
     liked = some_paper(config, "retrieval")
@@ -459,7 +476,7 @@ def test_save_writes_history_and_restore_brings_the_old_profile_back(admin, conf
 
     page = admin.get("/admin/subscribers/1/history").text
     assert "+keyword agents^2" in page
-    first = history[-1].id
+    first = history[-1].version
     token = csrf_of(page)
     restored = admin.post(
         f"/admin/subscribers/1/history/{first}/restore",
@@ -491,6 +508,36 @@ def test_a_bad_csrf_token_is_refused_and_changes_nothing(admin, config):
             assert "nothing was changed" in response.text
     assert snapshot(config) == before
     assert admin.get("/admin", follow_redirects=False).status_code == 200  # still signed in
+
+
+def test_resuming_someone_who_unsubscribed_asks_first(admin, config):
+    """Issue 14, item 8: the admin's resume does not silently undo an unsubscribe."""
+    store = Store.open(config.store.database)
+    on = dt.datetime(2026, 11, 2, 9, tzinfo=dt.UTC)
+    store.set_status_by_id(2, "unsubscribed", now=on, by="web:subscriber")
+    email = store.subscriber_by_id(2).email
+    token = csrf_of(admin.get("/admin/subscribers/2").text)
+    asked = admin.post(
+        "/admin/subscribers/2/status",
+        data={"csrf": token, "action": "resume"},
+        follow_redirects=False,
+    )
+    assert asked.status_code == 200
+    assert (
+        f"{email} unsubscribed on 2026-11-02 (their own choice via the unsubscribe link)."
+        in asked.text
+    )
+    assert 'name="confirm" value="yes"' in asked.text
+    assert store.subscriber_by_id(2).status == "unsubscribed"
+
+    confirmed = admin.post(
+        "/admin/subscribers/2/status",
+        data={"csrf": csrf_of(asked.text), "action": "resume", "confirm": "yes"},
+        follow_redirects=False,
+    )
+    assert confirmed.headers["location"] == "/admin/subscribers/2?notice=active"
+    assert store.status_change(2).status == "active"
+    assert store.status_change(2).changed_by == "web:admin"
 
 
 def test_pause_resume_unsubscribe_and_purge(admin, config):

@@ -9,10 +9,12 @@ Commands live in the sibling modules, one per command group.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import getpass
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,14 +26,19 @@ import click
 from .. import __version__
 from ..config import CONFIG_ENV, DEFAULT_CONFIG_PATH, Config, load_config
 from ..errors import DigestError
+from ..progress import NO_PROGRESS, Progress
 from ..store import Store
+from ..text import MONTH_NAMES
+from .progress import RichProgress, stderr_is_terminal
 
 
 class AppContext:
     """What the global options give every command; config and store open lazily."""
 
-    def __init__(self, config_path: Path) -> None:
+    def __init__(self, config_path: Path, *, quiet: bool = False, verbose: int = 0) -> None:
         self.config_path = config_path
+        self.quiet = quiet
+        self.verbose = verbose
         self._config: Config | None = None
         self._store: Store | None = None
 
@@ -54,6 +61,19 @@ class AppContext:
     def today(self, override: dt.date | None = None) -> dt.date:
         return override or self.now().date()
 
+    def progress(self, as_json: bool = False) -> Progress:
+        """A progress bar on stderr for long work when a person watches: a terminal,
+        without --quiet or --json. Under cron (not a terminal) nothing."""
+        if self.quiet or as_json or not stderr_is_terminal():
+            return NO_PROGRESS
+        return RichProgress()
+
+    def note(self, message: str) -> None:
+        """A remark for the person at the terminal (counts, hints) on stderr; --quiet
+        silences it. Data goes to stdout with click.echo; errors always print."""
+        if not self.quiet:
+            click.echo(message, err=True)
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
@@ -74,17 +94,73 @@ class DigestGroup(click.Group):
 
 pass_app = click.make_pass_decorator(AppContext)
 
-ISO_DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+class IsoDate(click.ParamType):  # type: ignore[type-arg]
+    """A day written YYYY-MM-DD; says which part is wrong ("2026-11-31": November has 30)."""
+
+    name = "date"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: Any) -> dt.date:
+        if isinstance(value, dt.date):
+            return value
+        text = str(value).strip()
+        match = _ISO_DAY.fullmatch(text)
+        if not match:
+            self.fail(f"{text!r} is not a date; write it YYYY-MM-DD, e.g. 2026-11-20", param, ctx)
+        year, month, day = (int(part) for part in match.groups())
+        if not 1 <= month <= 12:
+            self.fail(f"{text!r} is not a date: there is no month {month}", param, ctx)
+        days = calendar.monthrange(year, month)[1]
+        if not 1 <= day <= days:
+            self.fail(
+                f"{text!r} is not a date: {MONTH_NAMES[month - 1]} {year} has {days} days",
+                param,
+                ctx,
+            )
+        return dt.date(year, month, day)
 
 
-def as_date(value: dt.datetime | None) -> dt.date | None:
-    """The day of an ``ISO_DATE`` option, or None when it was not given."""
-    return value.date() if value else None
+_ISO_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+
+# Every --date and --since option: a day, checked as above.
+ISO_DATE = IsoDate()
+
+
+def as_date(value: dt.date | None) -> dt.date | None:
+    """The day of an ``ISO_DATE`` option (a ``datetime`` counts as its day), or None."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value
+
+
+def print_error(message: str) -> None:
+    """Report a problem the way click does for every other error: ``Error: …`` on stderr."""
+    click.echo(f"Error: {message}", err=True)
 
 
 def emit_json(data: Any) -> None:
     """Print ``data`` as indented JSON (the ``--json`` output of every command)."""
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print rows under a header row, columns padded to fit; numbers align right.
+
+    Every tabular listing goes through here, so each has a header and the same look."""
+    cells = [[str(v) for v in row] for row in rows]
+    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headers)]
+    numeric = [all(isinstance(row[i], int | float) for row in rows) for i in range(len(headers))]
+
+    def line(values: Sequence[str]) -> str:
+        padded = [
+            v.rjust(w) if right else v.ljust(w)
+            for v, w, right in zip(values, widths, numeric, strict=True)
+        ]
+        return "  ".join(padded).rstrip()
+
+    click.echo(line(headers))
+    for row in cells:
+        click.echo(line(row))
 
 
 def changed_by() -> str:
@@ -105,10 +181,13 @@ def changed_by() -> str:
     show_default=True,
     help=f"Config file (or set {CONFIG_ENV}).",
 )
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Only data and errors: no progress, remarks or logs."
+)
 @click.version_option(__version__, prog_name="digest")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path, verbose: int) -> None:
+def cli(ctx: click.Context, config_path: Path, verbose: int, quiet: bool) -> None:
     """digest: a personal research-paper newsletter.
 
     \b
@@ -117,11 +196,11 @@ def cli(ctx: click.Context, config_path: Path, verbose: int) -> None:
       digest init mydigest             # a real instance: config, database, inbox
       digest --config mydigest/config.toml ingest listings/*.txt
     """
-    level = logging.WARNING - 10 * verbose
-    logging.basicConfig(
-        level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s"
-    )
-    app = AppContext(config_path)
+    if quiet and verbose:
+        raise click.UsageError("give --quiet or --verbose, not both")
+    level = logging.ERROR if quiet else max(logging.WARNING - 10 * verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    app = AppContext(config_path, quiet=quiet, verbose=verbose)
     ctx.obj = app
     ctx.call_on_close(app.close)
 
@@ -131,6 +210,6 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="digest")
     except DigestError as exc:  # raised outside a command, e.g. while closing
-        click.echo(f"Error: {exc}", err=True)
+        print_error(str(exc))
         sys.exit(1)
     sys.exit(0)

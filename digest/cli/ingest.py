@@ -12,7 +12,8 @@ import click
 
 from ..ingest import IngestResult, ingest_inbox, ingest_paths
 from ..sources import FORMATS
-from .app import ISO_DATE, AppContext, as_date, cli, emit_json, pass_app
+from ..text import plural
+from .app import ISO_DATE, AppContext, as_date, cli, emit_json, pass_app, print_error
 
 
 @cli.command()
@@ -33,7 +34,7 @@ def ingest(
     paths: Sequence[Path],
     inbox: bool,
     fmt: str | None,
-    on_date: dt.datetime | None,
+    on_date: dt.date | None,
     as_json: bool,
 ) -> None:
     """Ingest listing files (daily-papers text or JSON, JSON Lines, arXiv Atom/RSS).
@@ -49,15 +50,18 @@ def ingest(
     today = app.today(as_date(on_date))
     now = app.now()
     results: list[IngestResult] = []
+    progress = app.progress(as_json)
     if inbox:
         inbox_dir = app.config.ingest.inbox
         if not inbox_dir.is_dir():
             raise click.ClickException(
                 f"{inbox_dir}: inbox folder does not exist; run `digest init` or fix ingest.inbox"
             )
-        results += ingest_inbox(app.store, inbox_dir, today=today, now=now, fmt=fmt)
+        results += ingest_inbox(
+            app.store, inbox_dir, today=today, now=now, fmt=fmt, progress=progress
+        )
     if paths:
-        results += ingest_paths(app.store, paths, today=today, now=now, fmt=fmt)
+        results += ingest_paths(app.store, paths, today=today, now=now, fmt=fmt, progress=progress)
     _print_ingest_results(results, as_json)
     if any(r.failed for r in results):
         sys.exit(1)
@@ -72,11 +76,12 @@ def _print_ingest_results(results: list[IngestResult], as_json: bool) -> None:
     for r in results:
         if r.status == "ingested":
             click.echo(
-                f"{r.path}: {r.format}, {r.found} listings, {r.new} new papers, "
-                f"{r.updated} updated, {r.duplicates} duplicates"
+                f"{r.path}: {r.format}, {plural(r.found, 'listing')}, "
+                f"{plural(r.new, 'new paper')}, {r.updated} updated, "
+                f"{plural(r.duplicates, 'duplicate')}"
                 + (f" (dated {r.listing_date})" if r.listing_date else "")
             )
         elif r.status == "skipped":
             click.echo(f"{r.path}: skipped, {r.message}")
         else:
-            click.echo(f"error: {r.message}", err=True)
+            print_error(r.message)

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from ..text import clip
-from .app import ISO_DATE, AppContext, as_date, cli, emit_json, pass_app
+from ..text import clip, plural
+from .app import ISO_DATE, AppContext, as_date, cli, emit_json, pass_app, print_table
 
 
 @cli.group()
@@ -33,9 +33,7 @@ def _paper_dict(paper: Any) -> dict[str, Any]:
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @pass_app
-def papers_list(
-    app: AppContext, since: dt.datetime | None, limit: int | None, as_json: bool
-) -> None:
+def papers_list(app: AppContext, since: dt.date | None, limit: int | None, as_json: bool) -> None:
     """List papers, newest first.
 
     \b
@@ -47,9 +45,11 @@ def papers_list(
     if as_json:
         emit_json([_paper_dict(p) for p in found])
         return
-    for p in found:
-        click.echo(f"{p.first_seen}  {p.id:<22}  {clip(p.title, 90)}")
-    click.echo(f"{len(found)} papers", err=True)
+    if found:
+        print_table(
+            ("FIRST SEEN", "ID", "TITLE"), [(p.first_seen, p.id, clip(p.title, 90)) for p in found]
+        )
+    app.note(plural(len(found), "paper"))
 
 
 @papers.command("search")
@@ -71,7 +71,7 @@ def papers_search(app: AppContext, query: str, limit: int, as_json: bool) -> Non
     for p in found:
         click.echo(f"{p.id:<22}  {clip(p.title, 100)}")
     if not found:
-        click.echo(f"no paper matches {query!r}", err=True)
+        app.note(f"no paper matches {query!r}")
 
 
 @papers.command("show")

@@ -26,7 +26,7 @@ def preview_command(
     app: AppContext,
     email: str | None,
     sample: bool,
-    on_date: dt.datetime | None,
+    on_date: dt.date | None,
     out: Path | None,
     show_text: bool,
     eml: Path | None,
@@ -45,7 +45,12 @@ def preview_command(
     if bool(email) == sample:
         raise click.UsageError("give a subscriber's EMAIL, or --sample")
     result = preview_digest(
-        app.store, app.config, email=email, today=app.today(as_date(on_date)), now=app.now()
+        app.store,
+        app.config,
+        email=email,
+        today=app.today(as_date(on_date)),
+        now=app.now(),
+        progress=app.progress(),
     )
     if result.message is None:
         click.echo(f"no email for {result.email} on this day: {result.quiet_reason}")

@@ -8,7 +8,7 @@ from ..errors import DigestError, SubscriberError
 from ..profiles import ProfileChanges, entry_to_toml, parse_subscribers_toml
 from ..subscriptions import change_profile, entry_for, save_entries
 from ..text import clip
-from .app import AppContext, changed_by, cli, emit_json, pass_app
+from .app import AppContext, changed_by, cli, emit_json, pass_app, print_error
 
 
 @cli.group()
@@ -27,8 +27,12 @@ def profile_show(app: AppContext, email: str, as_json: bool) -> None:
     Example:
       digest profile show ada@example.org
     """
+    from ..compose import liked_and_disliked  # imports scikit-learn: only when needed
+
     sub = app.store.subscriber(email)
     prof = app.store.profile(sub.id)
+    # What the ranker uses: the profile's likes and dislikes plus "more"/"less" clicks.
+    liked, disliked = liked_and_disliked(prof, app.store.feedback_votes([sub.id])[sub.id])
     if as_json:
         emit_json(
             {
@@ -37,19 +41,22 @@ def profile_show(app: AppContext, email: str, as_json: bool) -> None:
                 "exclude": list(prof.exclude),
                 "liked": list(prof.liked),
                 "disliked": list(prof.disliked),
+                "liked_from_feedback": [p for p in liked if p not in prof.liked],
+                "disliked_from_feedback": [p for p in disliked if p not in prof.disliked],
                 "description": prof.description,
             }
         )
         return
-    titles = app.store.papers_by_id([*prof.liked, *prof.disliked])
+    titles = app.store.papers_by_id([*liked, *disliked, *prof.liked, *prof.disliked])
     click.echo(f"keywords:    {', '.join(str(k) for k in prof.keywords) or '-'}")
     click.echo(f"exclude:     {', '.join(prof.exclude) or '-'}")
-    for label, ids in (("liked", prof.liked), ("disliked", prof.disliked)):
+    for label, ids, own in (("liked", liked, prof.liked), ("disliked", disliked, prof.disliked)):
         if not ids:
             click.echo(f"{label + ':':<12} -")
         for paper_id in ids:
             title = titles[paper_id].title if paper_id in titles else "(not in the store)"
-            click.echo(f"{label + ':':<12} {paper_id}  {clip(title, 70)}")
+            mark = "" if paper_id in own else " (from feedback)"
+            click.echo(f"{label + ':':<12} {paper_id}  {clip(title, 70)}{mark}")
     click.echo(f"description: {prof.description or '-'}")
 
 
@@ -116,7 +123,7 @@ def profile_edit(app: AppContext, email: str) -> None:
                 )
             save_entries(app.store, entries, who=changed_by(), now=app.now())
         except DigestError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            print_error(str(exc))
             if not click.confirm("Edit again?", default=True):
                 raise click.ClickException("profile not saved") from exc
             text = _with_error_comment(edited, str(exc))
@@ -147,7 +154,7 @@ def profile_history(app: AppContext, email: str, as_json: bool) -> None:
         emit_json(
             [
                 {
-                    "version": c.id,
+                    "version": c.version,
                     "changed_at": c.changed_at,
                     "changed_by": c.changed_by,
                     "change": c.change,
@@ -156,8 +163,12 @@ def profile_history(app: AppContext, email: str, as_json: bool) -> None:
             ]
         )
         return
+    if not changes:
+        app.note(f"no profile changes recorded for {sub.email}")
+        return
+    click.echo(f"{'VERSION':>7}  {'CHANGED AT':<25} {'BY':<14} CHANGE")
     for c in changes:
-        click.echo(f"{c.id:>5}  {c.changed_at}  {c.changed_by:<14} {c.change}")
+        click.echo(f"{c.version:>7}  {c.changed_at:<25} {c.changed_by:<14} {c.change}")
 
 
 @profile.command("restore")

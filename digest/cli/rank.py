@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..text import clip
+from ..text import clip, plural
 from .app import ISO_DATE, AppContext, as_date, cli, emit_json, pass_app
 
 
@@ -29,7 +29,7 @@ def rank_command(
     email: str,
     limit: int | None,
     show_all: bool,
-    on_date: dt.datetime | None,
+    on_date: dt.date | None,
     as_json: bool,
 ) -> None:
     """Show what the ranker would send a subscriber: unseen papers, scores, reasons.
@@ -51,6 +51,7 @@ def rank_command(
         app.today(as_date(on_date)),
         limit=limit,
         include_below_threshold=show_all,
+        progress=app.progress(as_json),
     ).ranking
     rows: list[dict[str, Any]] = [
         {
@@ -66,10 +67,10 @@ def rank_command(
         emit_json(rows)
         return
     if not rows:
-        click.echo(
-            f"nothing to send {sub.email}: {len(ranking.candidates)} candidate papers in the "
-            f"last {app.config.ranking.lookback_days} days, none unseen and above the threshold",
-            err=True,
+        app.note(
+            f"nothing to send {sub.email}: {plural(len(ranking.candidates), 'candidate paper')} "
+            f"in the last {plural(app.config.ranking.lookback_days, 'day')}, "
+            "none unseen and above the threshold"
         )
     for n, row in enumerate(rows, start=1):
         click.echo(f"{n:>3}. {row['score']:.3f}  {clip(row['title'], 80)}")

@@ -13,13 +13,14 @@ from typing import Any
 import click
 
 from ..transports import TRANSPORTS, make_transport
-from .app import ISO_DATE, AppContext, as_date, cli, emit_json, pass_app
+from .app import ISO_DATE, AppContext, as_date, cli, emit_json, pass_app, print_table
 
 
 def _print_report(report: Any) -> None:
     head = "dry run" if report.dry_run else f"run {report.run_id}"
     click.echo(f"{head} · {report.digest_date} · {report.status} · {report.duration_seconds:.1f} s")
-    click.echo(f"  listings ingested: {report.listings_ingested} ({report.new_papers} new papers)")
+    click.echo(f"  listings ingested: {report.listings_ingested}")
+    click.echo(f"  new papers:        {report.new_papers} (first seen on {report.digest_date})")
     click.echo(f"  subscribers due:   {report.subscribers_due}")
     verb = "would send" if report.dry_run else "digests sent"
     click.echo(f"  {verb + ':':<18} {report.sent}")
@@ -47,7 +48,7 @@ def _print_report(report: Any) -> None:
 @pass_app
 def run_command(
     app: AppContext,
-    on_date: dt.datetime | None,
+    on_date: dt.date | None,
     dry_run: bool,
     only: str | None,
     transport: str | None,
@@ -74,6 +75,7 @@ def run_command(
         renderer=make_renderer(app.config),
         now=app.now,
         should_stop=stop,
+        progress=app.progress(as_json),
     )
     with _stop_on_signals(stop):
         report = run_digests(
@@ -118,13 +120,25 @@ def runs_command(app: AppContext, limit: int, as_json: bool) -> None:
         emit_json([asdict(r) for r in rows])
         return
     if not rows:
-        click.echo("no runs yet; try `digest run`", err=True)
-    for r in rows:
-        click.echo(
-            f"{r.id:>4}  {r.started_at[:19]}  {r.digest_date}  {r.status:<11} "
-            f"due {r.subscribers_due:>4}  sent {r.sent:>4}  skipped {r.skipped:>4}  "
-            f"failed {r.failed:>3}  new papers {r.new_papers:>4}"
-        )
+        app.note("no runs yet; try `digest run`")
+        return
+    print_table(
+        ("RUN", "STARTED", "DATE", "STATUS", "DUE", "SENT", "SKIPPED", "FAILED", "NEW PAPERS"),
+        [
+            (
+                r.id,
+                r.started_at[:19],
+                r.digest_date,
+                r.status,
+                r.subscribers_due,
+                r.sent,
+                r.skipped,
+                r.failed,
+                r.new_papers,
+            )
+            for r in rows
+        ],
+    )
 
 
 @cli.command("status")
@@ -165,5 +179,9 @@ def status_command(app: AppContext, as_json: bool) -> None:
     else:
         click.echo("last run:  none yet")
     click.echo(f"next run:  {data['next_run'] or 'never'} ({app.config.schedule.cron})")
-    for s in data["subscribers"]:
-        click.echo(f"  {s['email']:<32} {s['status']:<13} last digest {s['last_digest'] or '-'}")
+    if data["subscribers"]:
+        click.echo()
+        print_table(
+            ("SUBSCRIBER", "STATUS", "LAST DIGEST"),
+            [(s["email"], s["status"], s["last_digest"] or "-") for s in data["subscribers"]],
+        )

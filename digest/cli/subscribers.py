@@ -19,8 +19,9 @@ from ..profiles import (
     parse_subscribers_toml,
 )
 from ..records import SUBSCRIBER_STATUSES, Subscriber
-from ..subscriptions import entry_for, save_entries
-from .app import AppContext, changed_by, cli, emit_json, pass_app
+from ..subscriptions import entry_for, resume_subscriber, save_entries
+from ..text import plural
+from .app import AppContext, changed_by, cli, emit_json, pass_app, print_table
 
 
 def _subscriber_dict(app: AppContext, sub: Subscriber) -> dict[str, Any]:
@@ -110,9 +111,12 @@ def subscribers_list(
     if as_json:
         emit_json([asdict(s) for s in found])
         return
-    for s in found:
-        click.echo(f"{s.email:<32} {s.status:<13} {s.frequency:<11} {s.max_papers:>3}  {s.name}")
-    click.echo(f"{len(found)} subscribers", err=True)
+    if found:
+        print_table(
+            ("EMAIL", "STATUS", "FREQUENCY", "MAX PAPERS", "NAME"),
+            [(s.email, s.status, s.frequency, s.max_papers, s.name) for s in found],
+        )
+    app.note(plural(len(found), "subscriber"))
 
 
 @subscribers.command("show")
@@ -158,7 +162,7 @@ def subscribers_edit(app: AppContext, /, email: str, **options: Any) -> None:
 
 def _set_status(app: AppContext, email: str, status: str) -> None:
     sub = app.store.subscriber(email)
-    changed = app.store.set_status_by_id(sub.id, status, now=app.now())
+    changed = app.store.set_status_by_id(sub.id, status, now=app.now(), by=changed_by())
     click.echo(f"{sub.email} is {status}" + ("" if changed else " (no change)"))
 
 
@@ -172,10 +176,22 @@ def subscribers_pause(app: AppContext, email: str) -> None:
 
 @subscribers.command("resume")
 @click.argument("email")
+@click.option(
+    "--force", is_flag=True, help="Also resume someone who unsubscribed (overrides their choice)."
+)
 @pass_app
-def subscribers_resume(app: AppContext, email: str) -> None:
-    """Send to a paused or bounced subscriber again: `digest subscribers resume EMAIL`."""
-    _set_status(app, email, "active")
+def subscribers_resume(app: AppContext, email: str, force: bool) -> None:
+    """Send to a paused or bounced subscriber again.
+
+    Someone who unsubscribed chose to stop: resuming them needs --force.
+
+    \b
+    Examples:
+      digest subscribers resume ada@example.org
+      digest subscribers resume ada@example.org --force
+    """
+    sub, changed = resume_subscriber(app.store, email, force=force, who=changed_by(), now=app.now())
+    click.echo(f"{sub.email} is active" + ("" if changed else " (no change)"))
 
 
 @subscribers.command("remove")
@@ -192,7 +208,7 @@ def subscribers_remove(app: AppContext, email: str, purge: bool, yes: bool) -> N
     """
     if purge and not yes:
         click.confirm(f"Delete {email} and all their history?", abort=True)
-    sub = app.store.remove_subscriber(email, purge=purge, now=app.now())
+    sub = app.store.remove_subscriber(email, purge=purge, now=app.now(), by=changed_by())
     click.echo(f"{'purged' if purge else 'unsubscribed'} {sub.email}")
 
 
@@ -222,7 +238,8 @@ def subscribers_import(app: AppContext, file: Path, fmt: str | None) -> None:
     results = save_entries(app.store, entries, who=changed_by(), now=app.now())
     created = sum(1 for _, was_created in results if was_created)
     click.echo(
-        f"imported {len(results)} subscribers ({created} new, {len(results) - created} updated)"
+        f"imported {plural(len(results), 'subscriber')} "
+        f"({created} new, {len(results) - created} updated)"
     )
 
 
@@ -244,4 +261,4 @@ def subscribers_export(app: AppContext, fmt: str | None, output: Path | None) ->
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {len(entries)} subscribers to {output}")
+        click.echo(f"wrote {plural(len(entries), 'subscriber')} to {output}")

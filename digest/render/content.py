@@ -24,7 +24,7 @@ from ..config import EmailConfig
 from ..errors import RenderError
 from ..records import DigestContent, Keyword, Paper
 from ..sources import arxiv_id_as_written
-from ..text import MONTH_ABBREVIATIONS, MONTH_NAMES, clip
+from ..text import MONTH_ABBREVIATIONS, MONTH_NAMES, clip, plural
 from ..tokens import LinkSigner, link_url
 
 PRODUCT = "digest"
@@ -234,10 +234,12 @@ def _quiet_reason(content: DigestContent) -> str:
     """Why there is nothing today, in one sentence."""
     new, below = content.new_paper_count, content.below_threshold_count
     if new:
-        return f"{new} new {'paper' if new == 1 else 'papers'} today, none above your threshold."
+        return f"{plural(new, 'new paper')} today, none above your threshold."
     if below:
-        recent = "paper" if below == 1 else "papers"
-        return f"No new papers today, and none of {below} recent {recent} is above your threshold."
+        return (
+            f"No new papers today, and none of {plural(below, 'recent paper')} "
+            "is above your threshold."
+        )
     return "No new papers were listed today."
 
 

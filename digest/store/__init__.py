@@ -38,6 +38,7 @@ from .reports import PaperActivity, PaperSend, PaperVote, ReportStore, Subscribe
 from .schema import MIGRATIONS, migrate
 from .subscribers import (
     ProfileChange,
+    StatusChange,
     SubscriberSettings,
     SubscriberStore,
     SubscriberUpdate,
@@ -58,6 +59,7 @@ __all__ = [
     "RunFailure",
     "RunResult",
     "RunRow",
+    "StatusChange",
     "Store",
     "SubscriberSettings",
     "SubscriberUpdate",

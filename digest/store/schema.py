@@ -263,6 +263,24 @@ def _m007_web_sessions_and_login_failures(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX login_failures_client ON login_failures (client)")
 
 
+def _m008_runs_new_papers_first_seen(db: sqlite_utils.Database) -> None:
+    # runs.new_papers counted what the run's own ingest added; it now means what the emails
+    # and the dashboard mean: papers first seen on the run's digest date.
+    db.execute(
+        "UPDATE runs SET new_papers = "
+        "(SELECT count(*) FROM papers WHERE papers.first_seen = runs.digest_date)"
+    )
+
+
+def _m009_subscriber_status_changes(db: sqlite_utils.Database) -> None:
+    # Who last changed a subscriber's status and when: resuming someone who unsubscribed
+    # must say whose choice it overrides. Earlier changes are dated by their last update.
+    # One statement at a time: executescript() would commit the migration's transaction.
+    db.execute("ALTER TABLE subscribers ADD COLUMN status_changed_at TEXT")
+    db.execute("ALTER TABLE subscribers ADD COLUMN status_changed_by TEXT")  # NULL: not recorded
+    db.execute("UPDATE subscribers SET status_changed_at = updated WHERE status != 'active'")
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_papers_and_listings", _m001_papers_and_listings),
     ("002_subscribers_profiles_feedback_sends", _m002_subscribers),
@@ -271,6 +289,8 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("005_fts_insert_trigger_text", _m005_fts_insert_trigger_text),
     ("006_subscriber_ids_never_reused", _m006_ids_never_reused),
     ("007_web_sessions_and_login_failures", _m007_web_sessions_and_login_failures),
+    ("008_runs_new_papers_first_seen", _m008_runs_new_papers_first_seen),
+    ("009_subscriber_status_changes", _m009_subscriber_status_changes),
 )
 
 

@@ -55,10 +55,23 @@ class SubscriberUpdate:
 
 
 @dataclass(frozen=True)
+class StatusChange:
+    """The last change of a subscriber's status: when (ISO 8601) and by whom
+    ("web:subscriber" for their own unsubscribe link, "web:admin", "cli:NAME"); either is
+    None when the change predates the record."""
+
+    status: str
+    changed_at: str | None
+    changed_by: str | None
+
+
+@dataclass(frozen=True)
 class ProfileChange:
-    """One entry of a subscriber's profile history."""
+    """One entry of a subscriber's profile history. ``version`` numbers a subscriber's
+    changes 1, 2, 3 … in the order they were made (``id`` is the row id, global)."""
 
     id: int
+    version: int
     changed_at: str
     changed_by: str
     change: str
@@ -206,25 +219,44 @@ class SubscriberStore(StoreBase):
                 )
         return self.subscriber_by_id(sub.id)
 
-    def set_status_by_id(self, subscriber_id: int, status: str, *, now: dt.datetime) -> bool:
-        """Set a subscriber's status; True if it changed (idempotent for repeats)."""
+    def set_status_by_id(
+        self, subscriber_id: int, status: str, *, now: dt.datetime, by: str | None = None
+    ) -> bool:
+        """Set a subscriber's status, recording who changed it (``by``); True if it changed
+        (idempotent for repeats)."""
         with self.transaction():
             cursor = self.db.execute(
-                "UPDATE subscribers SET status = ?, updated = ? WHERE id = ? AND status != ?",
-                [status, stamp(now), subscriber_id, status],
+                "UPDATE subscribers SET status = ?, updated = ?, status_changed_at = ?, "
+                "status_changed_by = ? WHERE id = ? AND status != ?",
+                [status, stamp(now), stamp(now), by, subscriber_id, status],
             )
         return cursor.rowcount > 0
 
-    def remove_subscriber(self, email: str, *, purge: bool, now: dt.datetime) -> Subscriber:
-        """Unsubscribe (keeping sends, feedback and history), or with ``purge`` delete all."""
+    def status_change(self, subscriber_id: int) -> StatusChange:
+        """The subscriber's status and who set it when."""
+        row = self.db.execute(
+            "SELECT status, status_changed_at, status_changed_by FROM subscribers WHERE id = ?",
+            [subscriber_id],
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no subscriber with id {subscriber_id}")
+        return StatusChange(*row)
+
+    def remove_subscriber(
+        self, email: str, *, purge: bool, now: dt.datetime, by: str | None = None
+    ) -> Subscriber:
+        """Unsubscribe (keeping sends, feedback and history), or with ``purge`` delete all;
+        ``by``: who did it, recorded with the status."""
         sub = self.subscriber(email)
         with self.transaction():
             if purge:
                 self.db.execute("DELETE FROM subscribers WHERE id = ?", [sub.id])
             else:
                 self.db.execute(
-                    "UPDATE subscribers SET status = 'unsubscribed', updated = ? WHERE id = ?",
-                    [stamp(now), sub.id],
+                    "UPDATE subscribers SET status = 'unsubscribed', updated = ?, "
+                    "status_changed_at = ?, status_changed_by = ? "
+                    "WHERE id = ? AND status != 'unsubscribed'",
+                    [stamp(now), stamp(now), by, sub.id],
                 )
         return sub
 
@@ -283,28 +315,33 @@ class SubscriberStore(StoreBase):
         return [
             ProfileChange(
                 id=row["id"],
+                version=row["version"],
                 changed_at=row["changed_at"],
                 changed_by=row["changed_by"],
                 change=row["change"],
                 profile=_profile_from_json(*json.loads(row["profile"]).values()),
             )
             for row in self.db.query(
-                "SELECT id, changed_at, changed_by, change, profile FROM profile_history "
+                # Versions are counted per subscriber in row order, which never changes:
+                # version N names the same row for as long as the subscriber exists.
+                "SELECT id, row_number() OVER (ORDER BY id) AS version, changed_at, "
+                "changed_by, change, profile FROM profile_history "
                 "WHERE subscriber_id = ? ORDER BY id DESC",
                 [subscriber_id],
             )
         ]
 
     def restore_profile(
-        self, subscriber_id: int, history_id: int, *, who: str, now: dt.datetime
+        self, subscriber_id: int, version: int, *, who: str, now: dt.datetime
     ) -> Profile:
-        """Make an earlier version of the profile current again (itself a recorded change)."""
+        """Make an earlier version (the subscriber's own numbering, 1 = their first) of the
+        profile current again; the restore is itself a recorded change."""
         for change in self.profile_history(subscriber_id):
-            if change.id == history_id:
+            if change.version == version:
                 self.save_profile(subscriber_id, change.profile, who=who, now=now)
                 return change.profile
         raise NotFoundError(
-            f"no profile version {history_id} for this subscriber; see `digest profile history`"
+            f"no profile version {version} for this subscriber; see `digest profile history`"
         )
 
     # --- feedback -----------------------------------------------------------------------------

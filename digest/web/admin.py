@@ -26,7 +26,8 @@ from ..profiles import SubscriberEntry, entry_from_mapping, profile_from_entry
 from ..records import SUBSCRIBER_STATUSES, Paper, Pick, Subscriber
 from ..render import safe_http_url
 from ..store import Store
-from ..subscriptions import entry_for, resolve_paper_refs, save_entries
+from ..subscriptions import entry_for, resolve_paper_refs, save_entries, unsubscribe_choice
+from ..text import plural
 from .auth import CSRF_FIELD, new_csrf_token, same_token
 from .base import (
     Form,
@@ -247,10 +248,23 @@ class PreviewResult:
     disliked: tuple[Paper, ...]
     html: str
 
+    quiet_day: str = "skip"  # the (possibly unsaved) setting the preview was made with
+
     @property
     def summary(self) -> str:
-        picks = "1 pick" if len(self.picks) == 1 else f"{len(self.picks)} picks"
-        return f"{picks} from {self.candidates} candidate papers for {self.day.isoformat()}"
+        return (
+            f"{plural(len(self.picks), 'pick')} from "
+            f"{plural(self.candidates, 'candidate paper')} for {self.day.isoformat()}"
+        )
+
+    @property
+    def quiet_summary(self) -> str:
+        """What happens on a day with no picks, as the run would do it (and the preview shows)."""
+        what = "a short note is sent that day" if self.quiet_day == "note" else "no email that day"
+        return (
+            f"Nothing above the threshold among {plural(self.candidates, 'candidate paper')}: "
+            f"{what}."
+        )
 
 
 # What an unknown liked/disliked paper in the editor tells the admin to do.
@@ -284,6 +298,7 @@ def build_preview(
         liked=tuple(rated[p] for p in liked),
         disliked=tuple(rated[p] for p in disliked),
         html=ctx.renderer.render_html(content, now=ctx.now()),
+        quiet_day=edited.quiet_day,
     )
 
 
@@ -377,8 +392,13 @@ def set_status(request: Request, ctx: WebContext, form: Form) -> Response:
     action = text_field(form, "action")
     if action not in STATUS_ACTIONS:
         return ctx.error(request, 400, "Unknown action", f"{action!r} is not a status change.")
+    if action == "resume" and text_field(form, "confirm") != "yes":
+        # An unsubscribe is the person's choice: undoing it takes a second, explicit step.
+        choice = unsubscribe_choice(ctx.store(), sub)
+        if choice:
+            return ctx.page(request, "resume.html", sub=sub, choice=choice)
     with ctx.writing() as store:
-        store.set_status_by_id(sub.id, STATUS_ACTIONS[action], now=ctx.now())
+        store.set_status_by_id(sub.id, STATUS_ACTIONS[action], now=ctx.now(), by=WHO)
     return redirect(f"/admin/subscribers/{sub.id}?notice={STATUS_ACTIONS[action]}")
 
 

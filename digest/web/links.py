@@ -173,7 +173,7 @@ class _Unsubscribe(_LinkHandler):
     def _unsubscribe(self, store: Store) -> Subscriber:
         sub = self.subscriber(store)
         # Idempotent: a second POST (a mail provider retrying) changes nothing more.
-        store.set_status_by_id(sub.id, "unsubscribed", now=self.ctx.now())
+        store.set_status_by_id(sub.id, "unsubscribed", now=self.ctx.now(), by="web:subscriber")
         return sub
 
 
