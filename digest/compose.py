@@ -79,12 +79,17 @@ class Composition:
     def content(self, subscriber_id: int) -> DigestContent:
         """Everything the subscriber's digest of this day shows, ready to render."""
         facts = self.facts
+        picks = self.picks(subscriber_id)
+        # Trending lists only what the picks do not already show.
+        picked = {paper.id for paper, _ in picks}
+        trending = tuple(p for p in facts.trending if p.id not in picked)
         return DigestContent(
             subscriber=self.subscribers[subscriber_id],
             profile=self.profiles[subscriber_id],
-            picks=self.picks(subscriber_id),
+            picks=picks,
             digest_date=facts.day,
-            trending=facts.trending,
+            trending=trending,
+            trending_all_picked=bool(facts.trending) and not trending,
             new_paper_count=facts.new_papers,
             below_threshold_count=self.candidates,
         )

@@ -138,6 +138,7 @@ class DigestContent:
     profile: Profile
     picks: tuple[tuple[Paper, Pick], ...]  # best first
     digest_date: datetime.date
-    trending: tuple[Paper, ...] = ()  # today's top papers by upvotes, not personalised
+    trending: tuple[Paper, ...] = ()  # today's top papers by upvotes, not among the picks
+    trending_all_picked: bool = False  # every trending paper is among the picks
     new_paper_count: int = 0  # candidates considered today, for the quiet-day note
     below_threshold_count: int = 0

@@ -315,6 +315,7 @@ class ContextBuilder:
             "count": count,
             "picks": picks,
             "trending": trending,
+            "trending_all_picked": content.trending_all_picked,
             "new_paper_count": content.new_paper_count,
             "below_threshold_count": content.below_threshold_count,
             "quiet_reason": _quiet_reason(content),
