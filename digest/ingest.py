@@ -7,6 +7,7 @@ the same call still land. A file whose content (sha256) was already ingested is 
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import hashlib
 import logging
@@ -62,8 +63,32 @@ def read_listing_bytes(path: Path) -> bytes:
         raise ListingError(f"cannot read the file ({exc.strerror})", source=source) from exc
 
 
+# Byte-order marks and the encodings they announce; UTF-32's before UTF-16's, whose
+# little-endian mark is the start of UTF-32's.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
+)
+
+
 def decode_listing(data: bytes, *, source: str) -> str:
-    """The text of a listing file. Empty, binary and non-UTF-8 files are errors."""
+    """The text of a listing file: UTF-8 (with or without a BOM), or UTF-16 / UTF-32 with
+    a BOM (as Windows tools save text). Empty, binary and other files are errors."""
+    for bom, codec, name in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data[len(bom) :].decode(codec)
+            except UnicodeDecodeError as exc:
+                raise ListingError(
+                    f"starts with a {name} byte-order mark but is not valid {name} "
+                    f"(at byte {exc.start + len(bom)}); save the listing as UTF-8",
+                    source=source,
+                ) from exc
+            if not text.strip():
+                raise ListingError("the file is empty; nothing to ingest", source=source)
+            return text
     if not data.strip():
         raise ListingError("the file is empty; nothing to ingest", source=source)
     if b"\x00" in data[:65536]:
@@ -89,11 +114,22 @@ def inbox_files(inbox: Path) -> list[Path]:
     return sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
-def iter_listing_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files as given, and the listing files inside given folders (sorted, not recursive)."""
+def iter_listing_files(paths: Iterable[Path]) -> Iterator[Path | IngestResult]:
+    """Files as given, and the listing files inside given folders (sorted, not recursive);
+    a folder that cannot be listed (no permission, gone meanwhile) is a failed result."""
     for path in paths:
         if path.is_dir():
-            for child in sorted(path.iterdir()):
+            try:
+                children = sorted(path.iterdir())
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                yield IngestResult(
+                    path=str(path),
+                    status="failed",
+                    message=f"{path}: cannot list the folder ({reason})",
+                )
+                continue
+            for child in children:
                 if child.is_file() and child.suffix.lower() in LISTING_SUFFIXES:
                     yield child
         else:
@@ -174,6 +210,9 @@ def ingest_paths(
     """Ingest files and folders; one result per file, failures included."""
     results = []
     for path in iter_listing_files(paths):
+        if isinstance(path, IngestResult):
+            results.append(path)
+            continue
         if not path.exists():
             results.append(
                 IngestResult(
