@@ -1,8 +1,10 @@
 """Ingest listing files into the store: read, detect the format, parse, store.
 
-Each file is one transaction, so a file that fails adds nothing while the other files of
-the same call still land. A file whose content (sha256) was already ingested is skipped.
-``ingest_inbox`` moves each file to ``processed/`` or ``failed/`` (with a ``.error.txt``).
+Each file is all or nothing (the store commits it in short chunks but publishes its
+papers only when the whole file is in), so a file that fails adds nothing while the other
+files of the same call still land. A file whose content (sha256) was already ingested is
+skipped. ``ingest_inbox`` claims each file (``processing/``), then moves it to
+``processed/`` or ``failed/`` (with a ``.error.txt``).
 """
 
 from __future__ import annotations
@@ -11,15 +13,16 @@ import codecs
 import datetime as dt
 import hashlib
 import logging
+import os
 import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .errors import ListingError
+from .errors import AlreadyIngestedError, ListingError
 from .files import write_atomically
 from .sources import FORMATS, detect_format, stream_listing
-from .store import ListingInfo, Store
+from .store import ListingInfo, ListingRow, Store
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +50,9 @@ class IngestResult:
         return self.status == "failed"
 
 
-def read_listing_bytes(path: Path) -> bytes:
+def read_listing_bytes(path: Path, *, source: str | None = None) -> bytes:
     """Read a listing file, refusing runaway sizes."""
-    source = str(path)
+    source = source or str(path)
     try:
         size = path.stat().st_size
         if size > MAX_LISTING_BYTES:
@@ -144,24 +147,39 @@ def ingest_file(
     fmt: str | None = None,
     listing_date: dt.date | None = None,
     now: dt.datetime,
+    source: str | None = None,
 ) -> IngestResult:
     """Ingest one file. ``today`` is the ingest day (``first_seen`` of new papers);
-    ``listing_date`` is used when the file carries no date of its own (default: today)."""
-    source = str(path)
+    ``listing_date`` is used when the file carries no date of its own (default: today);
+    ``source`` names the file in the store and in messages (default: ``path``).
+
+    Holds the store's ingest lock from the "already ingested?" check to the end, so two
+    processes ingesting the same content ingest it once."""
+    with store.ingest_lock():
+        return _ingest_file(
+            store, path, today=today, fmt=fmt, listing_date=listing_date, now=now, source=source
+        )
+
+
+def _ingest_file(
+    store: Store,
+    path: Path,
+    *,
+    today: dt.date,
+    fmt: str | None,
+    listing_date: dt.date | None,
+    now: dt.datetime,
+    source: str | None,
+) -> IngestResult:
+    source = source or str(path)
     sha = ""
     detected: str | None = fmt
     try:
-        data = read_listing_bytes(path)
+        data = read_listing_bytes(path, source=source)
         sha = hashlib.sha256(data).hexdigest()
         already = store.ingested_listing(sha)
         if already is not None:
-            return IngestResult(
-                path=source,
-                status="skipped",
-                format=already.format,
-                listing_date=already.listing_date,
-                message=f"already ingested (as {already.path} on {already.ingested_at[:10]})",
-            )
+            return _skipped(source, already)
         text = decode_listing(data, source=source)
         del data  # a large file should not be held twice
         detected = fmt or detect_format(text, source=source)
@@ -178,6 +196,11 @@ def ingest_file(
             first_seen=today,
             now=now,
         )
+    except AlreadyIngestedError:  # the same content, ingested meanwhile by another process
+        already = store.ingested_listing(sha)
+        if already is None:
+            raise
+        return _skipped(source, already)
     except ListingError as exc:
         if sha:
             store.record_failed_listing(
@@ -195,6 +218,16 @@ def ingest_file(
         new=counts.new,
         updated=counts.updated,
         duplicates=counts.duplicates,
+    )
+
+
+def _skipped(source: str, already: ListingRow) -> IngestResult:
+    return IngestResult(
+        path=source,
+        status="skipped",
+        format=already.format,
+        listing_date=already.listing_date,
+        message=f"already ingested (as {already.path} on {already.ingested_at[:10]})",
     )
 
 
@@ -239,22 +272,65 @@ def ingest_inbox(
 
     A failed file gets ``NAME.error.txt`` beside it saying what was wrong. Files already
     ingested (same content) count as processed.
+
+    Each file is first claimed: renamed (atomically) into ``processing/`` under this
+    process's id. Two processes working the same inbox thus divide its files, never
+    ingest one twice, and wait for each other only at the store's ingest lock. Files a
+    dead process had claimed go back to the inbox first.
     """
     processed, failed = inbox / "processed", inbox / "failed"
-    processed.mkdir(parents=True, exist_ok=True)
-    failed.mkdir(parents=True, exist_ok=True)
+    processing = inbox / "processing"
+    for folder in (processed, failed, processing):
+        folder.mkdir(parents=True, exist_ok=True)
+    _release_dead_claims(inbox, processing)
     results = []
     for path in inbox_files(inbox):
-        result = ingest_file(store, path, today=today, fmt=fmt, listing_date=listing_date, now=now)
+        claimed = processing / f"{os.getpid()}.{path.name}"
+        try:
+            os.rename(path, claimed)
+        except FileNotFoundError:
+            continue  # another process claimed it first
+        result = ingest_file(
+            store,
+            claimed,
+            today=today,
+            fmt=fmt,
+            listing_date=listing_date,
+            now=now,
+            source=str(path),
+        )
         target_dir = failed if result.failed else processed
         target = _free_name(target_dir / path.name)
-        shutil.move(str(path), target)
+        shutil.move(str(claimed), target)
         if result.failed:
             write_atomically(
                 target.with_name(target.name + ".error.txt"), (result.message + "\n").encode()
             )
         results.append(replace(result, path=str(target)))
     return results
+
+
+def _release_dead_claims(inbox: Path, processing: Path) -> None:
+    """Move files claimed by processes that are gone back into the inbox."""
+    for claimed in sorted(processing.iterdir()):
+        pid_text, dot, name = claimed.name.partition(".")
+        if not (dot and pid_text.isdecimal()) or _alive(int(pid_text)):
+            continue
+        try:
+            os.rename(claimed, _free_name(inbox / name))
+        except FileNotFoundError:
+            continue  # another process released it first
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id exists (one of another user counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _free_name(target: Path) -> Path:

@@ -215,12 +215,44 @@ def _m005_fts_insert_trigger_text(db: sqlite_utils.Database) -> None:
     db.execute(FTS_INSERT_TRIGGER)
 
 
+# The condition on ``papers p`` that leaves out the papers of an ingest in progress
+# (see _m006_staged_ingest); every read of papers has it.
+VISIBLE = "p.rowid NOT IN (SELECT paper_rowid FROM staged_papers)"
+
+
+def _m006_staged_ingest(db: sqlite_utils.Database) -> None:
+    # An ingest commits chunk by chunk (no write transaction of more than about a second)
+    # and hides what it has written until the whole file is in: the new papers of the
+    # listing being ingested are named here (every read of papers leaves them out), its
+    # placements wait here for the listing row, and a failed or crashed ingest deletes
+    # them again. Both tables are empty between ingests.
+    db.executescript(
+        """
+        CREATE TABLE staged_papers (
+            paper_rowid INTEGER PRIMARY KEY,          -- papers.rowid (stable across renames)
+            indexed INTEGER NOT NULL DEFAULT 0        -- 1 once in papers_fts
+        );
+        CREATE INDEX staged_papers_unindexed ON staged_papers (paper_rowid) WHERE indexed = 0;
+        CREATE TABLE staged_placements (
+            paper_id TEXT PRIMARY KEY
+                REFERENCES papers (id) ON UPDATE CASCADE ON DELETE CASCADE,
+            position INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE staged_aliases (                 -- ids renamed during the ingest
+            old_id TEXT PRIMARY KEY,
+            paper_rowid INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """
+    )
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_papers_and_listings", _m001_papers_and_listings),
     ("002_subscribers_profiles_feedback_sends", _m002_subscribers),
     ("003_runs", _m003_runs),
     ("004_fts_bulk_settings", _m004_fts_bulk_settings),
     ("005_fts_insert_trigger_text", _m005_fts_insert_trigger_text),
+    ("006_staged_ingest", _m006_staged_ingest),
 )
 
 
