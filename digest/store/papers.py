@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -153,7 +154,8 @@ class PaperStore(StoreBase):
                 self._ingest_lock_depth -= 1
             return
         lock_path = self.path.with_name(self.path.name + ".ingest-lock")
-        with open(lock_path, "a+b") as handle:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "r+b") as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             self._ingest_lock_depth = 1
             try:
