@@ -5,6 +5,7 @@ The hierarchy::
     DigestError                 anything a person can act on; the CLI prints it as one line
     ├── ConfigError             a config file is missing, malformed, or has a bad key
     ├── ListingError            a listing file cannot be read or parsed
+    ├── AlreadyIngestedError    a file with the same content was ingested meanwhile
     ├── StoreError              the database is missing, locked, or from a newer digest
     ├── NotFoundError           a subscriber, paper or run that was asked for does not exist
     ├── SubscriberError         bad subscriber or profile input (email, keyword, import file)
@@ -42,6 +43,10 @@ class ListingError(DigestError):
         if line is not None:
             where = f"{source}:{line}" if source else f"line {line}"
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class AlreadyIngestedError(DigestError):
+    """A listing with the same content was ingested (by another process) meanwhile."""
 
 
 class StoreError(DigestError):

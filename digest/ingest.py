@@ -1,26 +1,30 @@
 """Ingest listing files into the store: read, detect the format, parse, store.
 
-Each file is one transaction, so a file that fails adds nothing while the other files of
-the same call still land. A file whose content (sha256) was already ingested is skipped.
-``ingest_inbox`` moves each file to ``processed/`` or ``failed/`` (with a ``.error.txt``).
+Each file is all or nothing (the store commits it in short chunks but publishes its
+papers only when the whole file is in), so a file that fails adds nothing while the other
+files of the same call still land. A file whose content (sha256) was already ingested is
+skipped. ``ingest_inbox`` claims each file (``processing/``), then moves it to
+``processed/`` or ``failed/`` (with a ``.error.txt``).
 """
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import hashlib
 import logging
+import os
 import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
-from .errors import ListingError
+from .errors import AlreadyIngestedError, ListingError
 from .files import make_private_dir, write_atomically
 from .progress import NO_PROGRESS, Advance, Progress
 from .sources import FORMATS, detect_format, stream_listing
-from .store import ListingInfo, Store
+from .store import ListingInfo, ListingRow, Store
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +54,9 @@ class IngestResult:
         return self.status == "failed"
 
 
-def read_listing_bytes(path: Path) -> bytes:
+def read_listing_bytes(path: Path, *, source: str | None = None) -> bytes:
     """Read a listing file, refusing runaway sizes."""
-    source = str(path)
+    source = source or str(path)
     try:
         size = path.stat().st_size
         if size > MAX_LISTING_BYTES:
@@ -66,8 +70,32 @@ def read_listing_bytes(path: Path) -> bytes:
         raise ListingError(f"cannot read the file ({exc.strerror})", source=source) from exc
 
 
+# Byte-order marks and the encodings they announce; UTF-32's before UTF-16's, whose
+# little-endian mark is the start of UTF-32's.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
+)
+
+
 def decode_listing(data: bytes, *, source: str) -> str:
-    """The text of a listing file. Empty, binary and non-UTF-8 files are errors."""
+    """The text of a listing file: UTF-8 (with or without a BOM), or UTF-16 / UTF-32 with
+    a BOM (as Windows tools save text). Empty, binary and other files are errors."""
+    for bom, codec, name in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data[len(bom) :].decode(codec)
+            except UnicodeDecodeError as exc:
+                raise ListingError(
+                    f"starts with a {name} byte-order mark but is not valid {name} "
+                    f"(at byte {exc.start + len(bom)}); save the listing as UTF-8",
+                    source=source,
+                ) from exc
+            if not text.strip():
+                raise ListingError("the file is empty; nothing to ingest", source=source)
+            return text
     if not data.strip():
         raise ListingError("the file is empty; nothing to ingest", source=source)
     if b"\x00" in data[:65536]:
@@ -93,11 +121,22 @@ def inbox_files(inbox: Path) -> list[Path]:
     return sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
-def iter_listing_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files as given, and the listing files inside given folders (sorted, not recursive)."""
+def iter_listing_files(paths: Iterable[Path]) -> Iterator[Path | IngestResult]:
+    """Files as given, and the listing files inside given folders (sorted, not recursive);
+    a folder that cannot be listed (no permission, gone meanwhile) is a failed result."""
     for path in paths:
         if path.is_dir():
-            for child in sorted(path.iterdir()):
+            try:
+                children = sorted(path.iterdir())
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                yield IngestResult(
+                    path=str(path),
+                    status="failed",
+                    message=f"{path}: cannot list the folder ({reason})",
+                )
+                continue
+            for child in children:
                 if child.is_file() and child.suffix.lower() in LISTING_SUFFIXES:
                     yield child
         else:
@@ -112,26 +151,49 @@ def ingest_file(
     fmt: str | None = None,
     listing_date: dt.date | None = None,
     now: dt.datetime,
+    source: str | None = None,
     progress: Progress = NO_PROGRESS,
 ) -> IngestResult:
     """Ingest one file. ``today`` is the ingest day (``first_seen`` of new papers);
     ``listing_date`` is used when the file carries no date of its own (default: today);
-    ``progress`` hears of each record stored."""
-    source = str(path)
+    ``source`` names the file in the store and in messages (default: ``path``);
+    ``progress`` hears of each record stored.
+
+    Holds the store's ingest lock from the "already ingested?" check to the end, so two
+    processes ingesting the same content ingest it once."""
+    with store.ingest_lock():
+        return _ingest_file(
+            store,
+            path,
+            today=today,
+            fmt=fmt,
+            listing_date=listing_date,
+            now=now,
+            source=source,
+            progress=progress,
+        )
+
+
+def _ingest_file(
+    store: Store,
+    path: Path,
+    *,
+    today: dt.date,
+    fmt: str | None,
+    listing_date: dt.date | None,
+    now: dt.datetime,
+    source: str | None,
+    progress: Progress,
+) -> IngestResult:
+    source = source or str(path)
     sha = ""
     detected: str | None = fmt
     try:
-        data = read_listing_bytes(path)
+        data = read_listing_bytes(path, source=source)
         sha = hashlib.sha256(data).hexdigest()
         already = store.ingested_listing(sha)
         if already is not None:
-            return IngestResult(
-                path=source,
-                status="skipped",
-                format=already.format,
-                listing_date=already.listing_date,
-                message=f"already ingested (as {already.path} on {already.ingested_at[:10]})",
-            )
+            return _skipped(source, already)
         text = decode_listing(data, source=source)
         del data  # a large file should not be held twice
         detected = fmt or detect_format(text, source=source)
@@ -149,6 +211,11 @@ def ingest_file(
                 first_seen=today,
                 now=now,
             )
+    except AlreadyIngestedError:  # the same content, ingested meanwhile by another process
+        already = store.ingested_listing(sha)
+        if already is None:
+            raise
+        return _skipped(source, already)
     except ListingError as exc:
         if sha:
             store.record_failed_listing(
@@ -179,6 +246,16 @@ def _counted(records: Iterable[T], advance: Advance, every: int = 500) -> Iterat
     advance(n % every)
 
 
+def _skipped(source: str, already: ListingRow) -> IngestResult:
+    return IngestResult(
+        path=source,
+        status="skipped",
+        format=already.format,
+        listing_date=already.listing_date,
+        message=f"already ingested (as {already.path} on {already.ingested_at[:10]})",
+    )
+
+
 def ingest_paths(
     store: Store,
     paths: Iterable[Path],
@@ -190,18 +267,20 @@ def ingest_paths(
     progress: Progress = NO_PROGRESS,
 ) -> list[IngestResult]:
     """Ingest files and folders; one result per file, failures included."""
-    results = []
+    results: list[IngestResult] = []
     files = list(iter_listing_files(paths))
     with progress.step("ingesting", total=len(files)) as advance:
         for path in files:
-            advance(0, description=f"ingesting {path.name}")
-            if not path.exists():
+            if isinstance(path, IngestResult):
+                results.append(path)
+            elif not path.exists():
                 results.append(
                     IngestResult(
                         path=str(path), status="failed", message=f"{path}: no such file or folder"
                     )
                 )
             else:
+                advance(0, description=f"ingesting {path.name}")
                 results.append(
                     ingest_file(
                         store,
@@ -231,39 +310,77 @@ def ingest_inbox(
 
     A failed file gets ``NAME.error.txt`` beside it saying what was wrong. Files already
     ingested (same content) count as processed.
+
+    Each file is first claimed: renamed (atomically) into ``processing/`` under this
+    process's id. Two processes working the same inbox thus divide its files, never
+    ingest one twice, and wait for each other only at the store's ingest lock. Files a
+    dead process had claimed go back to the inbox first.
     """
     processed, failed = inbox / "processed", inbox / "failed"
-    make_private_dir(processed)
-    make_private_dir(failed)
+    processing = inbox / "processing"
+    for folder in (processed, failed, processing):
+        make_private_dir(folder)
+    _release_dead_claims(inbox, processing)
     results = []
     waiting = inbox_files(inbox)
     with progress.step("ingesting the inbox", total=len(waiting)) as advance:
         for path in waiting:
+            claimed = processing / f"{os.getpid()}.{path.name}"
+            try:
+                os.rename(path, claimed)
+            except FileNotFoundError:
+                advance()
+                continue  # another process claimed it first
             advance(0, description=f"ingesting {path.name}")
             result = ingest_file(
                 store,
-                path,
+                claimed,
                 today=today,
                 fmt=fmt,
                 listing_date=listing_date,
                 now=now,
+                source=str(path),
                 progress=progress,
             )
-            results.append(_file_away(result, path, processed, failed))
+            results.append(_file_away(result, path.name, claimed, processed, failed))
             advance()
     return results
 
 
-def _file_away(result: IngestResult, path: Path, processed: Path, failed: Path) -> IngestResult:
+def _file_away(
+    result: IngestResult, name: str, claimed: Path, processed: Path, failed: Path
+) -> IngestResult:
     """Move an ingested file to ``processed/`` or ``failed/`` (with its ``.error.txt``)."""
-    target_dir = failed if result.failed else processed
-    target = _free_name(target_dir / path.name)
-    shutil.move(str(path), target)
+    target = _free_name((failed if result.failed else processed) / name)
+    shutil.move(str(claimed), target)
     if result.failed:
         write_atomically(
             target.with_name(target.name + ".error.txt"), (result.message + "\n").encode()
         )
     return replace(result, path=str(target))
+
+
+def _release_dead_claims(inbox: Path, processing: Path) -> None:
+    """Move files claimed by processes that are gone back into the inbox."""
+    for claimed in sorted(processing.iterdir()):
+        pid_text, dot, name = claimed.name.partition(".")
+        if not (dot and pid_text.isdecimal()) or _alive(int(pid_text)):
+            continue
+        try:
+            os.rename(claimed, _free_name(inbox / name))
+        except FileNotFoundError:
+            continue  # another process released it first
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id exists (one of another user counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _free_name(target: Path) -> Path:

@@ -83,7 +83,8 @@ def _daily_paper(item: Any) -> PaperRecord:
     title = json_text(paper, "title", "paper.title")
     abstract = json_text(paper, "summary", "paper.summary")
     raw_id = paper.get("id")
-    paper_id = str(raw_id).strip() if isinstance(raw_id, str | int) else ""
+    is_id = isinstance(raw_id, str | int) and not isinstance(raw_id, bool)
+    paper_id = str(raw_id).strip() if is_id else ""
     arxiv_id = arxiv_id_from(paper_id) if paper_id else None
     return PaperRecord(
         title=title,

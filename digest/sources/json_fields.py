@@ -134,19 +134,50 @@ def categories(value: Any) -> tuple[str, ...]:
     raise FieldProblem(f'"categories" must be a list of strings, not {describe(value)}')
 
 
+# The largest count stored: SQLite's INTEGER is 64-bit signed, and a count past it is a
+# broken or hostile file, not a real number of votes.
+MAX_COUNT = 2**63 - 1
+
+
 def upvotes(value: Any, name: str) -> int | None:
     """A whole number of upvotes (a number, or a string of digits), else ``None``."""
+    return whole_number(value, name)
+
+
+def whole_number(value: Any, name: str) -> int | None:
+    """A count from a listing: a whole number from 0 to :data:`MAX_COUNT` (written as a
+    number, a float without a fraction such as ``12.0``, or a string of digits); ``None``
+    when missing. Anything else (a boolean, a fraction, a negative or out-of-range number)
+    is a :class:`FieldProblem` naming ``name``: the file fails with one line rather than
+    being stored with a silently changed value."""
     if value is None:
         return None
+    number: int | None = None
     if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isdecimal() and value.strip().isascii():
+        digits = value.strip()
+        if len(digits) > 19:  # past MAX_COUNT (and int() refuses 4,300 digits and more)
+            raise FieldProblem(
+                f"{name} must be a whole number from 0 to {MAX_COUNT:,}, not {_digits(digits)}"
+            )
+        number = int(digits)
+    if number is None:
         raise FieldProblem(f"{name} must be a whole number, not {describe(value)}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdecimal() and value.strip().isascii():
-        return int(value.strip())
-    raise FieldProblem(f"{name} must be a whole number, not {describe(value)}")
+    if not 0 <= number <= MAX_COUNT:
+        raise FieldProblem(
+            f"{name} must be a whole number from 0 to {MAX_COUNT:,}, not {_digits(str(number))}"
+        )
+    return number
+
+
+def _digits(text: str) -> str:
+    """A number for a message, shortened when it is very long."""
+    return text if len(text) <= 30 else f"{text[:12]}…({len(text)} digits)"
 
 
 def json_type(value: Any) -> str:

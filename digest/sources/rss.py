@@ -32,7 +32,23 @@ _RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 _ANNOUNCE_PREFIX = re.compile(
     r"\AarXiv:\S+\s+Announce Type:\s*[\w-]+\s*(?:Abstract:\s*)?", re.IGNORECASE
 )
-_OLD_RSS_TITLE = re.compile(r"(.*?)\.?\s*\(arXiv:(\S+)\s*\[([^\]]+)\][^)]*\)", re.DOTALL)
+# The tail of an old-style title, "Title. (arXiv:2305.07922v1 [cs.CL])", matched from the
+# last "(arXiv:" only (see _old_style_title): a lazy ``(.*?)`` in front of it re-scanned the
+# rest of the title from every position, quadratic in a long title.
+_OLD_RSS_TAIL = re.compile(r"\(arXiv:(\S+)\s*\[([^\]]+)\][^)]*\)", re.DOTALL)
+
+
+def _old_style_title(title: str) -> tuple[str, str, list[str]]:
+    """``"Title. (arXiv:ID [cat])"`` → ``("Title", "ID", ["cat"])``; other titles as they
+    are, with no id or category. Linear in the title's length."""
+    start = title.rfind("(arXiv:")
+    tail = _OLD_RSS_TAIL.fullmatch(title, start) if start >= 0 else None
+    if tail is None:
+        return title, "", []
+    head = title[:start].rstrip()
+    if head.endswith("."):
+        head = head[:-1]
+    return clean(head), tail.group(1), [tail.group(2).strip()]
 
 
 def sniff(text: str, start: int, source: str) -> bool:
@@ -63,12 +79,7 @@ def parse(text: str, source: str, today: datetime.date) -> ParsedListing:
     for index, item in enumerate(items):
         title = clean(child_text(item, "title"))
         link = clean(child_text(item, "link")) or item.get(f"{_RDF}about", "")
-        old_style = _OLD_RSS_TITLE.fullmatch(title)
-        title_categories: list[str] = []
-        title_id = ""
-        if old_style is not None:
-            title, title_id = clean(old_style.group(1)), old_style.group(2)
-            title_categories = [old_style.group(3).strip()]
+        title, title_id, title_categories = _old_style_title(title)
         label = f"item {index}" + (f" ({link})" if link else "")
         if not title:
             raise ListingError(f"{label}: no <title>", source=source)

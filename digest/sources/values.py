@@ -10,7 +10,10 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-_AUTHOR_SEPARATOR = re.compile(r"\s*[,;]\s*(?:and\s+)?|\s+and\s+")
+# Applied to text whose whitespace is already collapsed (see split_authors): every "\s"
+# here matches one character, so no run of spaces is ever re-scanned from each of its
+# positions (``\s*[,;]`` over a 60 KB run of spaces took 32 s).
+_AUTHOR_SEPARATOR = re.compile(r" ?[,;] ?(?:and )?| and ")
 _ISO_DATE_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:$|[T ])")
 
 
@@ -33,7 +36,7 @@ def clean(value: str) -> str:
 
 def split_authors(value: str) -> tuple[str, ...]:
     """``"A, B and C"`` → ``("A", "B", "C")``."""
-    names = (clean(name) for name in _AUTHOR_SEPARATOR.split(value))
+    names = (name.strip() for name in _AUTHOR_SEPARATOR.split(clean(value)))
     return tuple(name for name in names if name)
 
 

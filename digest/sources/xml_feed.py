@@ -19,7 +19,6 @@ from .sniff import head
 from .values import clean, iso_date
 
 _XML_DECLARATIONS = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
-_XML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _XML_ROOT = re.compile(r"<([A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?)")
 _BLOCK_TAG = re.compile(r"</?(?:p|br|div|li|ul|ol|h[1-6])\b[^<>]*>", re.IGNORECASE)
 _INLINE_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
@@ -27,8 +26,25 @@ _INLINE_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
 
 def root_name(text: str, start: int) -> str:
     """The root element's name as written (``feed``, ``rdf:RDF``), or ``""``; for sniffing."""
-    root = _XML_ROOT.search(_XML_COMMENT.sub("", head(text, start)))
+    root = _XML_ROOT.search(_without_comments(head(text, start)))
     return root.group(1) if root else ""
+
+
+def _without_comments(text: str) -> str:
+    """``text`` without its ``<!-- … -->`` comments (an unclosed one is kept).
+
+    With str.find rather than a lazy ``<!--.*?-->``, which searched for the close again
+    from every unclosed opening: quadratic in a head full of ``<!--``."""
+    parts, position = [], 0
+    while (opening := text.find("<!--", position)) >= 0:
+        parts.append(text[position:opening])
+        closing = text.find("-->", opening + 4)
+        if closing < 0:  # unclosed: left as it is, as a regex would have
+            position = opening
+            break
+        position = closing + 3
+    parts.append(text[position:])
+    return "".join(parts)
 
 
 def unknown_root(text: str, start: int) -> str:

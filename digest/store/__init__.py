@@ -31,7 +31,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from .db import cannot_open, connect
+from .db import BUSY_TIMEOUT, busy, cannot_open, connect, is_busy
 from .digests import DigestRow, DigestStore, RunFailure, RunResult, RunRow
 from .papers import IngestCounts, ListingInfo, ListingRow, PaperStore
 from .reports import PaperActivity, PaperSend, PaperVote, ReportStore, SubscriberVote
@@ -73,15 +73,19 @@ class Store(PaperStore, SubscriberStore, DigestStore, ReportStore, WebSessionSto
     """All reads and writes of digest's SQLite database."""
 
     @classmethod
-    def open(cls, path: Path, *, create: bool = False) -> Store:
+    def open(cls, path: Path, *, create: bool = False, busy_timeout: float = BUSY_TIMEOUT) -> Store:
         """Open the database at ``path`` and bring its schema up to date.
 
-        Without ``create`` a missing file is an error that says how to make one.
+        Without ``create`` a missing file is an error that says how to make one. A write
+        that waits more than ``busy_timeout`` seconds for another process is a
+        :class:`~digest.errors.StoreError` ("the database is busy …; try again").
         """
-        store = cls(connect(path, create=create), path)
+        store = cls(connect(path, create=create, busy_timeout=busy_timeout), path)
         try:
             store.migrate()
         except sqlite3.DatabaseError as exc:
+            if is_busy(exc):
+                raise busy(path, exc) from exc
             raise cannot_open(path, exc) from exc
         return store
 

@@ -32,10 +32,18 @@ CHUNK = 500  # values per IN (...) query; well under SQLite's variable limit
 K = TypeVar("K")
 
 
-def connect(path: Path, *, create: bool) -> sqlite_utils.Database:
+BUSY_TIMEOUT = 30.0  # seconds a connection waits for another's write transaction
+
+
+def connect(
+    path: Path, *, create: bool, busy_timeout: float = BUSY_TIMEOUT
+) -> sqlite_utils.Database:
     """The database at ``path`` with digest's pragmas (WAL, foreign keys, busy timeout).
 
-    Without ``create`` a missing file is an error that says how to make one.
+    Without ``create`` a missing file is an error that says how to make one. A write that
+    waits longer than ``busy_timeout`` seconds for another process's write transaction
+    fails with a :class:`StoreError` saying the database is busy (see :func:`busy`); no
+    write transaction of digest's own holds the lock for more than about a second.
     """
     if not create and not path.exists():
         raise StoreError(
@@ -51,9 +59,9 @@ def connect(path: Path, *, create: bool) -> sqlite_utils.Database:
             _tighten(path)
         # An ingest hands the connection to its indexing thread between chunks (never
         # two threads at once), so it may be used off the thread that opened it.
-        conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False)
+        conn = sqlite3.connect(str(path), timeout=busy_timeout, check_same_thread=False)
         db = sqlite_utils.Database(conn)
-        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
         if db.journal_mode != "wal":
             db.enable_wal()
@@ -61,6 +69,8 @@ def connect(path: Path, *, create: bool) -> sqlite_utils.Database:
         # 64 MiB of page cache: index inserts during a large ingest stay in memory.
         conn.execute("PRAGMA cache_size = -65536")
     except sqlite3.DatabaseError as exc:
+        if is_busy(exc):
+            raise busy(path, exc) from exc
         raise cannot_open(path, exc) from exc
     return db
 
@@ -80,13 +90,41 @@ def cannot_open(path: Path | None, exc: sqlite3.DatabaseError) -> StoreError:
     return StoreError(f"{path}: cannot open the database ({exc})")
 
 
+def is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite giving up on a lock another connection holds."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "database is locked" in str(exc) or "database is busy" in str(exc)
+    )
+
+
+def busy(path: Path | None, exc: BaseException) -> StoreError:
+    """The one-line error for a lock wait that ran out (``database is locked``)."""
+    where = f"{path}: " if path else ""
+    return StoreError(
+        f"{where}the database is busy (another digest process has been writing to it for "
+        "longer than the busy timeout); try again"
+    )
+
+
 @contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+def transaction(conn: sqlite3.Connection, path: Path | None = None) -> Iterator[None]:
     """One unit of work: everything inside commits together or not at all.
 
     Inside another transaction it is a savepoint: a failure undoes only its own part,
-    and the outer transaction decides what is committed.
+    and the outer transaction decides what is committed. A lock wait that runs out
+    becomes a :class:`StoreError` that says to try again (see :func:`busy`).
     """
+    try:
+        with _transaction(conn):
+            yield
+    except sqlite3.OperationalError as exc:
+        if is_busy(exc):
+            raise busy(path, exc) from exc
+        raise
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
     if conn.in_transaction:
         conn.execute("SAVEPOINT nested")
         try:
@@ -138,5 +176,5 @@ class StoreBase:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One unit of work (see :func:`transaction`)."""
-        with transaction(self.db.conn):
+        with transaction(self.db.conn, self.path):
             yield

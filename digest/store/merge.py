@@ -92,10 +92,12 @@ def identify(record: PaperRecord) -> Identified:
 
 
 class Merge:
-    """Folds one listing's records, chunk by chunk, into the papers already stored.
+    """Folds records into the papers already stored.
 
-    New rows are handed out after each chunk (:meth:`take_new_rows`) and inserted; a row
-    that a later record changes is then updated at the end, like a row stored before.
+    The store makes one per chunk of a listing, so memory stays bounded by the chunk:
+    rows of earlier chunks are read back from the database like any stored row. New rows
+    are handed out by :meth:`take_new_rows` and inserted; a stored row that a record
+    changes is in :attr:`dirty` (or :attr:`renames`) to be updated.
     """
 
     def __init__(self) -> None:
@@ -111,15 +113,30 @@ class Merge:
         self._unwritten: list[dict[str, Any]] = []
         self._unwritten_ids: set[int] = set()
 
-    def learn(self, stored: list[dict[str, Any]]) -> None:
-        """Remember rows read from the database. One already in memory (found again under
-        an id it had before a rename here) is the same paper: alias it, keep ours."""
+    def learn(self, stored: list[dict[str, Any]], *, created_here: bool = False) -> None:
+        """Remember rows read from the database; ``created_here``: rows this listing created
+        in an earlier chunk (a later record that changes one counts as a duplicate, not as
+        an update). One already in memory (found again under an id it had before a rename
+        here) is the same paper: alias it, keep ours."""
         for row in stored:
             mine = self.rows_by_key.get(row["title_key"])
             if mine is None:
                 self._index(row)
+                if created_here:
+                    self._created_here.add(id(row))
             else:
                 self.rows_by_id.setdefault(row["id"], mine)
+
+    def learn_aliases(self, aliases: Iterable[tuple[str, str]]) -> None:
+        """Remember ids renamed earlier in this listing: (old id, the paper's id now)."""
+        for old_id, paper_id in aliases:
+            row = self.rows_by_id.get(paper_id)
+            if row is not None:
+                self.rows_by_id.setdefault(old_id, row)
+
+    def aliases(self) -> list[tuple[str, str]]:
+        """(old id, id now) of every row known here under an id it no longer has."""
+        return [(key, row["id"]) for key, row in self.rows_by_id.items() if key != row["id"]]
 
     def _index(self, row: dict[str, Any]) -> None:
         self.rows_by_id[row["id"]] = row

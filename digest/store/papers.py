@@ -1,10 +1,12 @@
 """Papers and listings: the ingest of a listing (with its background full-text indexer)
 and every query about papers.
 
-Owns the tables ``papers``, ``papers_fts``, ``listings`` and ``paper_listings``. An ingest
-is one transaction: records are identified and merged by :mod:`digest.store.merge` (pure)
-chunk by chunk, and each chunk's new papers are indexed for full-text search on a helper
-thread while the next chunk is parsed.
+Owns the tables ``papers``, ``papers_fts``, ``listings``, ``paper_listings`` and the
+ingest's ``staged_papers`` and ``staged_placements``. An ingest commits chunk by chunk
+(records identified and merged by :mod:`digest.store.merge`, pure) with its new papers
+hidden until the whole listing is in, then publishes them in one short transaction; each
+chunk's new papers are indexed for full-text search on a helper thread while the next
+chunk is parsed.
 
 May import: the standard library, ``sqlite_utils``, :mod:`digest.errors`,
 :mod:`digest.sources` (identity helpers), :mod:`digest.records` and the store's ``db``,
@@ -14,24 +16,27 @@ May import: the standard library, ``sqlite_utils``, :mod:`digest.errors`,
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
 
-from ..errors import NotFoundError, StoreError
+from ..errors import AlreadyIngestedError, NotFoundError, StoreError
 from ..records import Paper, PaperRecord, paper_text
 from ..sources import arxiv_id_from, normalize_title
 from .db import StoreBase, day_text, in_chunks, stamp
 from .merge import PAPER_COLUMNS, UPDATED_COLUMNS, Merge, chunks, identify, paper_values
-from .schema import FTS_INSERT_TRIGGER
+from .schema import FTS_INSERT_TRIGGER, VISIBLE
 
-_INGEST_CHUNK = 5000  # records identified, looked up, merged and inserted together
+_INGEST_CHUNK = 5000  # records identified, looked up, merged and written in one transaction
 _INSERT_PAPER = (
     f"INSERT INTO papers ({', '.join(PAPER_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(PAPER_COLUMNS))})"
@@ -76,9 +81,20 @@ class ListingRow:
     error: str | None
 
 
+def visible_only(clause: str) -> str:
+    """``clause`` (``[JOIN …] [WHERE …] [ORDER BY …] [LIMIT …]`` over ``papers p``, its
+    conditions joined by AND) restricted to published papers (see :data:`VISIBLE`)."""
+    head, where, tail = clause.partition("WHERE ")
+    if where:
+        return f"{head}WHERE {VISIBLE} AND {tail}"
+    head, order, tail = clause.partition("ORDER BY")
+    return f"{head} WHERE {VISIBLE} {order}{tail}"
+
+
 def select_papers(db: sqlite_utils.Database, clause: str, args: Sequence[Any]) -> list[Paper]:
-    """Papers of ``papers p`` filtered and ordered by ``clause``, with their latest
-    listing date."""
+    """Published papers of ``papers p`` filtered and ordered by ``clause`` (see
+    :func:`visible_only`), with their latest listing date."""
+    clause = visible_only(clause)
     sql = (
         "SELECT p.id, p.title, p.abstract, p.authors, p.url, p.published, p.upvotes, "
         "p.first_seen, (SELECT max(l.listing_date) FROM paper_listings pl "
@@ -104,6 +120,8 @@ def select_papers(db: sqlite_utils.Database, clause: str, args: Sequence[Any]) -
 class PaperStore(StoreBase):
     """Listings and papers: ingest and queries."""
 
+    _ingest_lock_depth = 0
+
     # --- ingest ---------------------------------------------------------------------------
 
     def ingested_listing(self, sha256: str) -> ListingRow | None:
@@ -122,6 +140,30 @@ class PaperStore(StoreBase):
                 [path, sha256, fmt, stamp(now), error],
             )
 
+    @contextmanager
+    def ingest_lock(self) -> Iterator[None]:
+        """Hold the ingest lock: one ingest at a time per database, across processes
+        (others wait here). Re-entrant within this store. An ``flock`` on
+        ``DATABASE.ingest-lock`` beside the database, released by the kernel when the
+        process dies, so a crashed ingest never leaves it held."""
+        if self.path is None or self._ingest_lock_depth:
+            self._ingest_lock_depth += 1
+            try:
+                yield
+            finally:
+                self._ingest_lock_depth -= 1
+            return
+        lock_path = self.path.with_name(self.path.name + ".ingest-lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "r+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            self._ingest_lock_depth = 1
+            try:
+                yield
+            finally:
+                self._ingest_lock_depth = 0
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
     def ingest_listing(
         self,
         listing: ListingInfo,
@@ -130,43 +172,107 @@ class PaperStore(StoreBase):
         first_seen: dt.date,
         now: dt.datetime,
     ) -> IngestCounts:
-        """Store one listing and its papers in one transaction, deduplicating papers.
+        """Store one listing and its papers, deduplicating papers; all or nothing.
 
         A record is the same paper as a stored one when their ids or normalized titles
         match. A repeat keeps ``first_seen``, fills in what was missing (a better id,
-        authors, url, published, categories) and takes the latest upvotes. Records are
-        taken in chunks (identified, looked up, merged, inserted), so a long stream needs
-        no more lookups in memory than one chunk; an error anywhere rolls it all back.
-        Each chunk's new papers go into the full-text index in one statement, on a helper
-        thread while the next chunk is read (see :class:`_BackgroundIndexer`).
+        authors, url, published, categories) and takes the latest upvotes.
+
+        Records are taken in chunks, each identified, looked up, merged and written in a
+        transaction of its own, so no write transaction lasts more than about a second
+        and memory holds one chunk, whatever the length of the listing. The listing's new
+        papers are *staged* meanwhile (``staged_papers``: every read of papers leaves them
+        out) and its placements wait in ``staged_placements``; when the last record is in,
+        one short transaction records the listing and publishes them. An error anywhere
+        (or a crash: the next ingest cleans up) deletes the staged papers again, so a
+        failed file leaves no paper behind. Changes to papers stored before (filled-in
+        fields, upvotes, a better id) are written with their chunk and stay: each is one
+        a later listing would make too, and none makes a paper sendable.
+
+        Each chunk's new papers go into the full-text index on a helper thread, in a
+        transaction of their own, while the next chunk is parsed (see
+        :class:`_BackgroundIndexer`). Holds :meth:`ingest_lock`.
         """
+        with self.ingest_lock():
+            self.discard_staged()  # what a crashed ingest left
+            already = self.ingested_listing(listing.sha256)
+            if already is not None:
+                raise AlreadyIngestedError(f"{listing.path}: already ingested (as {already.path})")
+            try:
+                with _BackgroundIndexer(self._index_staged) as indexer:
+                    counts = self._stage(records, indexer, first_seen=first_seen, now=now)
+                return self._publish(listing, counts, now=now)
+            except BaseException:
+                self.discard_staged()
+                raise
+
+    def _stage(
+        self,
+        records: Iterable[PaperRecord],
+        indexer: _BackgroundIndexer,
+        *,
+        first_seen: dt.date,
+        now: dt.datetime,
+    ) -> IngestCounts:
+        """Write the records chunk by chunk as staged papers and placements."""
         conn = self.db.conn
         first_seen_text, now_text = day_text(first_seen), stamp(now)
-        with (
-            self.transaction(),
-            _BackgroundIndexer(self._index_papers_after, self._suspend_fts_trigger()) as indexer,
-        ):
-            merge = Merge()
-            position = 0
-            # Reading a chunk runs the parser (records is a lazy stream), which overlaps
-            # the indexing of the chunk before it.
-            for chunk in chunks(records, _INGEST_CHUNK):
-                prepared = [identify(record) for record in chunk]
-                indexer.wait()  # the connection is ours again
-                merge.learn(
-                    self._papers_matching(
-                        {p.id for p in prepared} - merge.rows_by_id.keys(),
-                        {p.title_key for p in prepared} - merge.rows_by_key.keys(),
-                    )
-                )
+        position = created = updated = duplicates = 0
+        # Reading a chunk runs the parser (records is a lazy stream), which overlaps the
+        # indexing of the chunk before it.
+        for chunk in chunks(records, _INGEST_CHUNK):
+            prepared = [identify(record) for record in chunk]
+            indexer.wait()  # the connection is ours again
+            with self.transaction():
+                merge = Merge()
+                ids = {p.id for p in prepared}
+                keys = {p.title_key for p in prepared}
+                published, staged, aliases = self._papers_matching(ids, keys)
+                merge.learn(staged, created_here=True)
+                merge.learn(published)
+                merge.learn_aliases(aliases)
                 for item in prepared:
                     merge.add(item, position, first_seen=first_seen_text, now=now_text)
                     position += 1
                 new_rows = merge.take_new_rows()
                 if new_rows:
+                    # The FTS insert trigger is off for this transaction only: the indexer
+                    # indexes the chunk with one statement (see _index_staged).
+                    conn.execute("DROP TRIGGER papers_ai")
+                    since = self._last_paper_rowid()
                     conn.executemany(_INSERT_PAPER, [paper_values(r) for r in new_rows])
-                    indexer.index_new_papers()
-            indexer.wait()
+                    conn.execute(
+                        "INSERT INTO staged_papers (paper_rowid) "
+                        "SELECT rowid FROM papers WHERE rowid > ?",
+                        [since],
+                    )
+                    conn.execute(FTS_INSERT_TRIGGER)
+                self._write_changes(merge)
+                # An id renamed here still names its paper in later chunks.
+                conn.executemany(
+                    "INSERT OR IGNORE INTO staged_aliases (old_id, paper_rowid) "
+                    "SELECT ?, rowid FROM papers WHERE id = ?",
+                    merge.aliases(),
+                )
+                conn.executemany(
+                    "INSERT OR IGNORE INTO staged_placements (paper_id, position) VALUES (?, ?)",
+                    [(row["id"], pos) for row, pos in merge.placements],
+                )
+            created += merge.created
+            updated += merge.updated
+            duplicates += merge.duplicates
+            if new_rows:
+                indexer.index_new_papers()
+        indexer.wait()
+        return IngestCounts(found=position, new=created, updated=updated, duplicates=duplicates)
+
+    def _publish(
+        self, listing: ListingInfo, counts: IngestCounts, *, now: dt.datetime
+    ) -> IngestCounts:
+        """Record the listing and make its staged papers and placements visible: one
+        short transaction."""
+        conn = self.db.conn
+        with self.transaction():
             cursor = conn.execute(
                 "INSERT INTO listings (path, sha256, format, listing_date, found, new_papers, "
                 "updated_papers, duplicates, ingested_at, status) "
@@ -176,58 +282,91 @@ class PaperStore(StoreBase):
                     listing.sha256,
                     listing.format,
                     day_text(listing.listing_date) if listing.listing_date else None,
-                    position,
-                    merge.created,
-                    merge.updated,
-                    merge.duplicates,
-                    now_text,
+                    counts.found,
+                    counts.new,
+                    counts.updated,
+                    counts.duplicates,
+                    stamp(now),
                 ],
             )
-            listing_id = cursor.lastrowid
-            self._write_changes(merge)
-            conn.executemany(
+            conn.execute(
                 "INSERT OR IGNORE INTO paper_listings (listing_id, paper_id, position) "
-                "VALUES (?, ?, ?)",
-                [(listing_id, row["id"], pos) for row, pos in merge.placements],
+                "SELECT ?, paper_id, position FROM staged_placements",
+                [cursor.lastrowid],
             )
-            conn.execute(FTS_INSERT_TRIGGER)
-        return IngestCounts(
-            found=position,
-            new=merge.created,
-            updated=merge.updated,
-            duplicates=merge.duplicates,
-        )
+            conn.execute("DELETE FROM staged_placements")
+            conn.execute("DELETE FROM staged_aliases")
+            conn.execute("DELETE FROM staged_papers")
+        return counts
 
-    def _suspend_fts_trigger(self) -> int:
-        """Drop the FTS insert trigger inside this transaction (:meth:`ingest_listing`
-        indexes its papers itself, then creates it again); the rowid up to which papers
-        are indexed (every paper, so far)."""
-        self.db.conn.execute("DROP TRIGGER papers_ai")
-        return self._last_paper_rowid()
+    def discard_staged(self) -> int:
+        """Delete the papers of an ingest that did not complete (failed, or crashed
+        earlier), chunk by chunk; the number deleted. Papers not yet in the full-text
+        index are indexed first, so that deleting them (whose trigger removes them from
+        the index) never asks FTS5 to remove what it does not hold."""
+        conn = self.db.conn
+        deleted = 0
+        while True:
+            with self.transaction():
+                rowids = [
+                    row[0]
+                    for row in conn.execute(
+                        f"SELECT paper_rowid FROM staged_papers LIMIT {_INGEST_CHUNK}"
+                    )
+                ]
+                if not rowids:
+                    conn.execute("DELETE FROM staged_placements")
+                    conn.execute("DELETE FROM staged_aliases")
+                    return deleted
+                self._index_staged()
+                for chunk, marks in in_chunks(rowids):
+                    conn.execute(f"DELETE FROM papers WHERE rowid IN ({marks})", chunk)
+                    conn.execute(f"DELETE FROM staged_papers WHERE paper_rowid IN ({marks})", chunk)
+                deleted += len(rowids)
 
-    def _index_papers_after(self, rowid: int) -> int:
-        """Index the papers inserted after ``rowid`` (rowids only grow inside this
-        transaction, which no other writer can enter); the new high-water mark."""
-        self.db.conn.execute(
-            "INSERT INTO papers_fts (rowid, title, abstract) "
-            "SELECT rowid, title, abstract FROM papers WHERE rowid > ?",
-            [rowid],
-        )
-        return self._last_paper_rowid()
+    def _index_staged(self) -> None:
+        """Put the staged papers not yet in the full-text index into it, in one
+        statement, and mark them indexed."""
+        with self.transaction():
+            self.db.conn.execute(
+                "INSERT INTO papers_fts (rowid, title, abstract) "
+                "SELECT rowid, title, abstract FROM papers WHERE rowid IN "
+                "(SELECT paper_rowid FROM staged_papers WHERE indexed = 0)"
+            )
+            self.db.conn.execute("UPDATE staged_papers SET indexed = 1 WHERE indexed = 0")
 
     def _last_paper_rowid(self) -> int:
         (last,) = self.db.conn.execute("SELECT coalesce(max(rowid), 0) FROM papers").fetchone()
         return int(last)
 
-    def _papers_matching(self, ids: set[str], keys: set[str]) -> list[dict[str, Any]]:
+    def _papers_matching(
+        self, ids: set[str], keys: set[str]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[tuple[str, str]]]:
+        """Stored rows with one of ``ids`` or ``keys`` (or renamed from one of ``ids``
+        earlier in this ingest): (published, staged, [(old id, id)])."""
         found: dict[str, dict[str, Any]] = {}
+        aliases: list[tuple[str, str]] = []
+        staged = "p.rowid IN (SELECT paper_rowid FROM staged_papers) AS _staged"
         for column, values in (("id", sorted(ids)), ("title_key", sorted(keys))):
             for chunk, marks in in_chunks(values):
                 for row in self.db.query(
-                    f"SELECT * FROM papers WHERE {column} IN ({marks})", chunk
+                    f"SELECT p.*, {staged} FROM papers p WHERE {column} IN ({marks})", chunk
                 ):
                     found[row["id"]] = dict(row)
-        return list(found.values())
+        for chunk, marks in in_chunks(sorted(ids)):
+            for row in self.db.query(
+                f"SELECT a.old_id AS _old_id, p.*, {staged} FROM staged_aliases a "
+                f"JOIN papers p ON p.rowid = a.paper_rowid WHERE a.old_id IN ({marks})",
+                chunk,
+            ):
+                row = dict(row)
+                aliases.append((row.pop("_old_id"), row["id"]))
+                found[row["id"]] = row
+        published: list[dict[str, Any]] = []
+        staged_rows: list[dict[str, Any]] = []
+        for row in found.values():
+            (staged_rows if row.pop("_staged") else published).append(row)
+        return published, staged_rows, aliases
 
     def _write_changes(self, merge: Merge) -> None:
         """Renames, then field updates, of rows written before this listing or earlier in
@@ -269,19 +408,22 @@ class PaperStore(StoreBase):
     # --- papers ---------------------------------------------------------------------------
 
     def paper_count(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM papers").fetchone()[0])
+        return int(self.db.execute(f"SELECT count(*) FROM papers p WHERE {VISIBLE}").fetchone()[0])
 
     def corpus_fingerprint(self) -> str:
         """Changes whenever a paper is added, renamed or edited (``max(updated_at)`` is a
         change marker here, not a time: its text is not compared with anything)."""
         row = self.db.execute(
-            "SELECT count(*), coalesce(max(rowid), 0), coalesce(max(updated_at), '') FROM papers"
+            "SELECT count(*), coalesce(max(rowid), 0), coalesce(max(updated_at), '') "
+            f"FROM papers p WHERE {VISIBLE}"
         ).fetchone()
         return f"{row[0]}:{row[1]}:{row[2]}"
 
     def iter_paper_texts(self) -> Iterator[str]:
         """Title and abstract of every paper, for fitting the ranker's vocabulary."""
-        for title, abstract in self.db.execute("SELECT title, abstract FROM papers ORDER BY rowid"):
+        for title, abstract in self.db.execute(
+            f"SELECT title, abstract FROM papers p WHERE {VISIBLE} ORDER BY rowid"
+        ):
             yield paper_text(title, abstract)
 
     def papers(
@@ -331,7 +473,9 @@ class PaperStore(StoreBase):
         return rows[0] if rows else None
 
     def paper_exists(self, paper_id: str) -> bool:
-        row = self.db.execute("SELECT 1 FROM papers WHERE id = ?", [paper_id]).fetchone()
+        row = self.db.execute(
+            f"SELECT 1 FROM papers p WHERE id = ? AND {VISIBLE}", [paper_id]
+        ).fetchone()
         return row is not None
 
     def resolve_paper_ref(self, ref: str) -> str | None:
@@ -363,7 +507,8 @@ class PaperStore(StoreBase):
         """Papers first seen on ``day``."""
         return int(
             self.db.execute(
-                "SELECT count(*) FROM papers WHERE first_seen = ?", [day_text(day)]
+                f"SELECT count(*) FROM papers p WHERE first_seen = ? AND {VISIBLE}",
+                [day_text(day)],
             ).fetchone()[0]
         )
 
@@ -382,17 +527,16 @@ class PaperStore(StoreBase):
 
 
 class _BackgroundIndexer:
-    """Indexes (FTS5) each chunk's new papers on a helper thread while the ingest parses
-    the next chunk: SQLite tokenizes without holding Python's GIL, so the two run at once
-    on two cores. One thread at a time uses the connection: the ingest calls :meth:`wait`
-    before it touches it again, and leaving the block waits too (also on an error, before
-    the transaction is rolled back)."""
+    """Indexes (FTS5) each chunk's new papers on a helper thread, in a transaction of its
+    own, while the ingest parses the next chunk: SQLite tokenizes without holding Python's
+    GIL, so the two run at once on two cores. One thread at a time uses the connection:
+    the ingest calls :meth:`wait` before it touches it again, and leaving the block waits
+    too (also on an error, before the staged papers are discarded)."""
 
-    def __init__(self, index_after: Callable[[int], int], since_rowid: int) -> None:
-        self._index_after = index_after
-        self._since = since_rowid
+    def __init__(self, index: Callable[[], None]) -> None:
+        self._index = index
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-fts")
-        self._pending: Future[int] | None = None
+        self._pending: Future[None] | None = None
 
     def __enter__(self) -> _BackgroundIndexer:
         return self
@@ -407,12 +551,12 @@ class _BackgroundIndexer:
             self._pool.shutdown()
 
     def index_new_papers(self) -> None:
-        """Start indexing the papers inserted since the last call."""
+        """Start indexing the staged papers not indexed yet."""
         self.wait()
-        self._pending = self._pool.submit(self._index_after, self._since)
+        self._pending = self._pool.submit(self._index)
 
     def wait(self) -> None:
         """Until the indexing started last has finished; raises its error."""
         if self._pending is not None:
             pending, self._pending = self._pending, None
-            self._since = pending.result()
+            pending.result()

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .db import StoreBase, in_chunks
+from .schema import VISIBLE
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class ReportStore(StoreBase):
         return [
             (row[0], int(row[1]))
             for row in self.db.execute(
-                "SELECT first_seen, count(*) FROM papers GROUP BY first_seen "
+                f"SELECT first_seen, count(*) FROM papers p WHERE {VISIBLE} GROUP BY first_seen "
                 "ORDER BY first_seen DESC LIMIT ?",
                 [int(days)],
             )

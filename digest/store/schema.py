@@ -281,6 +281,37 @@ def _m009_subscriber_status_changes(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE subscribers SET status_changed_at = updated WHERE status != 'active'")
 
 
+# The condition on ``papers p`` that leaves out the papers of an ingest in progress
+# (see _m010_staged_ingest); every read of papers has it.
+VISIBLE = "p.rowid NOT IN (SELECT paper_rowid FROM staged_papers)"
+
+
+def _m010_staged_ingest(db: sqlite_utils.Database) -> None:
+    # An ingest commits chunk by chunk (no write transaction of more than about a second)
+    # and hides what it has written until the whole file is in: the new papers of the
+    # listing being ingested are named here (every read of papers leaves them out), its
+    # placements wait here for the listing row, and a failed or crashed ingest deletes
+    # them again. Both tables are empty between ingests.
+    db.executescript(
+        """
+        CREATE TABLE staged_papers (
+            paper_rowid INTEGER PRIMARY KEY,          -- papers.rowid (stable across renames)
+            indexed INTEGER NOT NULL DEFAULT 0        -- 1 once in papers_fts
+        );
+        CREATE INDEX staged_papers_unindexed ON staged_papers (paper_rowid) WHERE indexed = 0;
+        CREATE TABLE staged_placements (
+            paper_id TEXT PRIMARY KEY
+                REFERENCES papers (id) ON UPDATE CASCADE ON DELETE CASCADE,
+            position INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE staged_aliases (                 -- ids renamed during the ingest
+            old_id TEXT PRIMARY KEY,
+            paper_rowid INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """
+    )
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_papers_and_listings", _m001_papers_and_listings),
     ("002_subscribers_profiles_feedback_sends", _m002_subscribers),
@@ -291,6 +322,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("007_web_sessions_and_login_failures", _m007_web_sessions_and_login_failures),
     ("008_runs_new_papers_first_seen", _m008_runs_new_papers_first_seen),
     ("009_subscriber_status_changes", _m009_subscriber_status_changes),
+    ("010_staged_ingest", _m010_staged_ingest),
 )
 
 
