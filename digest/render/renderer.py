@@ -20,18 +20,19 @@ from ..config import Config, EmailConfig
 from ..records import DigestContent, Keyword, Paper, Pick, Profile, Subscriber
 from ..tokens import LinkSigner
 from .content import ABSTRACT_LIMIT, ContextBuilder, clean_text
-from .message import MessageBuilder
+from .message import MessageBuilder, encode_html
 from .templates import Templates
 
-# The HTML part's size bound, in bytes on the wire (UTF-8, CRLF line ends): under Gmail's
-# ~102 KB clip, past which the footer with the unsubscribe link is hidden.
+# The HTML part's size bound, in bytes on the wire (ASCII with character references, CRLF
+# line ends): under Gmail's ~102 KB clip, past which the footer with the unsubscribe link
+# is hidden.
 MAX_HTML_BYTES = 98_000  # with room for the line breaks the message adds to long lines
 SHORT_ABSTRACT_LIMIT = 120  # the abstracts' length when the full ones do not fit
 
 
-def html_bytes(html: str) -> int:
-    """The HTML part's size as sent: UTF-8, each line end a CRLF."""
-    return len(html.encode("utf-8")) + html.count("\n")
+def html_bytes(data: bytes) -> int:
+    """The HTML part's size as sent, from its :func:`encode_html` bytes: each line end a CRLF."""
+    return len(data) + data.count(b"\n")
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class Renderer:
         fit under :data:`MAX_HTML_BYTES` left out. Only the picks it shows count as sent."""
         if not content.picks and content.subscriber.quiet_day != "note":
             return RenderedDigest(content, None)
-        content, context, html = self._fit(content, now)
+        content, context, _, data = self._fit(content, now)
         templates = self._templates
         message = self._messages.build(
             content.subscriber,
@@ -86,7 +87,7 @@ class Renderer:
             now,
             subject=clean_text(templates.subject(context)),
             text=templates.text(context),
-            html=html,
+            html=data,  # encoded once: measured in _fit, sent as it is
             unsubscribe_url=context["unsubscribe_url"],
         )
         return RenderedDigest(content, message)
@@ -97,22 +98,24 @@ class Renderer:
 
     def _fit(
         self, content: DigestContent, now: datetime.datetime
-    ) -> tuple[DigestContent, dict[str, Any], str]:
-        """The content, its template values and its HTML, kept under MAX_HTML_BYTES so the
+    ) -> tuple[DigestContent, dict[str, Any], str, bytes]:
+        """The content, its template values and its HTML (as text and as the bytes sent),
+        kept under MAX_HTML_BYTES so the
         footer (with the unsubscribe link) comes before Gmail's ~102 KB clip: if too big,
         trending goes, then abstracts are shortened, then the last picks are left out."""
 
         def attempt(
             candidate: DigestContent, limit: int = ABSTRACT_LIMIT
-        ) -> tuple[DigestContent, dict[str, Any], str] | None:
+        ) -> tuple[DigestContent, dict[str, Any], str, bytes] | None:
             context = self._contexts.context(candidate, now, abstract_limit=limit)
             html = self._templates.html(context)
-            return (candidate, context, html) if html_bytes(html) <= MAX_HTML_BYTES else None
+            data = encode_html(html)
+            fits = html_bytes(data) <= MAX_HTML_BYTES
+            return (candidate, context, html, data) if fits else None
 
-        context = self._contexts.context(content, now)
-        html = self._templates.html(context)
-        if html_bytes(html) <= MAX_HTML_BYTES:
-            return content, context, html
+        first = attempt(content)
+        if first is not None:
+            return first
         bare = dataclasses.replace(content, trending=())
         fitted = attempt(bare) or attempt(bare, SHORT_ABSTRACT_LIMIT)
         if fitted is not None:
@@ -131,7 +134,8 @@ class Renderer:
         if best is None:  # pragma: no cover - every field is bounded
             shortest = dataclasses.replace(bare, picks=bare.picks[:1])
             context = self._contexts.context(shortest, now, abstract_limit=SHORT_ABSTRACT_LIMIT)
-            return shortest, context, self._templates.html(context)
+            html = self._templates.html(context)
+            return shortest, context, html, encode_html(html)
         return best
 
     def render_text(self, content: DigestContent, *, now: datetime.datetime) -> str:
