@@ -160,3 +160,28 @@ def test_quiet_and_verbose_are_global_options(tmp_path):
     both = CliRunner().invoke(cli, ["--config", str(config_path), "-q", "-v", "runs"])
     assert both.exit_code == 2
     assert both.output.splitlines()[-1] == "Error: give --quiet or --verbose, not both"
+
+
+def test_quiet_leaves_only_data_and_errors_on_every_command(tmp_path: Path) -> None:
+    runner = CliRunner()
+    folder = tmp_path / "inst"
+    result = runner.invoke(cli, ["-q", "init", str(folder)])
+    assert (result.exit_code, result.output) == (0, "")
+    config = str(folder / "config.toml")
+    exported = tmp_path / "team.toml"
+    for args in (
+        ["subscribers", "add", "ada@example.org", "--keyword", "code"],
+        ["subscribers", "edit", "ada@example.org", "--max-papers", "5"],
+        ["subscribers", "pause", "ada@example.org"],
+        ["subscribers", "resume", "ada@example.org"],
+        ["profile", "set", "ada@example.org", "--keyword", "rag"],
+        ["subscribers", "export", "-o", str(exported)],
+        ["subscribers", "import", str(exported)],
+    ):
+        result = runner.invoke(cli, ["-q", "--config", config, *args])
+        assert (result.exit_code, result.output) == (0, ""), (args, result.output)
+    # Data still prints under --quiet; errors too.
+    shown = runner.invoke(cli, ["-q", "--config", config, "subscribers", "show", "ada@example.org"])
+    assert "ada@example.org" in shown.output
+    missing = runner.invoke(cli, ["-q", "--config", config, "subscribers", "show", "x@example.org"])
+    assert missing.exit_code == 1 and missing.output.startswith("Error: ")

@@ -74,6 +74,12 @@ class AppContext:
         if not self.quiet:
             click.echo(message, err=True)
 
+    def done(self, message: str) -> None:
+        """What a command did ("added …", "wrote …") on stdout; --quiet silences it, as it
+        does every remark, so that under --quiet only data and errors are printed."""
+        if not self.quiet:
+            click.echo(message)
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()

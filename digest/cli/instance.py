@@ -21,6 +21,8 @@ def init(directory: Path) -> None:
     from ..instance import init_instance
 
     config_path = init_instance(directory)
+    if click.get_current_context().find_root().params.get("quiet"):
+        return  # --quiet: only data and errors
     click.echo(f"created {config_path}")
     click.echo("next: drop listing files into the inbox folder and run `digest ingest --inbox`")
     if directory.resolve() != Path.cwd():

@@ -56,10 +56,10 @@ def preview_command(
         click.echo(f"no email for {result.email} on this day: {result.quiet_reason}")
     if out is not None:
         out.write_text(result.html, encoding="utf-8")
-        click.echo(f"wrote {out}")
+        app.done(f"wrote {out}")
     if eml is not None and result.message is not None:
         eml.write_bytes(result.message.as_bytes())
-        click.echo(f"wrote {eml}")
+        app.done(f"wrote {eml}")
     if show_text:
         click.echo(result.text, nl=False)
     if open_browser:
@@ -78,4 +78,4 @@ def preview_command(
         click.echo(f"subject: {result.subject}")
         for n, (paper, pick) in enumerate(result.picks, start=1):
             click.echo(f"{n:>3}. {clip(paper.title, 80)}  [{' · '.join(pick.reasons)}]")
-        click.echo("(use --out FILE.html, --text, --eml FILE or --open to see the email)")
+        app.done("(use --out FILE.html, --text, --eml FILE or --open to see the email)")

@@ -95,7 +95,7 @@ def profile_set(
         description=description,
     )
     sub = change_profile(app.store, email, changes, who=changed_by(), now=app.now())
-    click.echo(f"profile of {sub.email} saved")
+    app.done(f"profile of {sub.email} saved")
 
 
 @profile.command("edit")
@@ -113,7 +113,7 @@ def profile_edit(app: AppContext, email: str) -> None:
     while True:
         edited = click.edit(text, extension=".toml", require_save=True)
         if edited is None:
-            click.echo("no change")
+            app.done("no change")
             return
         try:
             entries = parse_subscribers_toml(edited, source="profile")
@@ -128,7 +128,7 @@ def profile_edit(app: AppContext, email: str) -> None:
                 raise click.ClickException("profile not saved") from exc
             text = _with_error_comment(edited, str(exc))
             continue
-        click.echo(f"profile of {sub.email} saved")
+        app.done(f"profile of {sub.email} saved")
         return
 
 
@@ -184,4 +184,4 @@ def profile_restore(app: AppContext, email: str, version: int) -> None:
     """
     sub = app.store.subscriber(email)
     app.store.restore_profile(sub.id, version, who=changed_by(), now=app.now())
-    click.echo(f"profile of {sub.email} restored to version {version}")
+    app.done(f"profile of {sub.email} restored to version {version}")

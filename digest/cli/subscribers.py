@@ -90,7 +90,7 @@ def subscribers_add(app: AppContext, /, email: str, **options: Any) -> None:
             f"{entry.email} is already a subscriber; use `digest subscribers edit` to change it"
         )
     ((sub, _),) = save_entries(app.store, [entry], who=changed_by(), now=app.now())
-    click.echo(f"added {sub.email} (id {sub.id})")
+    app.done(f"added {sub.email} (id {sub.id})")
 
 
 @subscribers.command("list")
@@ -157,13 +157,13 @@ def subscribers_edit(app: AppContext, /, email: str, **options: Any) -> None:
     updated = app.store.update_subscriber(
         sub.email, now=app.now(), **{k: getattr(entry, k) for k in given}
     )
-    click.echo(f"updated {updated.email}")
+    app.done(f"updated {updated.email}")
 
 
 def _set_status(app: AppContext, email: str, status: str) -> None:
     sub = app.store.subscriber(email)
     changed = app.store.set_status_by_id(sub.id, status, now=app.now(), by=changed_by())
-    click.echo(f"{sub.email} is {status}" + ("" if changed else " (no change)"))
+    app.done(f"{sub.email} is {status}" + ("" if changed else " (no change)"))
 
 
 @subscribers.command("pause")
@@ -191,7 +191,7 @@ def subscribers_resume(app: AppContext, email: str, force: bool) -> None:
       digest subscribers resume ada@example.org --force
     """
     sub, changed = resume_subscriber(app.store, email, force=force, who=changed_by(), now=app.now())
-    click.echo(f"{sub.email} is active" + ("" if changed else " (no change)"))
+    app.done(f"{sub.email} is active" + ("" if changed else " (no change)"))
 
 
 @subscribers.command("remove")
@@ -209,7 +209,7 @@ def subscribers_remove(app: AppContext, email: str, purge: bool, yes: bool) -> N
     if purge and not yes:
         click.confirm(f"Delete {email} and all their history?", abort=True)
     sub = app.store.remove_subscriber(email, purge=purge, now=app.now(), by=changed_by())
-    click.echo(f"{'purged' if purge else 'unsubscribed'} {sub.email}")
+    app.done(f"{'purged' if purge else 'unsubscribed'} {sub.email}")
 
 
 def _format_for(path: Path | None, fmt: str | None) -> str:
@@ -237,7 +237,7 @@ def subscribers_import(app: AppContext, file: Path, fmt: str | None) -> None:
     entries = parse(text, source=str(file))
     results = save_entries(app.store, entries, who=changed_by(), now=app.now())
     created = sum(1 for _, was_created in results if was_created)
-    click.echo(
+    app.done(
         f"imported {plural(len(results), 'subscriber')} "
         f"({created} new, {len(results) - created} updated)"
     )
@@ -261,4 +261,4 @@ def subscribers_export(app: AppContext, fmt: str | None, output: Path | None) ->
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {plural(len(entries), 'subscriber')} to {output}")
+        app.done(f"wrote {plural(len(entries), 'subscriber')} to {output}")
