@@ -148,9 +148,14 @@ def compose(
 
 
 def lookback_window(config: Config, today: dt.date) -> tuple[dt.date, dt.date]:
-    """The first-seen days whose papers are candidates on ``today`` (inclusive)."""
-    start = today - dt.timedelta(days=config.ranking.lookback_days - 1)
-    return start, today
+    """The first-seen days whose papers are candidates on ``today`` (inclusive).
+
+    A window reaching back past ``date.min`` starts there instead of overflowing.
+    """
+    back = config.ranking.lookback_days - 1
+    if back >= (today - dt.date.min).days:
+        return dt.date.min, today
+    return today - dt.timedelta(days=back), today
 
 
 def build_interests(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import tomllib
 import types
@@ -19,13 +20,15 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
-from .records import MAX_PAPERS
+from .records import MAX_PAPERS, MIN_SCORE_RANGE, is_valid_min_score
 from .transports import TRANSPORTS
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_PATH = Path("config.toml")
 CONFIG_ENV = "DIGEST_CONFIG"
+# Ten years: a longer window only slows ranking, and an unbounded one overflows dates.
+MAX_LOOKBACK_DAYS = 3650
 
 
 # arXiv's full-text search for papers without an id. Versions before 0.2 wrote
@@ -276,8 +279,9 @@ def _coerce(hint: Any, raw: Any, dotted: str, where: str, base: Path) -> Any:
             raise ConfigError(f"{where}: {dotted} must be a whole number, got {raw!r}")
         return raw
     if hint is float:
-        if isinstance(raw, bool) or not isinstance(raw, int | float):
-            raise ConfigError(f"{where}: {dotted} must be a number, got {raw!r}")
+        # TOML allows inf and nan; no setting means either.
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+            raise ConfigError(f"{where}: {dotted} must be a finite number, got {raw!r}")
         return float(raw)
     if hint is str:
         if not isinstance(raw, str):
@@ -291,8 +295,11 @@ def _validate(config: Config, where: str) -> None:
         return ConfigError(f"{where}: {key} is {value!r}; expected {expected}")
 
     r = config.ranking
-    if r.lookback_days < 1:
-        raise bad("ranking.lookback_days", r.lookback_days, "1 or more days")
+    if not 1 <= r.lookback_days <= MAX_LOOKBACK_DAYS:
+        raise bad("ranking.lookback_days", r.lookback_days, f"1 to {MAX_LOOKBACK_DAYS} days")
+    if not is_valid_min_score(r.min_score):
+        low, high = MIN_SCORE_RANGE
+        raise bad("ranking.min_score", r.min_score, f"a number from {low} to {high}")
     if not 0.0 <= r.diversity <= 1.0:
         raise bad("ranking.diversity", r.diversity, "a number from 0.0 to 1.0")
     if not 1 <= r.default_max_papers <= MAX_PAPERS:

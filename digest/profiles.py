@@ -31,18 +31,25 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import SubscriberError
 from .records import (
     MAX_PAPERS,
+    MIN_SCORE_RANGE,
     QUIET_DAY_CHOICES,
     SUBSCRIBER_STATUSES,
     WEEKDAYS,
     Keyword,
     Profile,
+    is_valid_min_score,
 )
+from .text import clip
 
 _EMAIL = re.compile(
-    r"^[^@\s\x00-\x1f\"<>(),;:\\\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z]{2,}$"
+    r"^[^@\s\x00-\x1f\x7f-\x9f\ud800-\udfff\"<>(),;:\\\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.[A-Za-z]{2,}$"
 )
 _WEIGHT = re.compile(r"^(?P<text>.*?)\s*\^\s*(?P<weight>[0-9]+(?:\.[0-9]+)?)$")
 MAX_TERM_LENGTH = 200
+# C0 and C1 control characters and DEL. Tab, line feed and carriage return are not among
+# them: they are whitespace, collapsed to one space like any other run of it.
+# Lone surrogates are what Python makes of bytes that are not UTF-8 (in argv, say).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 MAX_DESCRIPTION_LENGTH = 5000
 
 
@@ -97,6 +104,24 @@ def normalize_email(raw: str) -> str:
             f"{raw!r} is not a valid email address; give one such as ada@example.org"
         )
     return email.lower()
+
+
+def check_text(value: str, key: str) -> str:
+    """``value`` unchanged, or :class:`SubscriberError` when it holds a control character.
+
+    Every text field of a subscriber and profile goes through here (via
+    :func:`entry_from_mapping`), whether it comes from an import file, the CLI or the web:
+    control characters are rejected, not stripped, so what is stored is what was typed
+    and a pasted escape sequence never reaches a terminal, a header or an export file.
+    """
+    match = _CONTROL.search(value)
+    if match:
+        code = ord(match.group())
+        what = "a byte that is not UTF-8" if code >= 0xD800 else "the control character"
+        raise SubscriberError(
+            f"{key} {clip(value, 40)!r} holds {what} U+{code:04X}; remove it and retry"
+        )
+    return value
 
 
 def parse_keyword(raw: str) -> Keyword:
@@ -190,7 +215,7 @@ def entry_from_mapping(data: dict[str, Any], *, where: str) -> SubscriberEntry:
         value = data.get(key, default)
         if not isinstance(value, str):
             raise SubscriberError(f"{who}: {key} must be a string, got {value!r}")
-        return value
+        return check_text(value, key)
 
     def strings(key: str) -> list[str]:
         value = data.get(key, [])
@@ -198,9 +223,12 @@ def entry_from_mapping(data: dict[str, Any], *, where: str) -> SubscriberEntry:
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise SubscriberError(f"{who}: {key} must be a list of strings, got {value!r}")
-        return [v for v in value if v.strip()]
+        return [check_text(v, key) for v in value if v.strip()]
 
     try:
+        name = " ".join(text("name").split())
+        liked = dedupe(v.strip() for v in strings("liked"))
+        disliked = dedupe(v.strip() for v in strings("disliked"))
         keywords = merge_keywords(parse_keyword(k) for k in strings("keywords"))
         exclude = dedupe(_clean_term(t, "excluded term") for t in strings("exclude"))
         description = " ".join(text("description").split())
@@ -217,10 +245,12 @@ def entry_from_mapping(data: dict[str, Any], *, where: str) -> SubscriberEntry:
                 "(more papers would not fit in one email)"
             )
         min_score = data.get("min_score")
-        if min_score is not None and (
-            isinstance(min_score, bool) or not isinstance(min_score, int | float)
-        ):
-            raise SubscriberError(f"min_score must be a number, got {min_score!r}")
+        if min_score is not None and not is_valid_min_score(min_score):
+            low, high = MIN_SCORE_RANGE
+            raise SubscriberError(
+                f"min_score is {min_score!r}; expected a number from {low} to {high} "
+                "(or leave it out to use the config's ranking.min_score)"
+            )
         quiet_day = text("quiet_day", "skip")
         if quiet_day not in QUIET_DAY_CHOICES:
             raise SubscriberError(f'quiet_day is {quiet_day!r}; expected "skip" or "note"')
@@ -235,11 +265,11 @@ def entry_from_mapping(data: dict[str, Any], *, where: str) -> SubscriberEntry:
         raise SubscriberError(f"{who}: {exc}") from exc
     return SubscriberEntry(
         email=email,
-        name=" ".join(text("name").split()),
+        name=name,
         keywords=keywords,
         exclude=exclude,
-        liked=dedupe(v.strip() for v in strings("liked")),
-        disliked=dedupe(v.strip() for v in strings("disliked")),
+        liked=liked,
+        disliked=disliked,
         description=description,
         frequency=frequency,
         timezone=timezone,
@@ -326,36 +356,44 @@ def _no_repeats(entries: Sequence[SubscriberEntry], source: str) -> None:
 # --- writing ------------------------------------------------------------------------------
 
 
-def _toml_string(value: str) -> str:
-    escaped = (
-        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
-    )
-    return f'"{escaped}"'
+_TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+_TOML_SPECIAL = re.compile(r'[\\"\x00-\x1f\x7f-\x9f]')
+
+
+def _toml_escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _TOML_ESCAPES.get(char) or f"\\u{ord(char):04X}"
+
+
+def toml_string(value: str) -> str:
+    """``value`` as a TOML basic string that ``tomllib`` reads back equal, whatever it
+    holds: quotes and backslashes escaped, every control character written \\uXXXX."""
+    return '"' + _TOML_SPECIAL.sub(_toml_escape, value) + '"'
 
 
 def _toml_list(values: Iterable[str]) -> str:
-    return "[" + ", ".join(_toml_string(v) for v in values) + "]"
+    return "[" + ", ".join(toml_string(v) for v in values) + "]"
 
 
 def entry_to_toml(entry: SubscriberEntry) -> str:
     """One ``[[subscribers]]`` table; :func:`parse_subscribers_toml` reads it back equal."""
     lines = [
         "[[subscribers]]",
-        f"email = {_toml_string(entry.email)}",
-        f"name = {_toml_string(entry.name)}",
+        f"email = {toml_string(entry.email)}",
+        f"name = {toml_string(entry.name)}",
         f"keywords = {_toml_list(str(k) for k in entry.keywords)}   # ^N = weight",
         f"exclude = {_toml_list(entry.exclude)}",
         f"liked = {_toml_list(entry.liked)}",
         f"disliked = {_toml_list(entry.disliked)}",
-        f"description = {_toml_string(entry.description)}",
-        f"frequency = {_toml_string(entry.frequency)}   # daily, or weekly:mon … weekly:sun",
-        f"timezone = {_toml_string(entry.timezone)}",
+        f"description = {toml_string(entry.description)}",
+        f"frequency = {toml_string(entry.frequency)}   # daily, or weekly:mon … weekly:sun",
+        f"timezone = {toml_string(entry.timezone)}",
         f"max_papers = {entry.max_papers}",
     ]
     if entry.min_score is not None:
         lines.append(f"min_score = {entry.min_score!r}")
-    lines.append(f"quiet_day = {_toml_string(entry.quiet_day)}   # skip, or note")
-    lines.append(f"status = {_toml_string(entry.status)}")
+    lines.append(f"quiet_day = {toml_string(entry.quiet_day)}   # skip, or note")
+    lines.append(f"status = {toml_string(entry.status)}")
     return "\n".join(lines) + "\n"
 
 

@@ -8,6 +8,7 @@ Plain frozen dataclasses: parsers produce :class:`PaperRecord`, the store hands 
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -17,6 +18,18 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # ~102 KB clip (the renderer also drops picks past the size bound; they stay candidates).
 MAX_PAPERS = 50
 QUIET_DAY_CHOICES = ("skip", "note")
+# The range of a relevance threshold: every ranking signal is on a 0..1 scale (see
+# digest.rank.signals), so a threshold outside it would keep everything or nothing.
+MIN_SCORE_RANGE = (0.0, 1.0)
+
+
+def is_valid_min_score(value: object) -> bool:
+    """Whether ``value`` is a usable relevance threshold: a finite number (not a bool) in
+    :data:`MIN_SCORE_RANGE`. The one check the CLI, import files, the web and config use."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    low, high = MIN_SCORE_RANGE
+    return math.isfinite(value) and low <= value <= high
 
 
 @dataclass(frozen=True)

@@ -228,7 +228,8 @@ def test_a_pathologically_long_line_falls_back_to_quoted_printable(renderer: Ren
     text, html = parse(data).iter_parts()
     assert html["Content-Transfer-Encoding"] == "quoted-printable"
     assert title in "".join(collect(html.get_content()).text)
-    assert title in text.get_content()
+    # The plain-text part breaks the long word over lines of at most 76 columns.
+    assert title in "".join(line.strip() for line in text.get_content().splitlines())
 
 
 # --- safety -------------------------------------------------------------------------------
@@ -733,3 +734,26 @@ def test_link_urls() -> None:
     assert link_url(base, "preferences", "T") == "https://digest.example.org/preferences/T"
     assert link_url(base, "more", "T") == "https://digest.example.org/feedback/T"
     assert link_url(base, "less", "T") == "https://digest.example.org/feedback/T"
+
+
+def test_wrap_text_breaks_long_words_but_not_urls() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from digest.render.templates import TEXT_WIDTH, wrap_text
+
+    words = st.one_of(
+        st.text(min_size=1, max_size=250).filter(lambda w: not w.isspace()),
+        st.builds(lambda s: "https://example.org/" + s, st.text("abc/", max_size=150)),
+    )
+
+    @given(st.lists(words, max_size=12), st.integers(0, 8))
+    def check(parts: list[str], indent: int) -> None:
+        wrapped = wrap_text(" ".join(parts), indent)
+        for line in wrapped.split("\n"):
+            assert len(line) <= TEXT_WIDTH or line.strip().startswith("https://"), line
+
+    check()
+    assert wrap_text("x" * 200).split("\n") == ["x" * 76, "x" * 76, "x" * 48]
+    url = "https://example.org/" + "a" * 100
+    assert wrap_text(f"see {url} end").split("\n") == ["see", url, "end"]

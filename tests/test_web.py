@@ -801,3 +801,25 @@ def test_pages_are_usable_on_phones(client):
     html = client.get("/login").text
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
     assert '<label for="password">' in html
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/admin/papers?page=99999999999999999999", 400),
+        ("/admin/papers?page=-1", 400),
+        ("/admin/subscribers/99999999999999999999999", 404),
+        ("/admin/subscribers/9223372036854775807", 404),
+        ("/admin/subscribers/abc", 404),
+        ("/admin/subscribers/99999999999999999999999/history", 404),
+    ],
+)
+def test_huge_numbers_in_urls_are_not_500(admin: TestClient, path: str, status: int) -> None:
+    assert admin.get(path).status_code == status
+
+
+def test_forms_offer_the_server_limit_of_papers(admin: TestClient, config: Config) -> None:
+    from digest.records import MAX_PAPERS
+
+    page = admin.get(f"/admin/subscribers/{sub_id(config, 'ada@example.org')}").text
+    assert f'name="max_papers" min="1" max="{MAX_PAPERS}"' in page

@@ -116,6 +116,8 @@ class IsoDate(click.ParamType):  # type: ignore[type-arg]
         year, month, day = (int(part) for part in match.groups())
         if not 1 <= month <= 12:
             self.fail(f"{text!r} is not a date: there is no month {month}", param, ctx)
+        if not FIRST_DAY.year <= year <= LAST_DAY.year:
+            self._out_of_range(text, param, ctx)
         days = calendar.monthrange(year, month)[1]
         if not 1 <= day <= days:
             self.fail(
@@ -123,8 +125,20 @@ class IsoDate(click.ParamType):  # type: ignore[type-arg]
                 param,
                 ctx,
             )
+        if dt.date(year, month, day) > LAST_DAY:
+            self._out_of_range(text, param, ctx)
         return dt.date(year, month, day)
 
+    def _out_of_range(self, text: str, param: click.Parameter | None, ctx: Any) -> NoReturn:
+        self.fail(
+            f"{text!r} is out of range; give a day from {FIRST_DAY} to {LAST_DAY}", param, ctx
+        )
+
+
+# The days a --date may name: date arithmetic (a lookback window, a week's start) must stay
+# inside what datetime can hold, and no listing predates the Unix epoch.
+FIRST_DAY = dt.date(1970, 1, 1)
+LAST_DAY = dt.date(9999, 12, 30)
 
 _ISO_DAY = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 
@@ -137,6 +151,20 @@ def as_date(value: dt.date | None) -> dt.date | None:
     if isinstance(value, dt.datetime):
         return value.date()
     return value
+
+
+def read_text_file(path: Path) -> str:
+    """A file a person gave on the command line, as text: UTF-8 (a leading BOM is dropped),
+    else a :class:`click.ClickException` of one line naming the file and what to do."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+            f"{exc.start}); save it as UTF-8 and retry"
+        ) from exc
+    except OSError as exc:
+        raise click.ClickException(f"{path}: cannot read the file ({exc.strerror})") from exc
 
 
 def print_error(message: str) -> None:

@@ -111,7 +111,13 @@ def profile_edit(app: AppContext, email: str) -> None:
     sub = app.store.subscriber(email)
     text = entry_to_toml(entry_for(app.store, sub))
     while True:
-        edited = click.edit(text, extension=".toml", require_save=True)
+        try:
+            edited = click.edit(text, extension=".toml", require_save=True)
+        except UnicodeDecodeError as exc:
+            raise click.ClickException(
+                f"profile of {sub.email}: the edited file is not UTF-8 text; "
+                "nothing was saved, save it as UTF-8 next time"
+            ) from exc
         if edited is None:
             app.done("no change")
             return

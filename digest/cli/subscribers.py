@@ -21,7 +21,7 @@ from ..profiles import (
 from ..records import SUBSCRIBER_STATUSES, Subscriber
 from ..subscriptions import entry_for, resume_subscriber, save_entries
 from ..text import plural
-from .app import AppContext, changed_by, cli, emit_json, pass_app, print_table
+from .app import AppContext, changed_by, cli, emit_json, pass_app, print_table, read_text_file
 
 
 def _subscriber_dict(app: AppContext, sub: Subscriber) -> dict[str, Any]:
@@ -231,7 +231,7 @@ def subscribers_import(app: AppContext, file: Path, fmt: str | None) -> None:
     Example:
       digest subscribers import team.toml
     """
-    text = file.read_text(encoding="utf-8")
+    text = read_text_file(file)
     fmt = _format_for(file, fmt)
     parse = parse_subscribers_csv if fmt == "csv" else parse_subscribers_toml
     entries = parse(text, source=str(file))

@@ -34,6 +34,22 @@ _JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
 
 
 TEXT_WIDTH = 76
+# A word that looks like a link: kept whole (a cut URL stops working), on a line of its own.
+_URL_WORD = re.compile(r"^\W*(?:https?://|www\.)", re.IGNORECASE)
+
+
+class _Wrapper(textwrap.TextWrapper):
+    """Breaks a word longer than the line, unless it is a URL: a URL stands whole on a
+    line of its own, however long."""
+
+    def _handle_long_word(
+        self, reversed_chunks: list[str], cur_line: list[str], cur_len: int, width: int
+    ) -> None:
+        if _URL_WORD.match(reversed_chunks[-1]):
+            if not cur_line:  # else the line ends here and the URL starts the next one
+                cur_line.append(reversed_chunks.pop())
+            return
+        super()._handle_long_word(reversed_chunks, cur_line, cur_len, width)
 
 
 @functools.lru_cache(maxsize=8192)  # a day's titles and abstracts recur in many digests
@@ -41,20 +57,21 @@ def wrap_text(text: str, indent: int = 0, width: int = TEXT_WIDTH) -> str:
     """``text`` wrapped for the plain-text part: lines of at most ``width`` columns.
 
     Every line but the first starts with ``indent`` spaces (the template writes the first
-    line's indent itself). Words are never broken, so a URL longer than the line stands
-    on a line of its own (RFC 3676 asks for lines under 78 characters; a URL may not be cut).
+    line's indent itself). A word longer than the line is broken across lines, except a
+    URL (``http://``, ``https://``, ``www.``), which stands whole on a line of its own
+    (RFC 3676 asks for lines under 78 characters; a URL may not be cut).
     """
     if len(text) + indent <= width and "\n" not in text:
         return text  # fits on its first line: the usual case for names and reasons
     pad = " " * indent
-    lines = textwrap.wrap(
-        text,
+    wrapper = _Wrapper(
         width=width,
         initial_indent=pad,
         subsequent_indent=pad,
-        break_long_words=False,
+        break_long_words=True,
         break_on_hyphens=False,
     )
+    lines = wrapper.wrap(text)
     return "\n".join(lines)[indent:]
 
 

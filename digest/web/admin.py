@@ -30,11 +30,14 @@ from ..subscriptions import entry_for, resolve_paper_refs, save_entries, unsubsc
 from ..text import plural
 from .auth import CSRF_FIELD, new_csrf_token, same_token
 from .base import (
+    MAX_INT,
     Form,
     WebContext,
     admin,
     is_admin,
     line_field,
+    parse_int,
+    path_int,
     public,
     redirect,
     text_field,
@@ -43,6 +46,8 @@ from .links import FREQUENCIES
 
 WHO = "web:admin"
 PAGE_SIZE = 50
+# The last page whose offset SQLite can still take.
+MAX_PAGE = MAX_INT // PAGE_SIZE
 STATUS_ACTIONS = {"pause": "paused", "resume": "active", "unsubscribe": "unsubscribed"}
 # The editor's form fields, all text as the browser sends them.
 EDITOR_FIELDS = (
@@ -194,7 +199,7 @@ def _must_be_new(store: Store, email: str) -> None:
 
 
 def _subscriber(request: Request, ctx: WebContext) -> Subscriber:
-    return ctx.store().subscriber_by_id(int(request.path_params["sub_id"]))
+    return ctx.store().subscriber_by_id(path_int(request, "sub_id"))
 
 
 def _values_from_entry(entry: SubscriberEntry, day: dt.date) -> dict[str, str]:
@@ -218,18 +223,18 @@ def _entry_from_form(email: str, form: Form) -> SubscriberEntry:
     """The edited subscriber; status is left out (it has its own buttons)."""
     max_papers = text_field(form, "max_papers").strip()
     min_score = text_field(form, "min_score").strip()
+    count = parse_int(max_papers)
     try:
-        data: dict[str, Any] = {
-            "email": email,
-            "max_papers": int(max_papers),
-            # An empty threshold means the config's default again, so it is saved as None.
-            "min_score": float(min_score) if min_score else None,
-        }
-    except ValueError as exc:
+        # An empty threshold means the config's default again, so it is saved as None.
+        threshold = float(min_score) if min_score else None
+    except ValueError:
+        count = None
+    if count is None:
         raise SubscriberError(
             "papers per email must be a whole number and the threshold a number "
             f"(got {max_papers!r} and {min_score!r})"
-        ) from exc
+        )
+    data: dict[str, Any] = {"email": email, "max_papers": count, "min_score": threshold}
     for key in ("name", "frequency", "timezone", "quiet_day", "description"):
         data[key] = text_field(form, key)
     for key in ("keywords", "exclude", "liked", "disliked"):
@@ -424,7 +429,7 @@ def history(request: Request, ctx: WebContext, form: Form) -> Response:
 
 def restore(request: Request, ctx: WebContext, form: Form) -> Response:
     sub = _subscriber(request, ctx)
-    version = int(request.path_params["version"])
+    version = path_int(request, "version")
     with ctx.writing() as store:
         store.restore_profile(sub.id, version, who=WHO, now=ctx.now())
     return redirect(f"/admin/subscribers/{sub.id}?notice=restored")
@@ -444,10 +449,11 @@ def papers(request: Request, ctx: WebContext, form: Form) -> Response:
     """Browse newest first, or full-text search."""
     store = ctx.store()
     query = request.query_params.get("q", "").strip()
-    try:
-        page = max(1, int(request.query_params.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = parse_int(request.query_params.get("page", "1"), low=1, high=MAX_PAGE)
+    if page is None:
+        return ctx.error(
+            request, 400, "Bad request", f"page must be a whole number from 1 to {MAX_PAGE}"
+        )
     error = ""
     if query:
         found, error = _search(store, query, PAGE_SIZE)
@@ -505,7 +511,7 @@ def listings(request: Request, ctx: WebContext, form: Form) -> Response:
 def admin_routes() -> list[Route]:
     """The sign-in and every admin page."""
     get, post, both = ["GET"], ["POST"], ["GET", "POST"]
-    sub = "/admin/subscribers/{sub_id:int}"
+    sub = "/admin/subscribers/{sub_id}"  # ids are parsed by path_int: 404, not 500
     return [
         Route("/login", public(login), methods=both),
         Route("/logout", admin(logout), methods=post),
@@ -517,7 +523,7 @@ def admin_routes() -> list[Route]:
         Route(f"{sub}/status", admin(set_status), methods=post),
         Route(f"{sub}/purge", admin(purge), methods=both),
         Route(f"{sub}/history", admin(history), methods=get),
-        Route(f"{sub}/history/{{version:int}}/restore", admin(restore), methods=post),
+        Route(f"{sub}/history/{{version}}/restore", admin(restore), methods=post),
         Route("/admin/preview/{key}", admin(preview_frame), methods=get),
         Route("/admin/papers", admin(papers), methods=get),
         Route("/admin/papers/search", admin(paper_search), methods=get),

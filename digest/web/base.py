@@ -33,6 +33,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..config import Config
 from ..errors import NotFoundError
+from ..records import MAX_PAPERS
 from ..render import Renderer
 from ..resources import templates_dir
 from ..store import Store
@@ -170,11 +171,42 @@ def make_templates() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["clip"] = clip
+    # The forms' limits are the server's: a page never offers what the server refuses.
+    env.globals["max_papers_limit"] = MAX_PAPERS
     return env
 
 
 def context_of(request: Request) -> WebContext:
     return cast(WebContext, request.app.state.web)
+
+
+# The largest integer SQLite stores: a bigger id, page or version cannot name anything.
+MAX_INT = 2**63 - 1
+
+
+def parse_int(raw: object, *, low: int = 0, high: int = MAX_INT) -> int | None:
+    """``raw`` (a path segment, query value or form field) as a whole number from ``low``
+    to ``high``, or None: every integer the web reads from a request goes through here,
+    so a huge or malformed number is a 404 or a form error, never an overflow in SQLite."""
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip()
+    # Digits only (no sign, "_" or spaces, which int() would take); the length cap keeps
+    # int() from being handed thousands of digits.
+    if not text.isascii() or not text.isdigit() or len(text) > len(str(high)):
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
+
+def path_int(request: Request, name: str) -> int:
+    """An id in the URL path; :class:`NotFoundError` (a 404 page) unless it is one."""
+    value = parse_int(request.path_params.get(name))
+    if value is None:
+        raise NotFoundError(
+            f"there is no {name.replace('_', ' ')} {request.path_params.get(name)!r}"
+        )
+    return value
 
 
 def text_field(form: Form, name: str) -> str:

@@ -35,7 +35,7 @@ from ..store import Store
 from ..subscriptions import save_entries
 from ..tokens import LinkClaims, link_url
 from .auth import link_csrf, same_token
-from .base import WebContext, context_of, line_field, text_field
+from .base import WebContext, context_of, line_field, parse_int, text_field
 
 DAY = 24 * 3600
 # How long each kind of link keeps working. Unsubscribe links never expire (RFC 8058 and
@@ -305,10 +305,10 @@ class _Invalid(Exception):
 
 
 def _whole_number(raw: str, label: str) -> int:
-    try:
-        return int(raw.strip())
-    except ValueError as exc:
-        raise SubscriberError(f"{label} must be a whole number, got {raw!r}") from exc
+    value = parse_int(raw)
+    if value is None:
+        raise SubscriberError(f"{label} must be a whole number, got {raw!r}")
+    return value
 
 
 def link_routes() -> list[Route]:
