@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -119,86 +118,6 @@ def test_weekly_subscriber_is_due_on_their_weekday_only(tmp_path, shared_listing
         invoke(config_path, "run", "--date", wednesday.isoformat(), "--json").output
     )
     assert report["subscribers_due"] == 3
-
-
-RUN_SCRIPT = """
-import datetime as dt, os, signal, sys
-from digest.config import load_config
-from digest.render import make_renderer
-from digest.run import RunContext, run_digests
-from digest.store import Store
-from digest.transports import make_transport
-
-config = load_config(sys.argv[1])
-day = dt.date.fromisoformat(sys.argv[2])
-point, target = sys.argv[3], int(sys.argv[4])
-outbox = make_transport(config, "outbox")
-
-
-class KillingTransport:
-    name = "outbox"
-    count = 0
-
-    def send(self, message):
-        self.count += 1
-        if self.count == target and point == "before-send":
-            os.kill(os.getpid(), signal.SIGKILL)
-        receipt = outbox.send(message)
-        if self.count == target and point == "after-send":
-            os.kill(os.getpid(), signal.SIGKILL)
-        return receipt
-
-    def close(self):
-        pass
-
-
-store = Store.open(config.store.database)
-moment = dt.datetime.combine(day, dt.time(7), tzinfo=dt.UTC)
-ctx = RunContext(transport=KillingTransport(), renderer=make_renderer(config), now=lambda: moment)
-run_digests(store, config, ctx, date_override=day)
-"""
-
-
-def messages(outbox: Path) -> dict[str, tuple[str, list[str]]]:
-    """file name → (Message-ID, picked titles)."""
-    import email
-    from email import policy
-
-    found = {}
-    for eml in sorted(outbox.glob("*/*.eml")):
-        msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
-        found[f"{eml.parent.name}/{eml.name}"] = (str(msg["Message-ID"]), picked_titles(eml))
-    return found
-
-
-@pytest.mark.parametrize(
-    ("point", "target"),
-    [("before-send", 1), ("after-send", 1), ("before-send", 2), ("after-send", 3)],
-)
-def test_sigkill_mid_run_then_rerun_equals_a_clean_run(tmp_path, shared_listings, point, target):
-    clean = prepared(tmp_path, shared_listings, "clean")
-    assert invoke(clean, "run", "--date", DAYS[0].isoformat()).exit_code == 0
-
-    crashed = prepared(tmp_path, shared_listings, "crashed")
-    script = tmp_path / "killer.py"
-    script.write_text(RUN_SCRIPT, encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, str(script), str(crashed), DAYS[0].isoformat(), point, str(target)],
-        capture_output=True,
-        text=True,
-        env={**os.environ},
-    )
-    assert proc.returncode == -9, proc.stderr
-    rerun = invoke(crashed, "run", "--date", DAYS[0].isoformat())
-    assert rerun.exit_code == 0, rerun.output
-
-    assert messages(tmp_path / "crashed" / "outbox") == messages(tmp_path / "clean" / "outbox")
-    db = sqlite_utils.Database(tmp_path / "crashed" / "digest.db")
-    assert [r["status"] for r in db["digests"].rows] == ["sent"] * 3
-    clean_db = sqlite_utils.Database(tmp_path / "clean" / "digest.db")
-    assert sorted((r["subscriber_id"], r["paper_id"]) for r in db["sends"].rows) == sorted(
-        (r["subscriber_id"], r["paper_id"]) for r in clean_db["sends"].rows
-    )
 
 
 def test_two_runs_started_together_send_each_digest_once(tmp_path, shared_listings):
