@@ -13,15 +13,13 @@ held every record's merge state until the end of the file).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from bench_ingest import run_once  # the same measured ingest, in this process
 from machine_info import machine_line
 
 LIMIT_MIB = 300
@@ -33,29 +31,6 @@ def make_listing(path: Path, records: int) -> None:
         for i in range(records):
             record = {"title": f"T{i}", "abstract": "ab"}  # ~35 bytes a line
             out.write(json.dumps(record, separators=(",", ":")) + "\n")
-
-
-def run_once(listing: Path) -> dict[str, float]:
-    """Ingest ``listing`` into a new store in this process; return figures."""
-    from digest.ingest import ingest_file
-    from digest.store import Store
-
-    with tempfile.TemporaryDirectory() as tmp:
-        store = Store.open(Path(tmp) / "bench.db", create=True)
-        now = dt.datetime.now(dt.UTC)
-        start = time.perf_counter()
-        result = ingest_file(store, listing, today=now.date(), now=now)
-        seconds = time.perf_counter() - start
-        if result.failed:
-            raise SystemExit(result.message)
-        count = store.paper_count()
-        store.close()
-    return {
-        "records": result.found,
-        "papers": count,
-        "seconds": seconds,
-        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
 
 
 def main() -> None:
