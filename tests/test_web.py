@@ -823,3 +823,23 @@ def test_forms_offer_the_server_limit_of_papers(admin: TestClient, config: Confi
 
     page = admin.get(f"/admin/subscribers/{sub_id(config, 'ada@example.org')}").text
     assert f'name="max_papers" min="1" max="{MAX_PAPERS}"' in page
+
+
+def test_serve_on_a_taken_port_is_one_line_before_listening(config, monkeypatch):
+    import socket
+
+    monkeypatch.setenv("DIGEST_ADMIN_PASSWORD", "pw")
+    monkeypatch.setenv("DIGEST_SECRET", SECRET)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        result = invoke(config.path, "serve", "--host", "127.0.0.1", "--port", str(port))
+    finally:
+        taken.close()
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: cannot listen on 127.0.0.1:{port} (Address already in use); stop what uses it "
+        "or choose another port with --port\n"
+    )

@@ -23,6 +23,7 @@ import asyncio
 import datetime as dt
 import gc
 import os
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +33,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors import Multiprocess
 
 from ..config import Config, load_config
+from ..errors import DigestError
 from ..store import Store
 from .app import create_app
 
@@ -163,9 +165,35 @@ def serve(
         limit_concurrency=web.max_connections,
         timeout_graceful_shutdown=5,
     )
+    sock = listen(host, port)  # before saying where it listens: a taken port is one line
     echo(f"digest serve: http://{host}:{port}/admin (Ctrl-C to stop)")
     server = uvicorn.Server(server_config)
     if workers > 1:
-        Multiprocess(server_config, sockets=[server_config.bind_socket()]).run()
+        Multiprocess(server_config, sockets=[sock]).run()
     else:
-        server.run()
+        server.run(sockets=[sock])
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` for uvicorn to serve on.
+
+    Raises :class:`DigestError` naming the address when it cannot be had (in use, not an
+    address of this machine, a privileged port), instead of uvicorn's log line and exit.
+    """
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise DigestError(f"cannot listen on {host}:{port} ({exc}); check --host") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        raise DigestError(
+            f"cannot listen on {host}:{port} ({reason}); stop what uses it or choose another "
+            "port with --port"
+        ) from exc
+    sock.set_inheritable(True)
+    return sock
