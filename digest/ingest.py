@@ -117,8 +117,18 @@ def decode_listing(data: bytes, *, source: str) -> str:
 def inbox_files(inbox: Path) -> list[Path]:
     """The files waiting in ``inbox``, sorted: every file that is not hidden, whatever its
     suffix (a file put in the inbox is meant to be ingested; one that is not a listing
-    goes to ``failed/`` saying why)."""
-    return sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith("."))
+    goes to ``failed/`` saying why). Symbolic links are left alone: the inbox is a drop
+    folder, and a link in it could make the scheduled run read (and move) any file the
+    process can read."""
+    waiting = []
+    for path in sorted(inbox.iterdir()):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        if path.is_symlink():
+            log.warning("%s: a symbolic link in the inbox; not ingested (copy the file in)", path)
+            continue
+        waiting.append(path)
+    return waiting
 
 
 def iter_listing_files(paths: Iterable[Path]) -> Iterator[Path | IngestResult]:

@@ -244,3 +244,15 @@ def test_a_broken_utf16_file_names_the_encoding() -> None:
         "x.txt: starts with a UTF-16 byte-order mark but is not valid UTF-16 (at byte 4); "
         "save the listing as UTF-8"
     )
+
+
+def test_the_inbox_leaves_symbolic_links_alone(run_cli, instance, tmp_path):
+    secret = tmp_path / "outside.jsonl"
+    write_jsonl(secret, GOOD)
+    inbox = instance.ingest.inbox
+    (inbox / "link.jsonl").symlink_to(secret)
+    result = run_cli("ingest", "--inbox")
+    assert result.exit_code == 0, result.output
+    assert (inbox / "link.jsonl").is_symlink()  # not read, not moved
+    assert secret.exists()
+    assert paper_ids(instance) == []
