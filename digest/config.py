@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
 from .records import MAX_PAPERS, MIN_SCORE_RANGE, is_valid_min_score
+from .text import plural
 from .transports import TRANSPORTS
 
 log = logging.getLogger(__name__)
@@ -180,7 +181,7 @@ def check_secret(secret: str, source: str) -> None:
     size = len(secret.encode("utf-8"))
     if size < MIN_SECRET_BYTES:
         raise ConfigError(
-            f"{source}: the link secret is {size} bytes, too short to be safe; use "
+            f"{source}: the link secret is {plural(size, 'byte')}, too short to be safe; use "
             f"{MIN_SECRET_BYTES} or more, e.g. the output of `{SECRET_COMMAND}`"
         )
 

@@ -86,7 +86,7 @@ def test_a_short_secret_is_refused_in_one_line_saying_how_to_make_one(tmp_path, 
     result = CliRunner().invoke(cli, ["--config", config, "preview", "--sample"])
     assert result.exit_code == 1
     assert result.output == (
-        "Error: the environment variable DIGEST_SECRET: the link secret is 1 bytes, too short "
+        "Error: the environment variable DIGEST_SECRET: the link secret is 1 byte, too short "
         "to be safe; use 32 or more, e.g. the output of "
         '`python -c "import secrets; print(secrets.token_urlsafe(32))"`\n'
     )

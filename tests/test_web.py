@@ -278,7 +278,7 @@ def test_serve_needs_both_secrets_and_says_which(config, monkeypatch):
     result = invoke(config.path, "serve")
     assert result.exit_code == 1
     assert result.output == (
-        "Error: the environment variable DIGEST_SECRET: the link secret is 1 bytes, too short "
+        "Error: the environment variable DIGEST_SECRET: the link secret is 1 byte, too short "
         "to be safe; use 32 or more, e.g. the output of "
         '`python -c "import secrets; print(secrets.token_urlsafe(32))"`\n'
     )
