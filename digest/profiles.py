@@ -310,7 +310,19 @@ def parse_subscribers_csv(text: str, *, source: str) -> list[SubscriberEntry]:
 
     List cells hold one item per line (a spreadsheet keeps line breaks inside quotes).
     """
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    # strict: a quote left open or stray characters after a closing quote are errors, not
+    # a cell that silently swallows the rest of the file.
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")), strict=True)
+    try:
+        return _csv_entries(reader, source)
+    except csv.Error as exc:
+        raise SubscriberError(
+            f"{source}: not valid CSV after line {reader.line_num} ({exc}); check the quotes "
+            "in the next row"
+        ) from exc
+
+
+def _csv_entries(reader: csv.DictReader[str], source: str) -> list[SubscriberEntry]:
     if not reader.fieldnames or "email" not in reader.fieldnames:
         raise SubscriberError(f"{source}: the first row must be a header with an email column")
     unknown = [c for c in reader.fieldnames if c not in CSV_COLUMNS]
@@ -318,9 +330,17 @@ def parse_subscribers_csv(text: str, *, source: str) -> list[SubscriberEntry]:
         raise SubscriberError(
             f"{source}: unknown column {unknown[0]!r}; known columns are {', '.join(CSV_COLUMNS)}"
         )
+    repeated = [c for c in reader.fieldnames if reader.fieldnames.count(c) > 1]
+    if repeated:
+        raise SubscriberError(f"{source}: the column {repeated[0]!r} appears twice in the header")
     entries = []
     for row in reader:
         line = reader.line_num
+        if None in row:  # DictReader's key for cells beyond the header
+            raise SubscriberError(
+                f"{source}:{line}: more cells than the header has columns; quote cells that "
+                "hold a comma"
+            )
         data: dict[str, Any] = {}
         for column, cell in row.items():
             if cell is None or cell == "":

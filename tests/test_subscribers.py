@@ -7,6 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 import sqlite_utils
 from click.testing import CliRunner
 
@@ -397,3 +398,28 @@ def test_resume_does_not_undo_an_unsubscribe_without_force(run_cli, instance):
     again = run_cli("subscribers", "resume", "ada@example.org")
     assert again.exit_code == 1
     assert "on the command line); resume with --force to override it" in again.output
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            'email,name\nc1@example.org,"unterminated\nc2@example.org,Bob\n',
+            "not valid CSV after line 1 (unexpected end of data); check the quotes in the next row",
+        ),
+        ("email,email\na@example.org,b@example.org\n", "the column 'email' appears twice"),
+        (
+            "email,name\na@example.org,Ann,extra\n",
+            "s.csv:2: more cells than the header has columns; quote cells that hold a comma",
+        ),
+    ],
+)
+def test_a_malformed_csv_is_refused_in_one_line(run_cli, instance, tmp_path, text, message):
+    path = tmp_path / "s.csv"
+    path.write_text(text, encoding="utf-8")
+    result = run_cli("subscribers", "import", str(path))
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ") and message in result.output
+    assert result.output.count("\n") == 1
+    db = sqlite_utils.Database(instance.store.database)
+    assert db["subscribers"].count == 0
