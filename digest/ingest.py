@@ -47,6 +47,7 @@ class IngestResult:
     new: int = 0
     updated: int = 0
     duplicates: int = 0
+    ambiguous: int = 0  # title-only records naming several papers: not attached
     message: str = ""
 
     @property
@@ -243,6 +244,7 @@ def _ingest_file(
         new=counts.new,
         updated=counts.updated,
         duplicates=counts.duplicates,
+        ambiguous=counts.ambiguous,
     )
 
 

@@ -79,6 +79,11 @@ def _print_ingest_results(results: list[IngestResult], as_json: bool) -> None:
                 f"{r.path}: {r.format}, {plural(r.found, 'listing')}, "
                 f"{plural(r.new, 'new paper')}, {r.updated} updated, "
                 f"{plural(r.duplicates, 'duplicate')}"
+                + (
+                    f", {plural(r.ambiguous, 'ambiguous title')}, not attached"
+                    if r.ambiguous
+                    else ""
+                )
                 + (f" (dated {r.listing_date})" if r.listing_date else "")
             )
         elif r.status == "skipped":

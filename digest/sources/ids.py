@@ -27,8 +27,14 @@ _STRICT_ID = re.compile(_ID, re.ASCII)
 _WRITTEN_ID = re.compile(rf"(?:arxiv:)?(?P<id>{_ID})", re.IGNORECASE)
 
 _ID_PREFIX = re.compile(r"(?:arxiv:|oai:arxiv\.org:)", re.IGNORECASE)
+# The pages of one paper that a listing links to: arXiv's (and its RSS and export mirrors'),
+# Hugging Face's daily papers and alphaXiv's. Only these hosts and paths: a link to a list,
+# a search or another site is not a paper id.
 _ID_URL = re.compile(
-    r"(?:https?://)?(?:www\.|export\.)?(?:arxiv\.org/(?:abs|pdf|html)|huggingface\.co/papers)/"
+    r"(?:https?://)?"
+    r"(?:(?:www\.|export\.|rss\.)?arxiv\.org/(?:abs|pdf|html)"
+    r"|(?:www\.)?huggingface\.co/papers"
+    r"|(?:www\.)?alphaxiv\.org/(?:abs|overview|pdf))/"
     r"(?P<id>[^?#]+?)(?:\.pdf)?/?(?:[?#].*)?",
     re.IGNORECASE,
 )
@@ -39,8 +45,10 @@ def arxiv_id_from(value: str) -> str | None:
     """The arXiv id in ``value``, without its version; ``None`` if ``value`` is not one.
 
     Accepts a bare id (``2305.07922v2``, old style ``cs/0112017v1``), a prefixed one
-    (``arXiv:2305.07922``, ``oai:arXiv.org:2305.07922v1``) and arXiv or daily-papers URLs
-    (``https://arxiv.org/abs/…``, ``/pdf/….pdf``, ``https://huggingface.co/papers/…``).
+    (``arXiv:2305.07922``, ``oai:arXiv.org:2305.07922v1``) and the URLs of a paper's page
+    (``https://arxiv.org/abs/…``, ``rss.arxiv.org`` and ``export.arxiv.org`` too,
+    ``/pdf/…`` with or without ``.pdf``, ``https://huggingface.co/papers/…``,
+    ``https://www.alphaxiv.org/abs/…``).
     Old-style ids lose their subject class (``math.GT/0309136`` → ``math/0309136``), which
     is not part of the identifier. The month must be 01–12, and new-style ids have four
     digits after the dot up to 2014 and five from 2015, so a DOI or a phone number is not

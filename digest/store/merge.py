@@ -1,8 +1,10 @@
 """Paper identity and the merge of a listing's records into stored papers: pure code.
 
 Owns how a record gets its paper id (arXiv id, else the listing's own id, else a hash of
-the normalized title), how a repeat fills in a stored paper, and the counts of new,
-updated and duplicate records. Rows are plain dicts keyed by the ``papers`` columns; there
+the normalized title), which stored paper a record is (its id, else its title: never a
+paper with a different arXiv id, and never one of several papers sharing the title), how a
+repeat fills in a stored paper, and the counts of new, updated, duplicate and ambiguous
+records. Rows are plain dicts keyed by the ``papers`` columns; there
 is no SQL here (:mod:`digest.store.papers` reads and writes them).
 
 May import: the standard library, :mod:`digest.sources` (identity helpers) and
@@ -102,13 +104,15 @@ class Merge:
 
     def __init__(self) -> None:
         self.rows_by_id: dict[str, dict[str, Any]] = {}
-        self.rows_by_key: dict[str, dict[str, Any]] = {}
+        # Rows by normalized title: several papers (different arXiv ids) may share one.
+        self.rows_by_key: dict[str, list[dict[str, Any]]] = {}
         self.renames: list[tuple[str, tuple[str, str]]] = []
         self.dirty: dict[int, dict[str, Any]] = {}  # written rows to update, by identity
         self.placements: list[tuple[dict[str, Any], int]] = []
         self.created = 0
         self.updated = 0
         self.duplicates = 0
+        self.ambiguous = 0  # records with no arXiv id whose title names several papers
         self._created_here: set[int] = set()  # rows this listing created (for the counts)
         self._unwritten: list[dict[str, Any]] = []
         self._unwritten_ids: set[int] = set()
@@ -116,16 +120,12 @@ class Merge:
     def learn(self, stored: list[dict[str, Any]], *, created_here: bool = False) -> None:
         """Remember rows read from the database; ``created_here``: rows this listing created
         in an earlier chunk (a later record that changes one counts as a duplicate, not as
-        an update). One already in memory (found again under an id it had before a rename
-        here) is the same paper: alias it, keep ours."""
+        an update). One already in memory under its id is the same paper: keep ours."""
         for row in stored:
-            mine = self.rows_by_key.get(row["title_key"])
-            if mine is None:
+            if row["id"] not in self.rows_by_id:
                 self._index(row)
                 if created_here:
                     self._created_here.add(id(row))
-            else:
-                self.rows_by_id.setdefault(row["id"], mine)
 
     def learn_aliases(self, aliases: Iterable[tuple[str, str]]) -> None:
         """Remember ids renamed earlier in this listing: (old id, the paper's id now)."""
@@ -140,7 +140,7 @@ class Merge:
 
     def _index(self, row: dict[str, Any]) -> None:
         self.rows_by_id[row["id"]] = row
-        self.rows_by_key[row["title_key"]] = row
+        self.rows_by_key.setdefault(row["title_key"], []).append(row)
 
     def take_new_rows(self) -> list[dict[str, Any]]:
         """Rows created since the last call; from now on they count as written."""
@@ -148,8 +148,32 @@ class Merge:
         self._unwritten_ids.clear()
         return rows
 
+    def _same_papers(self, item: Identified) -> list[dict[str, Any]]:
+        """The stored rows ``item`` may be: its own by id, else those its title names.
+        None is a new paper; one is a repeat; several (only for a record without an
+        arXiv id) are ambiguous."""
+        # A title hash is only the title: it may still name a row renamed to an arXiv id
+        # here, so a title-only record goes by the title alone.
+        row = self.rows_by_id.get(item.id) if item.id_kind != "title" else None
+        if row is not None:
+            return [row]
+        candidates = self.rows_by_key.get(item.title_key, [])
+        if item.id_kind == "arxiv":
+            # A row under another arXiv id is another paper that happens to share the title;
+            # several title-only rows are not told apart by this record either.
+            candidates = [r for r in candidates if r["id_kind"] != "arxiv"]
+            return candidates if len(candidates) == 1 else []
+        return candidates
+
     def add(self, item: Identified, position: int, *, first_seen: str, now: str) -> None:
-        row = self.rows_by_id.get(item.id) or self.rows_by_key.get(item.title_key)
+        """Fold one record in: a new row, or a repeat of a known one. A record without an
+        arXiv id whose title names several papers is counted in :attr:`ambiguous` and left
+        out: attaching it to one of them could be wrong, and a new row would be sent again."""
+        same = self._same_papers(item)
+        if len(same) > 1:
+            self.ambiguous += 1
+            return
+        row = same[0] if same else None
         rec = item.record
         if row is None:
             row = {

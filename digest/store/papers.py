@@ -61,6 +61,8 @@ class IngestCounts:
     new: int
     updated: int
     duplicates: int
+    # Records without an arXiv id whose title names several stored papers: left out.
+    ambiguous: int = 0
 
 
 @dataclass(frozen=True)
@@ -174,8 +176,10 @@ class PaperStore(StoreBase):
     ) -> IngestCounts:
         """Store one listing and its papers, deduplicating papers; all or nothing.
 
-        A record is the same paper as a stored one when their ids or normalized titles
-        match. A repeat keeps ``first_seen``, fills in what was missing (a better id,
+        A record is the same paper as a stored one when their ids match, else when their
+        normalized titles do, except that two different arXiv ids are two papers; a
+        record without an arXiv id whose title names several papers is left out and
+        counted as ambiguous. A repeat keeps ``first_seen``, fills in what was missing (a better id,
         authors, url, published, categories) and takes the latest upvotes.
 
         Records are taken in chunks, each identified, looked up, merged and written in a
@@ -217,7 +221,7 @@ class PaperStore(StoreBase):
         """Write the records chunk by chunk as staged papers and placements."""
         conn = self.db.conn
         first_seen_text, now_text = day_text(first_seen), stamp(now)
-        position = created = updated = duplicates = 0
+        position = created = updated = duplicates = ambiguous = 0
         # Reading a chunk runs the parser (records is a lazy stream), which overlaps the
         # indexing of the chunk before it.
         for chunk in chunks(records, _INGEST_CHUNK):
@@ -261,10 +265,17 @@ class PaperStore(StoreBase):
             created += merge.created
             updated += merge.updated
             duplicates += merge.duplicates
+            ambiguous += merge.ambiguous
             if new_rows:
                 indexer.index_new_papers()
         indexer.wait()
-        return IngestCounts(found=position, new=created, updated=updated, duplicates=duplicates)
+        return IngestCounts(
+            found=position,
+            new=created,
+            updated=updated,
+            duplicates=duplicates,
+            ambiguous=ambiguous,
+        )
 
     def _publish(
         self, listing: ListingInfo, counts: IngestCounts, *, now: dt.datetime
@@ -468,9 +479,10 @@ class PaperStore(StoreBase):
         raise NotFoundError(f"no paper with id {paper_id!r}; try `digest papers search`")
 
     def paper_by_title(self, title: str) -> Paper | None:
-        """The paper whose normalized title equals that of ``title``."""
+        """The paper whose normalized title equals that of ``title``; ``None`` when no
+        paper or several (different arXiv ids) have it."""
         rows = self._papers("WHERE p.title_key = ?", [normalize_title(title)])
-        return rows[0] if rows else None
+        return rows[0] if len(rows) == 1 else None
 
     def paper_exists(self, paper_id: str) -> bool:
         row = self.db.execute(

@@ -312,6 +312,13 @@ def _m010_staged_ingest(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m011_titles_not_unique(db: sqlite_utils.Database) -> None:
+    # Two papers with different arXiv ids may share a title (issue 12): the title key
+    # stays indexed for the merge's lookups, no longer unique.
+    db.conn.execute("DROP INDEX papers_title_key")
+    db.conn.execute("CREATE INDEX papers_title_key ON papers (title_key)")
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_papers_and_listings", _m001_papers_and_listings),
     ("002_subscribers_profiles_feedback_sends", _m002_subscribers),
@@ -323,6 +330,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("008_runs_new_papers_first_seen", _m008_runs_new_papers_first_seen),
     ("009_subscriber_status_changes", _m009_subscriber_status_changes),
     ("010_staged_ingest", _m010_staged_ingest),
+    ("011_titles_not_unique", _m011_titles_not_unique),
 )
 
 
