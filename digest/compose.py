@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .config import Config
+from .profiles import liked_and_disliked
 from .progress import NO_PROGRESS, Progress
 from .rank import Interest, load_or_fit, rank
 from .records import DigestContent, Paper, Pick, Profile, Subscriber
@@ -200,16 +201,6 @@ def build_interests(
             )
         )
     return interests
-
-
-def liked_and_disliked(profile: Profile, votes: Mapping[str, int]) -> tuple[list[str], list[str]]:
-    """The paper ids the ranker treats as liked and disliked: the profile's own, then those
-    voted "more" / "less like this" (``votes``: paper id → latest vote, which wins)."""
-    liked = [p for p in profile.liked if votes.get(p, 1) > 0]
-    liked += [p for p, v in votes.items() if v > 0 and p not in liked]
-    disliked = [p for p in profile.disliked if votes.get(p, -1) < 0]
-    disliked += [p for p, v in votes.items() if v < 0 and p not in disliked]
-    return liked, disliked
 
 
 def rank_subscribers(

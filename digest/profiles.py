@@ -23,7 +23,7 @@ import csv
 import io
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -518,3 +518,13 @@ def apply_profile_changes(
         "description": entry.description if changes.description is None else changes.description,
     }
     return entry_from_mapping(data, where="profile set")
+
+
+def liked_and_disliked(profile: Profile, votes: Mapping[str, int]) -> tuple[list[str], list[str]]:
+    """The paper ids the ranker treats as liked and disliked: the profile's own, then those
+    voted "more" / "less like this" (``votes``: paper id → latest vote, which wins)."""
+    liked = [p for p in profile.liked if votes.get(p, 1) > 0]
+    liked += [p for p, v in votes.items() if v > 0 and p not in liked]
+    disliked = [p for p in profile.disliked if votes.get(p, -1) < 0]
+    disliked += [p for p, v in votes.items() if v < 0 and p not in disliked]
+    return liked, disliked

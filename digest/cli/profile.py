@@ -5,7 +5,12 @@ from __future__ import annotations
 import click
 
 from ..errors import DigestError, SubscriberError
-from ..profiles import ProfileChanges, entry_to_toml, parse_subscribers_toml
+from ..profiles import (
+    ProfileChanges,
+    entry_to_toml,
+    liked_and_disliked,
+    parse_subscribers_toml,
+)
 from ..subscriptions import change_profile, entry_for, save_entries
 from ..text import clip
 from .app import AppContext, changed_by, cli, emit_json, pass_app, print_error
@@ -27,8 +32,6 @@ def profile_show(app: AppContext, email: str, as_json: bool) -> None:
     Example:
       digest profile show ada@example.org
     """
-    from ..compose import liked_and_disliked  # imports scikit-learn: only when needed
-
     sub = app.store.subscriber(email)
     prof = app.store.profile(sub.id)
     # What the ranker uses: the profile's likes and dislikes plus "more"/"less" clicks.
