@@ -28,6 +28,7 @@ class Reply:
     delay: float = 0.0  # seconds to wait before answering
     cut_at: int | None = None  # send only this many bytes of the body, then close
     chunked: bool = False  # Transfer-Encoding: chunked, 1 KiB chunks, no Content-Length
+    pause: float = 0.0  # seconds between chunks (a server that trickles)
     etag: str | None = None  # sent; a matching If-None-Match gets 304
     last_modified: str | None = None  # sent; an equal If-Modified-Since gets 304
 
@@ -97,6 +98,8 @@ class LoopbackServer:
                         for start in range(0, len(body), 1024):
                             piece = body[start : start + 1024]
                             self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                            self.wfile.flush()
+                            time.sleep(reply.pause)
                         self.wfile.write(b"0\r\n\r\n")
                     else:
                         self.wfile.write(body if reply.cut_at is None else body[: reply.cut_at])

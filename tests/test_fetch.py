@@ -228,7 +228,7 @@ def test_a_failing_source_leaves_the_others_working(tmp_path: Path, server: Loop
         (Reply(200, RSS, delay=3.0), "no answer within 2 s (timeout) (2 attempts)"),
         (Reply(200, HTML_ERROR_PAGE), "the server sent an HTML page, not an arXiv RSS feed"),
         (Reply(200, ATOM), "not an arXiv RSS feed: the answer is atom"),
-        (Reply(404, b"gone"), "HTTP 404 Not Found from"),
+        (Reply(404, b"gone"), "HTTP 404 Not Found; check the source's url"),
     ],
     ids=["truncated", "slow", "html-200", "wrong-kind", "404"],
 )

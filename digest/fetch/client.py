@@ -168,9 +168,10 @@ class HttpClient:
                         retry_after(response.headers.get("Retry-After"), now=_utcnow()),
                     )
                 if status != 304 and not 200 <= status < 300:
+                    # Name where the answer came from when a redirect led elsewhere.
+                    where = f" from {response.url}" if str(response.url) != url else ""
                     raise FetchError(
-                        f"HTTP {status} {response.reason_phrase} from {response.url}; "
-                        "check the source's url"
+                        f"HTTP {status} {response.reason_phrase}{where}; check the source's url"
                     )
                 body = b"" if status == 304 else self._read(response, deadline)
                 return status, str(response.url), dict(response.headers), body
