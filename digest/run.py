@@ -134,6 +134,7 @@ class RunContext:
     should_stop: Callable[[], bool] = lambda: False
     trigger: str = "cli"
     progress: Progress = NO_PROGRESS  # the CLI's progress bar on a terminal
+    notes: tuple[str, ...] = ()  # said before the run began (a source that failed to fetch)
 
 
 def run_digests(
@@ -157,6 +158,7 @@ def run_digests(
         digest_date=run_day.isoformat(),
         started_at=started.isoformat(timespec="seconds"),
         dry_run=dry_run,
+        notes=list(ctx.notes),
     )
     with RunLock(config.store.database):
         if not dry_run:

@@ -186,8 +186,7 @@ def scheduled_run(config: Config, *, now: Callable[[], dt.datetime], stop: StopF
     """
     from .run import RunContext, run_digests  # imports scikit-learn: only when running
 
-    if config.sources:
-        fetch_first(config, now=now())
+    notes = fetch_first(config, now=now()) if config.sources else ()
     store = Store.open(config.store.database)
     try:
         ctx = RunContext(
@@ -196,6 +195,7 @@ def scheduled_run(config: Config, *, now: Callable[[], dt.datetime], stop: StopF
             now=now,
             should_stop=stop,
             trigger="schedule",
+            notes=notes,
         )
         report = run_digests(store, config, ctx)
         report_log.info(
@@ -215,21 +215,23 @@ def scheduled_run(config: Config, *, now: Callable[[], dt.datetime], stop: StopF
         store.close()
 
 
-def fetch_first(config: Config, *, now: dt.datetime) -> None:
+def fetch_first(config: Config, *, now: dt.datetime) -> tuple[str, ...]:
     """Fetch the day's listings of every ``[[sources]]`` entry into the inbox, logging
-    one line per source; a failure is logged, and the run goes on with what arrived."""
+    one line per source. A failure is logged and returned as a note for the run report;
+    the run goes on with what arrived."""
     from .fetch.collect import fetch_sources  # loads httpx: only when fetching
 
     try:
         results = fetch_sources(config, day=now.date(), now=now)
     except DigestError as exc:
         report_log.error("fetch failed: %s", exc)
-        return
+        return (f"fetch failed: {exc}",)
     for r in results:
         if r.failed:
-            report_log.error("fetch %s", r.message)
+            report_log.error("fetch failed: %s", r.message)
         else:
             report_log.info("fetch %s: %s%s", r.source, r.status, f" {r.path}" if r.path else "")
+    return tuple(f"fetch failed: {r.message}" for r in results if r.failed)
 
 
 def missed_run(config: Config, fire_time: dt.datetime) -> bool:

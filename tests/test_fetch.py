@@ -348,3 +348,65 @@ def test_inbox_files_are_written_whole(tmp_path: Path, server: LoopbackServer) -
     names = os.listdir(inbox_of(config))
     assert [n for n in names if n.endswith(".tmp")] == []
     assert stat.S_IMODE((inbox_of(config) / f"{DAY}.hf-daily.json").stat().st_mode) == 0o600
+
+
+def test_run_fetch_goes_on_when_a_source_fails_and_says_so(
+    tmp_path: Path, server: LoopbackServer
+) -> None:
+    config = setup_instance(tmp_path / "inst")
+    add_sources(config, server)
+    serve_all(server)
+    server.route("/rss/cs.CL", Reply(500, b"oops"))
+
+    result = invoke(config, "run", "--fetch", "--date", DAY)
+
+    assert result.exit_code == 1  # a source failed, though the run itself went well
+    rss_url = f"{server.base}/rss/cs.CL"
+    message = f"arxiv-cs-cl: {rss_url}: HTTP 500 Internal Server Error (2 attempts)"
+    assert f"Error: {message}" in result.output
+    assert "listings ingested: 2" in result.output
+    assert f"note: fetch failed: {message}" in result.output
+    runs = json.loads(invoke(config, "runs", "--json").output)
+    assert runs[0]["status"] == "ok"
+    assert runs[0]["sent"] >= 2
+    assert runs[0]["notes"] == [f"fetch failed: {message}"]
+
+
+def test_an_unreadable_state_file_costs_one_full_download(
+    tmp_path: Path, server: LoopbackServer
+) -> None:
+    config = setup_instance(tmp_path / "inst")
+    add_sources(config, server, "arxiv-cs-cl")
+    server.route("/rss/cs.CL", Reply(200, RSS, etag='"v1"'))
+    state_file = config.parent / "cache" / "fetch-state.json"
+    state_file.write_text("{not json", encoding="utf-8")
+    result = invoke(config, "fetch", "--date", DAY)
+    assert result.exit_code == 0, result.output
+    assert waiting(config) == [f"{DAY}.arxiv-cs-cl.xml"]
+    assert "if-none-match" not in server.requests("/rss/cs.CL")[0].headers
+    assert json.loads(state_file.read_text())["arxiv-cs-cl"]["etag"] == '"v1"'
+
+
+def test_the_scheduled_job_records_a_failed_source_in_the_run(
+    tmp_path: Path, server: LoopbackServer
+) -> None:
+    import datetime as dt
+
+    from digest.config import load_config
+    from digest.schedule import StopFlag, scheduled_run
+
+    config_path = setup_instance(tmp_path / "inst")
+    add_sources(config_path, server, "hf-daily", "arxiv-query")
+    serve_all(server)
+    server.route("/api/daily_papers", Reply(200, HTML_ERROR_PAGE))
+    now = dt.datetime(2026, 12, 1, 7, 0, tzinfo=dt.UTC)
+
+    scheduled_run(load_config(config_path), now=lambda: now, stop=StopFlag())
+
+    runs = json.loads(invoke(config_path, "runs", "--json").output)
+    assert (runs[0]["trigger"], runs[0]["listings_ingested"]) == ("schedule", 1)
+    daily_url = f"{server.base}/api/daily_papers?date={DAY}"
+    assert runs[0]["notes"] == [
+        f"fetch failed: hf-daily: {daily_url}: the server sent an HTML page, not a daily-papers "
+        "JSON array (status 200); nothing saved, check the source's url and kind"
+    ]

@@ -16,11 +16,24 @@ if TYPE_CHECKING:
     from ..fetch.collect import FetchResult
 
 
-def run_fetch(app: AppContext, *, on_date: dt.date | None, only: str | None) -> list[FetchResult]:
+def run_fetch(
+    app: AppContext, *, on_date: dt.date | None, only: str | None, as_json: bool
+) -> list[FetchResult]:
     """Fetch every configured source (or ``only``) for the day; the results."""
     from ..fetch.collect import fetch_sources  # loads httpx: only when fetching
 
-    return fetch_sources(app.config, day=app.today(as_date(on_date)), now=app.now(), only=only)
+    return fetch_sources(
+        app.config,
+        day=app.today(as_date(on_date)),
+        now=app.now(),
+        only=only,
+        progress=app.progress(as_json),
+    )
+
+
+def failure_notes(results: Sequence[FetchResult]) -> tuple[str, ...]:
+    """The failed sources, as notes for the run report."""
+    return tuple(f"fetch failed: {r.message}" for r in results if r.failed)
 
 
 def print_fetch_results(results: Sequence[FetchResult]) -> None:
@@ -63,7 +76,7 @@ def fetch_command(
       digest fetch --source arxiv-cs-cl
       digest fetch --date 2026-11-30 --json
     """
-    results = run_fetch(app, on_date=on_date, only=only)
+    results = run_fetch(app, on_date=on_date, only=only, as_json=as_json)
     if as_json:
         emit_json([asdict(r) for r in results])
     else:

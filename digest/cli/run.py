@@ -14,7 +14,7 @@ import click
 
 from ..transports import TRANSPORTS, make_transport
 from .app import ISO_DATE, AppContext, as_date, cli, emit_json, pass_app, print_table
-from .fetch import print_fetch_results, run_fetch
+from .fetch import failure_notes, print_fetch_results, run_fetch
 
 
 def _print_report(report: Any) -> None:
@@ -73,7 +73,7 @@ def run_command(
     from ..run import RunContext, run_digests
     from ..schedule import StopFlag
 
-    fetched = run_fetch(app, on_date=on_date, only=None) if fetch else []
+    fetched = run_fetch(app, on_date=on_date, only=None, as_json=as_json) if fetch else []
     if fetched and not as_json:
         print_fetch_results(fetched)
     stop = StopFlag()
@@ -83,6 +83,7 @@ def run_command(
         now=app.now,
         should_stop=stop,
         progress=app.progress(as_json),
+        notes=failure_notes(fetched),
     )
     with _stop_on_signals(stop):
         report = run_digests(

@@ -9,7 +9,8 @@ of what was received. Nothing is saved for a 304 or for a body identical to the 
 one saved. A source that fails is one :class:`FetchResult` with a one-line message; the
 other sources go on.
 
-Imports only :mod:`digest.errors`, :mod:`digest.files` and its own package (config for
+Imports only :mod:`digest.errors`, :mod:`digest.files`, :mod:`digest.progress` and its
+own package (config for
 type hints).
 """
 
@@ -27,6 +28,7 @@ import httpx
 
 from ..errors import FetchError
 from ..files import make_private_dir, write_atomically
+from ..progress import NO_PROGRESS, Progress
 from .client import HttpClient, Pacer
 from .kinds import SOURCE_KINDS, check_body
 from .state import FetchLock, SourceState, StateFile
@@ -100,10 +102,12 @@ def fetch_sources(
     now: dt.datetime,
     only: str | None = None,
     client: HttpClient | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> list[FetchResult]:
     """Fetch every configured source (or only the one named ``only``) for ``day`` into
     ``config.ingest.inbox``; one result per source, in config order.
 
+    ``progress`` shows which source is being fetched (the CLI's bar on a terminal).
     Raises :class:`FetchError` when ``only`` names no source, when no source is
     configured, or when another fetch of this instance is running; a source that fails
     does not raise (its result says why).
@@ -125,10 +129,14 @@ def fetch_sources(
     try:
         with FetchLock(config.store.cache_dir):
             make_private_dir(config.ingest.inbox)
-            return [
-                _fetch_one(http, state, source, config.ingest.inbox, day=day, now=now)
-                for source in sources
-            ]
+            results = []
+            with progress.step("fetching the sources", total=len(sources)) as advance:
+                for source in sources:
+                    advance(0, description=f"fetching {source.name}")
+                    inbox = config.ingest.inbox
+                    results.append(_fetch_one(http, state, source, inbox, day=day, now=now))
+                    advance()
+            return results
     finally:
         if own_client:
             http.close()
