@@ -174,11 +174,10 @@ def _fetch_one(
             "check the source's url and kind",
             http_status=answer.status,
         )
-    digest = hashlib.sha256(answer.body).hexdigest()
-    headers = {"etag": answer.headers.get("etag", ""), "modified": ""}
-    headers["modified"] = answer.headers.get("last-modified", "")
-    if digest == known.sha256:
-        _remember(state, source, known, url=url, checked=checked, headers=headers)
+    sha = hashlib.sha256(answer.body).hexdigest()
+    validators = (answer.headers.get("etag", ""), answer.headers.get("last-modified", ""))
+    if sha == known.sha256:
+        _remember(state, source, known, url=url, checked=checked, validators=validators)
         return replace(base, status=UNCHANGED, size=len(answer.body))
     target = _free_name(inbox / f"{day.isoformat()}.{source.name}{kind.suffix}")
     try:
@@ -186,7 +185,7 @@ def _fetch_one(
     except OSError as exc:
         return _failed(source, url, f"{source.name}: cannot write {target} ({exc.strerror or exc})")
     _remember(
-        state, source, known, url=url, checked=checked, headers=headers, sha=digest, saved=target
+        state, source, known, url=url, checked=checked, validators=validators, sha=sha, saved=target
     )
     log.info("%s: saved %s (%d bytes)", source.name, target, len(answer.body))
     return replace(base, status=SAVED, path=str(target), size=len(answer.body))
@@ -199,14 +198,13 @@ def _remember(
     *,
     url: str,
     checked: str,
-    headers: dict[str, str] | None = None,
+    validators: tuple[str, str] | None = None,
     sha: str | None = None,
     saved: Path | None = None,
 ) -> None:
-    """Store what this fetch learnt; a 304 keeps the validators already known."""
-    etag, modified = known.etag, known.last_modified
-    if headers is not None:
-        etag, modified = headers["etag"], headers["modified"]
+    """Store what this fetch learnt: the answer's ``(ETag, Last-Modified)``, or for a 304
+    the validators already known."""
+    etag, modified = validators if validators is not None else (known.etag, known.last_modified)
     state.put(
         source.name,
         SourceState(

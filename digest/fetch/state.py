@@ -78,12 +78,17 @@ class StateFile:
         return self.load().get(name, SourceState())
 
     def put(self, name: str, state: SourceState) -> None:
-        """Remember ``state`` for ``name`` and write the file whole."""
+        """Remember ``state`` for ``name`` and write the file whole. A file that cannot be
+        written is a warning, not a failure: the listing is saved already, and the next
+        fetch of ``name`` is only a full download instead of a conditional one."""
         states = self.load()
         states[name] = state
-        make_private_dir(self.path.parent)
         data = {key: asdict(value) for key, value in sorted(states.items())}
-        write_atomically(self.path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
+        try:
+            make_private_dir(self.path.parent)
+            write_atomically(self.path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
+        except OSError as exc:
+            log.warning("%s: cannot write the fetch state (%s)", self.path, exc.strerror or exc)
 
     def _read(self) -> dict[str, SourceState]:
         try:
