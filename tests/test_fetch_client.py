@@ -113,19 +113,19 @@ def test_a_slow_answer_past_the_timeout_fails(server: LoopbackServer) -> None:
     with pytest.raises(FetchError) as caught:
         client(timeout=0.4, retries=0).get(f"{server.base}/slow")
     assert str(caught.value) == "no answer within 0.4 s (timeout) (1 attempt)"
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 1.9  # not the 2 s the server waits
 
 
 def test_a_body_that_trickles_past_the_timeout_fails(server: LoopbackServer) -> None:
     """Each chunk comes well within the timeout, the whole body does not."""
-    body = arxiv_atom(PAPERS * 3)
-    assert len(body) > 5 * 1024
+    body = arxiv_atom(PAPERS * 8)
+    assert len(body) > 12 * 1024  # 12 chunks or more, 0.3 s apart: over 3.3 s in all
     server.route("/api", Reply(200, body, chunked=True, pause=0.3))
     started = time.monotonic()
     with pytest.raises(FetchError) as caught:
         client(timeout=0.8, retries=0).get(f"{server.base}/api")
     assert str(caught.value) == "the answer took longer than 0.8 s (timeout) (1 attempt)"
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 3.0
 
 
 def test_a_truncated_body_is_an_error_not_a_listing(server: LoopbackServer) -> None:
@@ -215,7 +215,7 @@ def test_other_hosts_are_not_paced(server: LoopbackServer) -> None:
     started = time.monotonic()
     for _ in range(3):
         http.get(f"{server.base}/rss")
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 2.5  # paced, they would take 6 s
 
 
 def test_the_pacer_waits_out_the_interval_with_an_injected_clock() -> None:
