@@ -59,6 +59,15 @@ def write_listings(folder: Path) -> list[Path]:
             "upvotes": 7,
         }
     ]
+    records += [  # enough papers for more than one page of the day's list
+        {
+            "id": f"2611.98{n:03d}",
+            "title": f"Filler paper number {n} on sparse retrieval",
+            "abstract": f"A filler abstract about retrieval, variant {n}.",
+            "upvotes": n,
+        }
+        for n in range(30)
+    ]
     hostile.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
     examples = REPO / "examples"
     return [examples / "daily-papers-api.json", examples / "records.jsonl", hostile]
