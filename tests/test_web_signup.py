@@ -231,6 +231,15 @@ def test_sign_up_confirm_by_post_only_and_see_a_preview(client: TestClient, conf
     assert len(rows(config, "SELECT * FROM subscribers WHERE email = 'zoe@example.org'")) == 1
 
 
+def test_the_confirmation_email_escapes_the_name(client: TestClient, config: Config) -> None:
+    sign_up(client, email="zed@example.org", name='<b>Zed</b> "&"', keywords="retrieval")
+    (mail,) = outbox_mails(config)
+    html = mail.get_body(("html",)).get_content()
+    assert "&lt;b&gt;Zed&lt;/b&gt; &#34;&amp;&#34;" in html and "<b>Zed" not in html
+    assert mail["To"].addresses[0].display_name == '<b>Zed</b> "&"'
+    assert len(html.encode()) < 98_000 and mail["Auto-Submitted"] == "auto-generated"
+
+
 def test_known_address_gets_the_same_page_and_a_preferences_email(
     client: TestClient, config: Config
 ) -> None:
