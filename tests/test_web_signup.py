@@ -391,3 +391,17 @@ def test_pending_signups_show_in_the_admin_and_expire_after_seven_days(
     page = client.get("/admin/signups", follow_redirects=False)
     assert page.status_code == 200 and "erin@example.org" not in page.text
     assert rows(config, "SELECT * FROM signups") == []
+
+
+def test_the_daily_run_purges_expired_signups(
+    client: TestClient, config: Config, clock: Clock
+) -> None:
+    clock.moment = dt.datetime.now(dt.UTC) - dt.timedelta(days=8)  # the run uses the real clock
+    sign_up(client, email="old@example.org", keywords="retrieval")
+    assert len(rows(config, "SELECT * FROM signups")) == 1
+    result = invoke(config.path, "run", "--dry-run")  # type: ignore[arg-type]
+    assert result.exit_code == 0 and len(rows(config, "SELECT * FROM signups")) == 1
+    result = invoke(config.path, "run", "--date", DAY)  # type: ignore[arg-type]
+    assert result.exit_code == 0, result.output
+    assert rows(config, "SELECT * FROM signups") == []
+    assert rows(config, "SELECT * FROM signup_attempts") == []

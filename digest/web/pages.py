@@ -78,7 +78,7 @@ def _cached(request: Request, response: Response) -> Response:
 def day_page(request: Request, ctx: WebContext, form: FormData | None) -> Response:
     """The papers first seen on ``DATE``, with the Subscribe form."""
     if not signup_open(ctx):
-        raise NotFoundError("there is no page here")
+        return ctx.error(request, 404, "Not found", "There is no page here.", public=True)
     raw = request.path_params.get("day", "")
     day = _day(raw)
     if day is None:
