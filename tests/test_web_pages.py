@@ -107,6 +107,9 @@ def test_view_in_browser_shows_exactly_the_html_sent(client: TestClient, config:
     assert "sandbox" in csp and "script-src" not in csp and "frame-ancestors 'none'" in csp
     assert page.headers["referrer-policy"] == "no-referrer"
     assert len(page.content) < 98_000
+    # The hostile listing was picked (it matches "program synthesis"), as text.
+    assert "Program synthesis &lt;img src=x onerror=alert(1)&gt;" in page.text
+    assert "<script>alert" not in page.text and "<img src=x" not in page.text
 
 
 def test_view_tokens_cannot_be_swapped_tampered_or_outlive_a_purge(

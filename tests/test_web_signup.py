@@ -211,6 +211,8 @@ def test_sign_up_confirm_by_post_only_and_see_a_preview(client: TestClient, conf
         shown = client.get(f"/confirm/{token}")
         assert shown.status_code == 200 and "Confirm your subscription" in shown.text
     assert shown.headers["referrer-policy"] == "no-referrer"
+    assert "script-src 'self'" in shown.headers["content-security-policy"]
+    assert shown.headers["x-frame-options"] == "DENY"
     assert subscriber(config, "zoe@example.org") is None
     # A POST without the link's form token changes nothing either.
     assert client.post(f"/confirm/{token}", data={"csrf": "forged"}).status_code == 403
