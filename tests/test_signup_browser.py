@@ -30,11 +30,10 @@ import sqlite_utils
 from digest.config import load_config
 from tests.browser import artifacts_dir, launch_chromium
 from tests.run_helpers import TEST_SECRET, invoke, set_config, setup_instance
-from tests.test_web_browser import _free_port, _wait_until_up, _watch_console
+from tests.test_web_browser import PASSWORD, _free_port, _login, _wait_until_up, _watch_console
 from tests.test_web_signup import write_listings
 
 REPO = Path(__file__).resolve().parents[1]
-PASSWORD = "signup browser password"
 WIDTHS = (375, 1280)
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -237,6 +236,13 @@ def test_sign_up_confirm_and_view_the_digest_in_the_browser(
     fill_signup(page, "bot@example.org", honeypot="http://spam.example")
     assert page.locator("h1").inner_text() == "Check your inbox"
     assert len(signup_mails(config)) == before
+
+    # The admin sees the sign-ups waiting for confirmation.
+    _login(page, base)
+    page.goto(f"{base}/admin/signups")
+    assert page.locator("td", has_text="quota@example.org").count() == 1
+    assert page.locator("td", has_text="bot@example.org").count() == 0
+    shoot(page, "signup-admin-pending")
     assert problems == []
     context.close()
 
