@@ -407,3 +407,24 @@ def test_the_daily_run_purges_expired_signups(
     assert result.exit_code == 0, result.output
     assert rows(config, "SELECT * FROM signups") == []
     assert rows(config, "SELECT * FROM signup_attempts") == []
+
+
+def test_the_confirmation_goes_through_smtp_when_configured(config: Config, clock: Clock) -> None:
+    from tests.smtp_server import Handler, smtp_server
+
+    handler = Handler(refuse={"down@example.org": "550 5.1.1 no such user"})
+    with smtp_server(handler) as port:
+        for key, value in (("host", '"127.0.0.1"'), ("port", str(port)), ("security", '"none"')):
+            set_config(config.path, "smtp", key, value)  # type: ignore[arg-type]
+        set_config(config.path, "delivery", "transport", '"smtp"')  # type: ignore[arg-type]
+        smtp_config = load_config(config.path)  # type: ignore[arg-type]
+        app = create_app(smtp_config, secret=TEST_SECRET, admin_password=PASSWORD, now=clock)
+        with TestClient(app) as client:
+            assert CHECK_INBOX in sign_up(client, email="fay@example.org", keywords="rag").text
+            # A refused address: the same page; the visitor learns nothing more.
+            assert CHECK_INBOX in sign_up(client, email="down@example.org", keywords="rag").text
+    (received,) = handler.messages
+    assert received.rcpt_tos == ["fay@example.org"]
+    message = email.message_from_bytes(received.data, policy=policy.default)
+    assert "/confirm/" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert outbox_mails(config) == []
