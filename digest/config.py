@@ -116,6 +116,8 @@ class WebConfig:
     header_timeout: float = 10.0  # seconds to send a request's headers, then disconnected
     keep_alive_timeout: int = 75  # idle seconds between requests on one connection
     max_connections: int = 1000  # connections and requests in flight; beyond: 503
+    # "open": anyone may sign up at /subscribe (double opt-in); "closed": admins add people.
+    signup: str = "closed"
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,7 @@ def check_secret(secret: str, source: str) -> None:
 _CHOICES: dict[str, tuple[str, ...]] = {
     "delivery.transport": tuple(TRANSPORTS),
     "smtp.security": ("none", "starttls", "tls"),
+    "web.signup": ("closed", "open"),
 }
 
 
