@@ -22,15 +22,35 @@ from ..records import Paper
 from . import budgets
 from .inputs import Interest, ScoreWeights
 from .matrices import Floats, Ints, csr, dense_product, padded
-from .terms import TermIndex, term_key
+from .terms import NAMED_SPECIFICITY, TermIndex, idf_specificity, specificity, term_key
 from .vectorizing import Vectorize
 
 UPVOTES_FULL = 1000  # upvotes at which the popularity prior is full
+# A keyword found only in the abstract counts this much of a hit in the title: a title names
+# the paper's topic, an abstract mentions much in passing ("code coverage" as a metric).
+ABSTRACT_HIT = 0.5
 
 
 def _hit_matrix(index: TermIndex, terms: Sequence[str], n_cols: int) -> sp.csr_matrix:
     """terms × candidates, 1 where the candidate contains the term."""
     return csr([[(c, 1.0) for c in index.hits(t)] for t in terms], n_cols)
+
+
+def _keyword_hits(
+    index: TermIndex, titles: TermIndex, terms: Sequence[str], n_cols: int
+) -> tuple[sp.csr_matrix, Floats]:
+    """terms × candidates hit strengths (specificity, × ABSTRACT_HIT outside the title),
+    and each term's specificity among the candidates. A term under NAMED_SPECIFICITY (in
+    more than ~22% of the papers) is no evidence: its hits weigh nothing."""
+    rows: list[list[tuple[int, float]]] = []
+    spec = np.zeros(len(terms), dtype=np.float32)
+    for j, t in enumerate(terms):
+        found = index.hits(t)
+        spec[j] = specificity(len(found), n_cols)
+        s = float(spec[j]) if spec[j] >= NAMED_SPECIFICITY else 0.0
+        in_title = set(titles.hits(t)) if found else set()
+        rows.append([(c, s if c in in_title else s * ABSTRACT_HIT) for c in found])
+    return csr(rows, n_cols), spec
 
 
 @dataclass
@@ -50,14 +70,15 @@ class Batch:
     cand_sim: Floats | None  # candidates × candidates cosines, if not too many candidates
     kw_weight: sp.csr_matrix  # subscribers × keywords: weight / the profile's largest weight
     kw_norm: Floats  # per subscriber: norm of Σ weight·tfidf(keyword)
-    kw_hits: sp.csr_matrix  # keywords × candidates: 1 where found as words
-    kw_hit_sets: list[frozenset[int]]  # the same, per keyword
+    kw_hits: sp.csr_matrix  # keywords × candidates: hit strength where found as words
+    kw_hit_sets: list[frozenset[int]]  # where found, per keyword
+    kw_named: Ints  # per keyword: 1 if specific enough to name in a reason
     kw_sim: sp.csr_matrix  # keywords × candidates: tfidf(keyword) · tfidf(candidate)
     kw_display: list[list[tuple[int, str]]]  # per subscriber: (keyword, as typed), best first
     desc_onehot: sp.csr_matrix  # subscribers × descriptions
     desc_vectors: sp.csr_matrix  # descriptions × vocabulary
     desc_sim: sp.csr_matrix  # descriptions × candidates
-    desc_terms: list[dict[int, str]]  # per description: vocabulary column -> term
+    desc_terms: list[dict[int, str]]  # per description: vocabulary column -> specific term
     desc_of: list[int]  # per subscriber, -1 for none
     rated: list[Paper]  # liked or disliked by someone
     rated_x: sp.csr_matrix  # rated × vocabulary
@@ -80,6 +101,7 @@ def build_batch(
     x = vectorize(texts)
     xt = x.T.tocsr()
     index = TermIndex(texts)
+    titles = TermIndex([p.title for p in candidates])
     position = {p.id: i for i, p in enumerate(candidates)}
     offered = frozenset(position)
     upvotes = np.array([max(p.upvotes or 0, 0) for p in candidates], dtype=np.float32)
@@ -133,7 +155,7 @@ def build_batch(
     kw_vectors = vectorize(kw_keys)
     combined = kw_weight @ kw_vectors
     kw_norm = np.sqrt(np.asarray(combined.multiply(combined).sum(axis=1)).ravel())
-    kw_hits = _hit_matrix(index, kw_keys, n_cand)
+    kw_hits, kw_spec = _keyword_hits(index, titles, kw_keys, n_cand)
     kw_sim = sp.csr_matrix(kw_vectors @ xt)
     kw_sim.sort_indices()  # searched per pick by reasons.related_keyword
     excluded = csr(ex_rows, len(ex_keys)) @ _hit_matrix(index, ex_keys, n_cand)
@@ -142,6 +164,7 @@ def build_batch(
     desc_vectors = vectorize(descs)
     analyzer = vectorizer.build_analyzer()
     vocabulary = vectorizer.vocabulary_
+    idf = vectorizer.idf_
     rated_x = vectorize([p.text for p in rated])
     small = (len(rated) + 1) * n_cand <= budgets.RATED_CELL_BUDGET
     return Batch(
@@ -157,12 +180,20 @@ def build_batch(
         kw_hit_sets=[
             frozenset(kw_hits.indices[a:b].tolist()) for a, b in pairwise(kw_hits.indptr.tolist())
         ],
+        kw_named=(kw_spec >= NAMED_SPECIFICITY).astype(np.intp),
         kw_sim=kw_sim,
         kw_display=kw_display,
         desc_onehot=csr([[(d, 1.0)] if d >= 0 else [] for d in desc_of], len(descs)),
         desc_vectors=desc_vectors,
         desc_sim=sp.csr_matrix(desc_vectors @ xt),
-        desc_terms=[{vocabulary[t]: t for t in analyzer(d) if t in vocabulary} for d in descs],
+        desc_terms=[
+            {
+                vocabulary[t]: t
+                for t in analyzer(d)
+                if t in vocabulary and idf_specificity(idf[vocabulary[t]]) >= NAMED_SPECIFICITY
+            }
+            for d in descs
+        ],
         desc_of=desc_of,
         rated=rated,
         rated_x=rated_x,

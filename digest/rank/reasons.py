@@ -1,6 +1,7 @@
 """Reasons: why each pick was chosen, in the subscriber's own words.
 
-"matches: program synthesis" names the keywords found in the paper, "like: GraphCodeBERT"
+"matches: program synthesis" names the specific keywords found in the paper (never a
+term most papers contain, see :data:`digest.rank.terms.NAMED_SPECIFICITY`), "like: GraphCodeBERT"
 the nearest liked paper when close; otherwise a weaker reason (a related keyword, the
 description's words, the classifier). May import the batch, the matrix helpers, the
 classifier signal (whether one ran) and :mod:`digest.records`.
@@ -60,6 +61,8 @@ def _related_keyword(batch: Batch, r: int, c: int) -> str:
     best, name = 0.0, ""
     sims = batch.kw_sim
     for k, text in batch.kw_display[r]:
+        if not batch.kw_named[k]:
+            continue
         start, end = sims.indptr[k], sims.indptr[k + 1]
         at = start + int(np.searchsorted(sims.indices[start:end], c))
         if at < end and sims.indices[at] == c and sims.data[at] > best:
@@ -112,7 +115,8 @@ def picks_with_reasons(
     for i, r in enumerate(chunk.rows):
         n = int(counts[i])
         cands = order[i, :n]
-        keywords = [(hit_sets[k], text) for k, text in batch.kw_display[r]]
+        # Only specific keywords are named: "matches: models" says nothing.
+        keywords = [(hit_sets[k], text) for k, text in batch.kw_display[r] if batch.kw_named[k]]
         liked = batch.liked[r]
         picks = []
         for c, score, at, value in zip(

@@ -7,6 +7,7 @@ from digest.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from itertools import pairwise
@@ -14,6 +15,30 @@ from itertools import pairwise
 _WORD = re.compile(r"\w+")
 # Any punctuation but a hyphen ends a phrase: "a program. Synthesis" is no "program synthesis".
 _PHRASE_BREAK = re.compile(r"[^\w\s-]+")
+
+
+# Specificity: how much a hit on a term says about a paper, 0..1, from the share f of papers
+# that contain it: log(1/f) / log(1/SPECIFIC_FRACTION), capped at 1. A term in at most 1 paper
+# in 20 is fully specific; "models" (in ~60% of a day's papers) is worth 0.17, a term in
+# half of them 0.23. Measured on the three real listings (tests/test_rank_specific.py).
+SPECIFIC_FRACTION = 0.05
+# Fewer candidates than this cannot show how common a term is: count as if there were this
+# many (a real day's listing has about 100), so a term in 2 of 4 papers is not "in half".
+SPECIFICITY_MIN_DOCS = 50
+# A term is named in a reason only from this specificity on (in at most ~22% of papers):
+# "about: models" or "matches: learning" is no reason.
+NAMED_SPECIFICITY = 0.5
+
+
+def specificity(doc_count: int, n_docs: int) -> float:
+    """How specific a term found in ``doc_count`` of ``n_docs`` papers is, 0..1."""
+    share = max(doc_count, 1) / max(n_docs, SPECIFICITY_MIN_DOCS, doc_count)
+    return min(1.0, math.log(1 / share) / math.log(1 / SPECIFIC_FRACTION))
+
+
+def idf_specificity(idf: float) -> float:
+    """:func:`specificity` from a smoothed TF-IDF idf (``ln((1+n)/(1+df)) + 1``)."""
+    return min(1.0, max(0.0, (idf - 1) / math.log(1 / SPECIFIC_FRACTION)))
 
 
 def _singular(word: str) -> str:

@@ -8,7 +8,10 @@ profile holds. :func:`digest.rank.scoring.score_chunk` iterates the two registri
 
 RELEVANCE signals add ``weight · signal`` to the numerator and ``weight`` to the
 denominator, for the subscribers of the chunk that have what they need (keywords, a
-description, rated papers); ADJUSTMENTS then change the normalised relevance in place.
+description, rated papers), and mark ``strong`` the papers their evidence alone would send
+(a specific keyword hit, a description or liked paper closer than a floor): a paper no
+signal marks is never sent, whatever its score. ADJUSTMENTS then change the normalised
+relevance in place.
 Both run in registry order, which fixes the float operations and so every score.
 
     keywords     keyword_match, keyword_similarity   (keywords.py)
@@ -28,11 +31,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..batch import Batch, Chunk
-from ..matrices import Floats
+from ..matrices import Bools, Floats
 from . import classifier, description, disliked, keywords, liked, upvotes
 
-# (batch, chunk, numerator, denominator): add weight·signal and weight, rows of the chunk.
-Relevance = Callable[[Batch, Chunk, Floats, Floats], None]
+# (batch, chunk, numerator, denominator, strong): add weight·signal and weight, rows of the
+# chunk, and set ``strong`` where this signal alone is specific and strong enough to send.
+Relevance = Callable[[Batch, Chunk, Floats, Floats, Bools], None]
 # (batch, chunk, score): change the chunk's normalised relevance in place.
 Adjustment = Callable[[Batch, Chunk, Floats], None]
 

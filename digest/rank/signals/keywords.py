@@ -1,7 +1,9 @@
 """Signals ``keyword_match`` and ``keyword_similarity``: the subscriber's weighted keywords.
 
 keyword_match is the weighted count of keywords and phrases found as words in the paper,
-h / (1 + h) with h = Σ hit·weight / largest weight (one full-weight hit: 0.5);
+h / (1 + h) with h = Σ hit·weight / largest weight, where a hit is the term's specificity
+among the candidates (:func:`digest.rank.terms.specificity`), halved outside the title (one
+full-weight specific hit in the title: 0.5; "models", in most papers: little);
 keyword_similarity the TF-IDF cosine of the paper and the weighted sum of the keywords.
 One module for both: they share the profile's keywords and its weight in the denominator.
 May import the batch and the matrix helpers.
@@ -13,10 +15,17 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..batch import Batch, Chunk
-from ..matrices import Floats, add_scaled
+from ..matrices import Bools, Floats, add_scaled
+
+# The keyword evidence h from which a paper may be sent on keywords alone: a full-weight
+# keyword in the title, or in the abstract if in at most ~1 paper in 6 (0.5 · 0.6); a
+# keyword a third of the profile's largest weight ("coverage" next to "conformal
+# prediction^3") only in the title and if in at most ~1 paper in 20 (0.33 · 1), never from
+# the abstract; two such keywords together are enough.
+KEYWORD_FLOOR = 0.3
 
 
-def add(batch: Batch, chunk: Chunk, num: Floats, denom: Floats) -> None:
+def add(batch: Batch, chunk: Chunk, num: Floats, denom: Floats, strong: Bools) -> None:
     w = batch.weights
     n = len(chunk.rows)
     kw = batch.kw_weight[chunk.rows]
@@ -24,6 +33,8 @@ def add(batch: Batch, chunk: Chunk, num: Floats, denom: Floats) -> None:
     if not has_kw.any():
         return
     hits = sp.csr_matrix(kw @ batch.kw_hits)
+    enough = sp.coo_matrix(hits >= KEYWORD_FLOOR)
+    strong[enough.row, enough.col] = True
     hits.data = hits.data / (1 + hits.data)  # saturates: one full-weight hit is 0.5
     add_scaled(num, hits, np.full(n, w.keyword_match, dtype=np.float32))
     norm = batch.kw_norm[chunk.rows]
