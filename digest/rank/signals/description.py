@@ -12,7 +12,9 @@ from ..batch import Batch, Chunk
 from ..matrices import Bools, Floats, add_scaled
 
 # The cosine from which a paper is close enough to the description to be sent on it alone.
-# Measured with benchmarks/eval_ranking.py (thresholds): TODO
+# Measured with benchmarks/eval_ranking.py on 53 real researchers, a paper title standing
+# for a one-line description: 0.1 lets through 10% of relevant and 5% of unrelated papers
+# (0.05: 17% / 9%). A description is a weak signal alone; keywords do the sending.
 DESCRIPTION_FLOOR = 0.1
 
 

