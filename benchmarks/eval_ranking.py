@@ -254,7 +254,16 @@ def model_ranker(
     weights: ScoreWeights = DEFAULT_WEIGHTS,
 ) -> Callable[[list[Interest]], dict[int, list[str]]]:
     def ranker(profiles: list[Interest]) -> dict[int, list[str]]:
-        picks = rank(vectorizer, papers, profiles, diversity=diversity, weights=weights)
+        # What would be sent first, then the rest: the "strong enough" floors must not
+        # shorten a list that measures ordering.
+        picks = rank(
+            vectorizer,
+            papers,
+            profiles,
+            diversity=diversity,
+            weights=weights,
+            include_below_threshold=True,
+        )
         return {k: [p.paper_id for p in v] for k, v in picks.items()}
 
     return ranker
