@@ -469,21 +469,35 @@ def _floors(
     vectorize = Vectorize(vectorizer)
     x = vectorize([papers[c].text for c in candidates])
     at = {c: i for i, c in enumerate(candidates)}
-    sims: dict[str, tuple[list[float], list[float]]] = {"liked": ([], []), "description": ([], [])}
+    sims: dict[str, tuple[list[float], list[float]]] = {
+        "one vote": ([], []),
+        f"{OWN_LIKED} votes": ([], []),
+        "description": ([], []),
+    }
     for who in people:
         liked = vectorize([papers[p].text for p in who.own[:OWN_LIKED]])
-        nearest = (liked @ x.T).toarray().max(axis=0)
+        cos = (liked @ x.T).toarray()
+        nearest = cos.max(axis=0)
         desc = np.asarray((vectorize([papers[who.own[0]].title]) @ x.T).toarray()).ravel()
         for p, r in who.ratings.items():
             side = 0 if r >= RELEVANT_RATING else 1 if r <= 2 else -1
             if side >= 0:
-                sims["liked"][side].append(float(nearest[at[p]]))
+                sims["one vote"][side].append(float(cos[0, at[p]]))
+                sims[f"{OWN_LIKED} votes"][side].append(float(nearest[at[p]]))
                 sims["description"][side].append(float(desc[at[p]]))
-    print("\n# floors: share of relevant / unrelated (rated <= 2) papers at or above each cosine")
-    current = {"liked": LIKED_FLOOR, "description": DESCRIPTION_FLOOR}
+    print(
+        "\n# floors: share of relevant / unrelated (rated <= 2) papers at or above each value:"
+        "\n# cosine to the newest own paper (one vote), to the nearest of the 5 newest (5 votes),"
+        "\n# to the newest one's title (a description)"
+    )
+    current = {
+        "one vote": LIKED_FLOOR,
+        f"{OWN_LIKED} votes": LIKED_FLOOR,
+        "description": DESCRIPTION_FLOOR,
+    }
     for name, (good, bad) in sims.items():
         cells = []
-        for floor in (0.02, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3):
+        for floor in (0.05, 0.1, 0.15, 0.2, 0.25, 0.3):
             g = np.mean(np.array(good) >= floor)
             b = np.mean(np.array(bad) >= floor)
             mark = "*" if math.isclose(floor, current[name]) else " "

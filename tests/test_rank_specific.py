@@ -14,8 +14,6 @@ from digest.rank.signals.liked import LIKED_FLOOR
 from digest.rank.vectorizing import Vectorize
 from digest.records import Keyword, Paper, Pick
 
-from .test_rank import listing_papers
-
 SUB = 1
 
 # A day's listing: topic → (title, abstract). Every abstract says "models", most "learning".
@@ -89,7 +87,14 @@ OTHER = [
     ("Tokenizer design for multilingual translation", "subwords vocabularies languages"),
 ]
 DAY.update(
-    {f"other{n}": (title, f"Our models handle {words}.") for n, (title, words) in enumerate(OTHER)}
+    {
+        f"other{n}": (
+            title,
+            f"Our models handle {words}. We train them on public data and compare them with "
+            f"earlier methods on standard benchmarks of {words}, where they improve accuracy.",
+        )
+        for n, (title, words) in enumerate(OTHER)
+    }
 )
 PAPERS = [Paper(id=k, title=t, abstract=a) for k, (t, a) in DAY.items()]
 BY_ID = {p.id: p for p in PAPERS}
@@ -98,11 +103,31 @@ BY_ID = {p.id: p for p in PAPERS}
 _MODEL: list[TfidfVectorizer] = []
 
 
+# Earlier days in the store: 400 papers on other topics, written in the field's common words
+# ("large language models", "learning", "data") as real abstracts are, so that the store
+# knows those words are common (a store of one day's 40 papers cannot tell).
+_FIELDS = ("graph", "robot", "protein", "weather", "tabular", "causal", "music", "legal",
+           "traffic", "molecule", "climate", "finance", "medical", "satellite", "chemistry",
+           "astronomy", "education", "sports", "energy", "agriculture")  # fmt: skip
+_METHODS = ("transformers", "kernels", "bandits", "ensembles", "autoencoders", "trees",
+            "sampling", "pruning", "distillation", "contrastive pretraining", "adapters",
+            "mixtures", "quantization", "curricula", "augmentation", "meta-learning",
+            "active learning", "attention", "retrieval", "planning")  # fmt: skip
+STORE = [
+    Paper(
+        id=f"old{n}",
+        title=f"{field.title()} {method} for large models",
+        abstract=f"We study {field} data with {method}; large language models and learning "
+        f"from data improve the results of {field} tasks.",
+    )
+    for n, (field, method) in enumerate((f, m) for f in _FIELDS for m in _METHODS)
+]
+
+
 def model() -> TfidfVectorizer:
-    """Fitted on the shared real listings and this day, as the store's corpus would be: the
-    floors are set for real vocabularies, not for one of 40 papers."""
+    """Fitted on the store: earlier days' papers and this day's."""
     if not _MODEL:
-        _MODEL.append(fit_model([p.text for p in (*listing_papers(), *PAPERS)]))
+        _MODEL.append(fit_model([p.text for p in (*STORE, *PAPERS)]))
     return _MODEL[0]
 
 

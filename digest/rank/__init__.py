@@ -12,6 +12,7 @@ Modules, each importing only those above it (and :mod:`digest.records`, ``errors
 
     budgets      memory bounds of the batched code (results never depend on them)
     terms        keywords and phrases matched as whole words; the term index
+    specificity  how common a term is in the stored corpus (kept with the fitted model)
     vectorizing  the TF-IDF recipe, fitting it, the fast tokenizer/counts transform
     matrices     sparse/dense helpers
     inputs       Interest, ScoreWeights

@@ -10,7 +10,8 @@ scoring or anything outside rank.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -22,9 +23,12 @@ from ..records import Paper
 from . import budgets
 from .inputs import Interest, ScoreWeights
 from .matrices import Floats, Ints, csr, dense_product, padded
-from .terms import NAMED_SPECIFICITY, TermIndex, idf_specificity, specificity, term_key
-from .vectorizing import Vectorize
+from .specificity import SPECIFIC_MIN, TermFrequencies
+from .terms import TermIndex, term_key
+from .vectorizing import Vectorize, corpus_frequencies
 
+_COMPOUND = re.compile(r"\w+(?:-\w+)+")
+_WORD = re.compile(r"\w+")
 UPVOTES_FULL = 1000  # upvotes at which the popularity prior is full
 # A keyword found only in the abstract counts this much of a hit in the title: a title names
 # the paper's topic, an abstract mentions much in passing ("code coverage" as a metric).
@@ -37,20 +41,50 @@ def _hit_matrix(index: TermIndex, terms: Sequence[str], n_cols: int) -> sp.csr_m
 
 
 def _keyword_hits(
-    index: TermIndex, titles: TermIndex, terms: Sequence[str], n_cols: int
+    freqs: TermFrequencies, index: TermIndex, titles: TermIndex, terms: Sequence[str], n_cols: int
 ) -> tuple[sp.csr_matrix, Floats]:
-    """terms × candidates hit strengths (specificity, × ABSTRACT_HIT outside the title),
-    and each term's specificity among the candidates. A term under NAMED_SPECIFICITY (in
-    more than ~22% of the papers) is no evidence: its hits weigh nothing."""
+    """terms × candidates hit strengths, and each term's specificity in the store's corpus.
+
+    A hit weighs the term's specificity (:mod:`digest.rank.specificity`), × ABSTRACT_HIT
+    when the term is not in the title; a term under SPECIFIC_MIN is no evidence: 0.
+    """
     rows: list[list[tuple[int, float]]] = []
     spec = np.zeros(len(terms), dtype=np.float32)
     for j, t in enumerate(terms):
         found = index.hits(t)
-        spec[j] = specificity(len(found), n_cols)
-        s = float(spec[j]) if spec[j] >= NAMED_SPECIFICITY else 0.0
+        spec[j] = freqs.specificity(t)
+        s = float(spec[j]) if spec[j] >= SPECIFIC_MIN else 0.0
         in_title = set(titles.hits(t)) if found else set()
         rows.append([(c, s if c in in_title else s * ABSTRACT_HIT) for c in found])
     return csr(rows, n_cols), spec
+
+
+def _compound_parts(text: str) -> set[str]:
+    """Words of ``text`` found only inside hyphenated compounds ("free" of
+    "distribution-free"): alone they are not what the text is about."""
+    low = text.casefold()
+    inside = {w for c in _COMPOUND.findall(low) for w in c.split("-")}
+    alone = set(_WORD.findall(_COMPOUND.sub(" ", low)))
+    return inside - alone
+
+
+def _description_terms(
+    description: str,
+    analyzer: Callable[[str], list[str]],
+    vocabulary: dict[str, int],
+    freqs: TermFrequencies,
+) -> dict[int, str]:
+    """The description's terms a reason may name: vocabulary column -> term.
+
+    Only specific terms (see :mod:`digest.rank.specificity`), and no word the description
+    uses only inside a compound ("free" of "distribution-free").
+    """
+    parts = _compound_parts(description)
+    return {
+        vocabulary[t]: t
+        for t in analyzer(description)
+        if t in vocabulary and t not in parts and freqs.is_specific(t)
+    }
 
 
 @dataclass
@@ -155,7 +189,8 @@ def build_batch(
     kw_vectors = vectorize(kw_keys)
     combined = kw_weight @ kw_vectors
     kw_norm = np.sqrt(np.asarray(combined.multiply(combined).sum(axis=1)).ravel())
-    kw_hits, kw_spec = _keyword_hits(index, titles, kw_keys, n_cand)
+    freqs = corpus_frequencies(vectorizer)
+    kw_hits, kw_spec = _keyword_hits(freqs, index, titles, kw_keys, n_cand)
     kw_sim = sp.csr_matrix(kw_vectors @ xt)
     kw_sim.sort_indices()  # searched per pick by reasons.related_keyword
     excluded = csr(ex_rows, len(ex_keys)) @ _hit_matrix(index, ex_keys, n_cand)
@@ -164,7 +199,6 @@ def build_batch(
     desc_vectors = vectorize(descs)
     analyzer = vectorizer.build_analyzer()
     vocabulary = vectorizer.vocabulary_
-    idf = vectorizer.idf_
     rated_x = vectorize([p.text for p in rated])
     small = (len(rated) + 1) * n_cand <= budgets.RATED_CELL_BUDGET
     return Batch(
@@ -180,20 +214,13 @@ def build_batch(
         kw_hit_sets=[
             frozenset(kw_hits.indices[a:b].tolist()) for a, b in pairwise(kw_hits.indptr.tolist())
         ],
-        kw_named=(kw_spec >= NAMED_SPECIFICITY).astype(np.intp),
+        kw_named=(kw_spec >= SPECIFIC_MIN).astype(np.intp),
         kw_sim=kw_sim,
         kw_display=kw_display,
         desc_onehot=csr([[(d, 1.0)] if d >= 0 else [] for d in desc_of], len(descs)),
         desc_vectors=desc_vectors,
         desc_sim=sp.csr_matrix(desc_vectors @ xt),
-        desc_terms=[
-            {
-                vocabulary[t]: t
-                for t in analyzer(d)
-                if t in vocabulary and idf_specificity(idf[vocabulary[t]]) >= NAMED_SPECIFICITY
-            }
-            for d in descs
-        ],
+        desc_terms=[_description_terms(d, analyzer, vocabulary, freqs) for d in descs],
         desc_of=desc_of,
         rated=rated,
         rated_x=rated_x,

@@ -28,7 +28,7 @@ from .vectorizing import build_vectorizer, fit_model
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "tfidf.joblib"
-FORMAT = 1
+FORMAT = 2  # 2: the model keeps the corpus term frequencies
 
 
 def _recipe() -> str:

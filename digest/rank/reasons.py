@@ -1,7 +1,7 @@
 """Reasons: why each pick was chosen, in the subscriber's own words.
 
 "matches: program synthesis" names the specific keywords found in the paper (never a
-term most papers contain, see :data:`digest.rank.terms.NAMED_SPECIFICITY`), "like: GraphCodeBERT"
+term most papers contain, see :mod:`digest.rank.specificity`), "like: GraphCodeBERT"
 the nearest liked paper when close; otherwise a weaker reason (a related keyword, the
 description's words, the classifier). May import the batch, the matrix helpers, the
 classifier signal (whether one ran) and :mod:`digest.records`.

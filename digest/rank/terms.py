@@ -7,7 +7,6 @@ from digest.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from itertools import pairwise
@@ -15,30 +14,6 @@ from itertools import pairwise
 _WORD = re.compile(r"\w+")
 # Any punctuation but a hyphen ends a phrase: "a program. Synthesis" is no "program synthesis".
 _PHRASE_BREAK = re.compile(r"[^\w\s-]+")
-
-
-# Specificity: how much a hit on a term says about a paper, 0..1, from the share f of papers
-# that contain it: log(1/f) / log(1/SPECIFIC_FRACTION), capped at 1. A term in at most 1 paper
-# in 20 is fully specific; "models" (in ~60% of a day's papers) is worth 0.17, a term in
-# half of them 0.23. Measured on the three real listings (tests/test_rank_specific.py).
-SPECIFIC_FRACTION = 0.05
-# Fewer candidates than this cannot show how common a term is: count as if there were this
-# many (a real day's listing has about 100), so a term in 2 of 4 papers is not "in half".
-SPECIFICITY_MIN_DOCS = 50
-# A term is named in a reason only from this specificity on (in at most ~22% of papers):
-# "about: models" or "matches: learning" is no reason.
-NAMED_SPECIFICITY = 0.5
-
-
-def specificity(doc_count: int, n_docs: int) -> float:
-    """How specific a term found in ``doc_count`` of ``n_docs`` papers is, 0..1."""
-    share = max(doc_count, 1) / max(n_docs, SPECIFICITY_MIN_DOCS, doc_count)
-    return min(1.0, math.log(1 / share) / math.log(1 / SPECIFIC_FRACTION))
-
-
-def idf_specificity(idf: float) -> float:
-    """:func:`specificity` from a smoothed TF-IDF idf (``ln((1+n)/(1+df)) + 1``)."""
-    return min(1.0, max(0.0, (idf - 1) / math.log(1 / SPECIFIC_FRACTION)))
 
 
 def _singular(word: str) -> str:
@@ -50,7 +25,7 @@ def _singular(word: str) -> str:
     return word
 
 
-def _segments(text: str, memo: dict[str, str] | None = None) -> list[list[str]]:
+def segments(text: str, memo: dict[str, str] | None = None) -> list[list[str]]:
     """The text's words, split where punctuation breaks a phrase."""
     memo = {} if memo is None else memo
     return [
@@ -59,14 +34,15 @@ def _segments(text: str, memo: dict[str, str] | None = None) -> list[list[str]]:
     ]
 
 
-def _term_words(term: str) -> tuple[str, ...]:
+def term_words(term: str) -> tuple[str, ...]:
+    """A keyword's words as matching compares them (casefolded, singular)."""
     return tuple(_singular(w) for w in _WORD.findall(term.casefold()))
 
 
-def _has_phrase(segments: list[list[str]], words: tuple[str, ...]) -> bool:
+def _has_phrase(segs: list[list[str]], words: tuple[str, ...]) -> bool:
     n = len(words)
     first = words[0]
-    for seg in segments:
+    for seg in segs:
         for i in range(len(seg) - n + 1):
             if seg[i] == first and tuple(seg[i : i + n]) == words:
                 return True
@@ -80,8 +56,8 @@ def matches_term(term: str, text: str) -> bool:
     whitespace or hyphens between them ("program synthesis" matches "program-synthesis").
     A plural ending is ignored on both sides ("vision" matches "visions").
     """
-    words = _term_words(term)
-    return bool(words) and _has_phrase(_segments(text), words)
+    words = term_words(term)
+    return bool(words) and _has_phrase(segments(text), words)
 
 
 def term_key(text: str) -> str:
@@ -94,7 +70,7 @@ class TermIndex:
 
     def __init__(self, texts: Sequence[str]) -> None:
         memo: dict[str, str] = {}
-        self._segments = [_segments(t, memo) for t in texts]
+        self._segments = [segments(t, memo) for t in texts]
         postings: dict[str, list[int]] = {}
         for i, segs in enumerate(self._segments):
             for word in {w for seg in segs for w in seg}:
@@ -112,7 +88,7 @@ class TermIndex:
 
     def hits(self, term: str) -> list[int]:
         """Sorted indices of the texts that contain ``term`` (see :func:`matches_term`)."""
-        words = _term_words(term)
+        words = term_words(term)
         if not words:
             return []
         sets = sorted((self._postings.get(w, frozenset()) for w in set(words)), key=len)

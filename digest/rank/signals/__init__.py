@@ -9,9 +9,11 @@ profile holds. :func:`digest.rank.scoring.score_chunk` iterates the two registri
 RELEVANCE signals add ``weight · signal`` to the numerator and ``weight`` to the
 denominator, for the subscribers of the chunk that have what they need (keywords, a
 description, rated papers), and mark ``strong`` the papers their evidence alone would send
-(a specific keyword hit, a description or liked paper closer than a floor): a paper no
-signal marks is never sent, whatever its score. ADJUSTMENTS then change the normalised
-relevance in place.
+(a specific keyword hit, a description or liked paper closer than a floor, each floor
+named and measured in its module): a paper no signal marks is never sent, whatever its
+score. A signal that is specific by nature (a followed author or arXiv category) marks
+every paper it matches; one that only orders papers (classifier) marks none.
+ADJUSTMENTS then change the normalised relevance in place.
 Both run in registry order, which fixes the float operations and so every score.
 
     keywords     keyword_match, keyword_similarity   (keywords.py)

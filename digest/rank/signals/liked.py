@@ -19,12 +19,16 @@ from ..matrices import Bools, Floats
 # Liked papers from which they weigh fully in the score (fewer: pro rata). Semantic
 # Scholar's feeds need about 5 positive ratings to get good.
 LIKED_FULL_VOTES = 5
-# The cosine to the nearest liked paper from which a paper may be sent on that alone.
-# Measured with benchmarks/eval_ranking.py on 53 real researchers (5 own papers liked):
-# 0.1 lets through 38% of the papers they rated relevant and 11% of those rated unrelated
-# (0.05: 69% / 33%; 0.15: 22% / 2%). A digest sends a few papers of ~100 a day, so it may
-# miss relevant ones but should not send unrelated ones on one vote.
-LIKED_FLOOR = 0.1
+# The cosine to the nearest liked paper from which a paper may be sent on that alone: a real
+# similarity, so that one vote adds only the voted paper's close neighbours. Measured with
+# benchmarks/eval_ranking.py on 53 real researchers (README, "floors"), share of the
+# papers they rated relevant / unrelated that pass: one own paper liked, 0.15: 7% / 0%
+# (0.1: 14% / 5%); five own papers, 0.15: 22% / 2% (0.1: 52% / 14%). Summing the cosines
+# of the agreeing votes instead let more unrelated papers through at every recall (0.25:
+# 22% / 5%). A digest sends a few papers of ~100 a day: it may miss relevant ones, it
+# should not send unrelated ones. The votes' weight in the score grows with their number
+# (LIKED_FULL_VOTES).
+LIKED_FLOOR = 0.15
 
 
 def add(batch: Batch, chunk: Chunk, num: Floats, denom: Floats, strong: Bools) -> None:
@@ -40,7 +44,7 @@ def add(batch: Batch, chunk: Chunk, num: Floats, denom: Floats, strong: Bools) -
         block = chunk.rated_sim[liked_local[:, j]]
         total += block
         np.maximum(nearest, block, out=nearest)
-    strong |= nearest >= LIKED_FLOOR
+    strong |= nearest >= np.float32(LIKED_FLOOR)
     trust = np.minimum(n_liked / np.float32(LIKED_FULL_VOTES), 1).astype(np.float32)
     total *= (np.float32(w.liked_mean) * trust / np.maximum(n_liked, 1))[:, None]
     nearest *= (np.float32(w.liked_nearest) * trust)[:, None]
