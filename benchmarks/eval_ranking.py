@@ -72,6 +72,7 @@ from digest.rank import (
     fit_model,
     rank,
 )
+from digest.rank.batch import description_vectors
 from digest.rank.signals.description import DESCRIPTION_FLOOR
 from digest.rank.signals.liked import LIKED_FLOOR
 from digest.rank.vectorizing import Vectorize
@@ -478,7 +479,8 @@ def _floors(
         liked = vectorize([papers[p].text for p in who.own[:OWN_LIKED]])
         cos = (liked @ x.T).toarray()
         nearest = cos.max(axis=0)
-        desc = np.asarray((vectorize([papers[who.own[0]].title]) @ x.T).toarray()).ravel()
+        title = description_vectors(vectorizer, [papers[who.own[0]].title], vectorize)[0]
+        desc = np.asarray((title @ x.T).toarray()).ravel()
         for p, r in who.ratings.items():
             side = 0 if r >= RELEVANT_RATING else 1 if r <= 2 else -1
             if side >= 0:

@@ -225,3 +225,73 @@ def test_code_profile_after_one_more_vote_gets_no_speech_papers() -> None:
     assert not any(
         r.startswith("like:") and p.paper_id.startswith("sp") for p in picks for r in p.reasons
     )
+
+
+# A day dominated by one topic: 35 code-generation papers, every title and abstract saying
+# "code generation" and "models" (as the shared case records-35-codegen.jsonl does).
+_CODEGEN_METHODS = ("unit tests", "search", "retrieval", "planning", "reflection", "agents",
+                    "compilers", "type checking", "fuzzing", "sketches", "repairs", "traces",
+                    "execution feedback", "static analysis", "curricula", "distillation",
+                    "tree search")  # fmt: skip
+CODEGEN_DAY = [
+    Paper(
+        id=f"cg{n}",
+        title=f"Code generation with {method} and large language models ({n})",
+        abstract=f"Models for code generation use {method}; our models write programs "
+        "that pass more tests, learning from data.",
+    )
+    for n, method in enumerate(_CODEGEN_METHODS * 3)
+][:35]
+CODE_SUB = Interest(SUB, keywords=(Keyword("code generation"), Keyword("program synthesis")))
+
+
+def test_a_codegen_heavy_day_still_sends_code_generation_picks() -> None:
+    # "code generation" is in every candidate of the day, but few papers of the store.
+    store = fit_model([p.text for p in (*STORE, *PAPERS, *CODEGEN_DAY)])
+    picks = rank(store, CODEGEN_DAY, [CODE_SUB])[SUB]
+    assert len(picks) == CODE_SUB.limit
+    assert all("matches: code generation" in p.reasons for p in picks)
+    # "models", in every paper of the day and most of the store, sends nothing.
+    generic = Interest(SUB, keywords=(Keyword("models"), Keyword("learning")))
+    assert rank(store, CODEGEN_DAY, [generic])[SUB] == []
+
+
+def test_a_store_of_one_topic_day_still_sends_it_and_never_names_models() -> None:
+    # A new store holding only that day: too few papers to call a term common (the shares
+    # count as if of SPECIFICITY_MIN_DOCS papers), but "models" is known to be generic.
+    alone = fit_model([p.text for p in CODEGEN_DAY])
+    picks = rank(alone, CODEGEN_DAY, [CODE_SUB])[SUB]
+    assert len(picks) == CODE_SUB.limit
+    generic = Interest(SUB, keywords=(Keyword("models"), Keyword("ml")), limit=100)
+    assert rank(alone, CODEGEN_DAY, [generic])[SUB] == []
+    listed = rank(alone, CODEGEN_DAY, [generic], include_below_threshold=True)[SUB]
+    assert len(listed) == len(CODEGEN_DAY)
+    assert not any("models" in r or " ml" in r for p in listed for r in p.reasons)
+
+
+def test_reasons_never_name_ml_or_free_from_distribution_free() -> None:
+    interest = Interest(
+        SUB,
+        description="Distribution-free ML: conformal prediction for models",
+        min_score=0.0,
+        limit=100,
+    )
+    extra = [
+        Paper(
+            id=f"free{n}",
+            title=f"Training-free ML acceleration of {what}",
+            abstract=f"A training-free method speeds up ML {what} for free.",
+        )
+        for n, what in enumerate(("transformers", "vocoders", "detectors"))
+    ]
+    store = fit_model([p.text for p in (*STORE, *PAPERS, *extra)])
+    assert {"ml", "free"} <= set(store.vocabulary_)  # words the description shares with them
+    day = [*PAPERS, *extra]
+    listed = rank(store, day, [interest], include_below_threshold=True)[SUB]
+    named = {
+        w for p in listed for r in p.reasons if r.startswith("about: ") for w in r[7:].split(", ")
+    }
+    assert named & {"conformal prediction", "conformal"}
+    assert not named & {"ml", "free", "models", "model"}
+    picked = {p.paper_id for p in rank(store, day, [interest])[SUB]}
+    assert picked and all(p.startswith("cp") for p in picked)

@@ -87,6 +87,30 @@ def _description_terms(
     }
 
 
+def description_vectors(
+    vectorizer: TfidfVectorizer, descriptions: Sequence[str], vectorize: Vectorize | None = None
+) -> tuple[sp.csr_matrix, list[dict[int, str]]]:
+    """descriptions × vocabulary TF-IDF vectors of their specific terms, and those terms.
+
+    A description's generic words ("models", "ML", "free" of "distribution-free") are
+    dropped from its vector (not renormalised: a description of generic words is far from
+    everything), so a paper is not close to it for sharing them. Used by the description
+    signal and by benchmarks/eval_ranking.py, which measures its floor.
+    """
+    vectorize = vectorize or Vectorize(vectorizer)
+    freqs = corpus_frequencies(vectorizer)
+    analyzer = vectorizer.build_analyzer()
+    terms = [_description_terms(d, analyzer, vectorizer.vocabulary_, freqs) for d in descriptions]
+    vectors = vectorize(list(descriptions)).tocoo()
+    keep = np.array(
+        [int(c) in terms[r] for r, c in zip(vectors.row, vectors.col, strict=True)], dtype=bool
+    )
+    kept = sp.csr_matrix(
+        (vectors.data[keep], (vectors.row[keep], vectors.col[keep])), shape=vectors.shape
+    )
+    return kept, terms
+
+
 @dataclass
 class Batch:
     """What one rank() call derives once from the candidates and all the interests.
@@ -196,9 +220,7 @@ def build_batch(
     excluded = csr(ex_rows, len(ex_keys)) @ _hit_matrix(index, ex_keys, n_cand)
     blocked = sp.csr_matrix(csr(seen_rows, n_cand) + excluded)
 
-    desc_vectors = vectorize(descs)
-    analyzer = vectorizer.build_analyzer()
-    vocabulary = vectorizer.vocabulary_
+    desc_vectors, desc_terms = description_vectors(vectorizer, descs, vectorize)
     rated_x = vectorize([p.text for p in rated])
     small = (len(rated) + 1) * n_cand <= budgets.RATED_CELL_BUDGET
     return Batch(
@@ -220,7 +242,7 @@ def build_batch(
         desc_onehot=csr([[(d, 1.0)] if d >= 0 else [] for d in desc_of], len(descs)),
         desc_vectors=desc_vectors,
         desc_sim=sp.csr_matrix(desc_vectors @ xt),
-        desc_terms=[_description_terms(d, analyzer, vocabulary, freqs) for d in descs],
+        desc_terms=desc_terms,
         desc_of=desc_of,
         rated=rated,
         rated_x=rated_x,
