@@ -84,7 +84,7 @@ def test_conformal_profile_gets_no_coverage_in_another_sense(store: tuple) -> No
         description="Conformal prediction and distribution-free uncertainty quantification",
     )
     # The listings hold one "coverage" paper (static code coverage) and no conformal one.
-    model, day, _, by_id = store
+    _model, day, _, _by_id = store
     assert any(matches_term("coverage", p.text) for p in day)
     for pick, paper in _picks(store, interest):
         assert _about(paper, "conformal", "uncertainty quantification", "statistical inference")
@@ -92,7 +92,7 @@ def test_conformal_profile_gets_no_coverage_in_another_sense(store: tuple) -> No
 
 
 def test_demo_code_profile_after_one_more_vote_stays_on_code(store: tuple) -> None:
-    model, day, _, by_id = store
+    _model, _day, _, by_id = store
     voted = next(p for p in by_id.values() if p.title.startswith("Test-Driven Decoding"))
     ada = Interest(
         SUB,
