@@ -7,9 +7,12 @@ subscriber met on the shared listings: filler picks "about: models", a generic k
 
 from __future__ import annotations
 
+import pytest
+import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from digest.rank import Interest, fit_model, rank
+from digest.rank import Interest, fit_model, rank, scoring
+from digest.rank.batch import Batch
 from digest.rank.signals.liked import LIKED_FLOOR
 from digest.rank.vectorizing import Vectorize
 from digest.records import Keyword, Paper, Pick
@@ -295,3 +298,19 @@ def test_reasons_never_name_ml_or_free_from_distribution_free() -> None:
     assert not named & {"ml", "free", "models", "model"}
     picked = {p.paper_id for p in rank(store, day, [interest])[SUB]}
     assert picked and all(p.startswith("cp") for p in picked)
+
+
+def test_a_signal_specific_by_nature_lets_its_papers_through(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A followed author or category fires on a paper no keyword matches: it may be sent.
+    target = next(i for i, p in enumerate(PAPERS) if p.id == "gen1")
+    interest = Interest(SUB, keywords=(Keyword("models"),), min_score=0.0)
+    assert picks_for(interest) == []
+
+    def fires(batch: Batch, rows: list[int]) -> sp.csr_matrix:
+        return sp.csr_matrix(([1.0] * len(rows), (range(len(rows)), [target] * len(rows))),
+                             shape=(len(rows), len(batch.candidates)))  # fmt: skip
+
+    monkeypatch.setattr(scoring, "SPECIFIC", (fires,))
+    assert [p.paper_id for p in picks_for(interest)] == ["gen1"]

@@ -22,7 +22,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from ..records import Paper
 from . import budgets
 from .inputs import Interest, ScoreWeights
-from .matrices import Floats, Ints, csr, dense_product, padded
+from .matrices import Bools, Floats, Ints, csr, dense_product, padded
 from .specificity import SPECIFIC_MIN, TermFrequencies
 from .terms import TermIndex, term_key
 from .vectorizing import Vectorize, corpus_frequencies
@@ -261,6 +261,9 @@ class Chunk:
     rated_sim: Floats  # rated papers × candidates, last row zero
     liked_local: Ints  # chunk × most liked: rows of rated_sim (pad: the zero row)
     disliked_local: Ints  # chunk × most disliked: rows of rated_sim (pad: the zero row)
+    # chunk × candidates: some signal alone is specific and strong enough to send the paper
+    # (the signals set it, see digest.rank.signals).
+    strong: Bools
 
 
 def chunk_of(batch: Batch, rows: list[int]) -> Chunk:
@@ -272,6 +275,7 @@ def chunk_of(batch: Batch, rows: list[int]) -> Chunk:
         rated_sim=rated_sim,
         liked_local=padded(liked, pad),
         disliked_local=padded(disliked, pad),
+        strong=np.zeros((len(rows), len(batch.candidates)), dtype=np.bool_),
     )
 
 

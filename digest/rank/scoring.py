@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from .batch import Batch, Chunk
 from .matrices import Bools, Floats
-from .signals import ADJUSTMENTS, RELEVANCE
+from .signals import ADJUSTMENTS, RELEVANCE, SPECIFIC
 
 
 def score_chunk(batch: Batch, chunk: Chunk) -> tuple[Floats, Bools]:
@@ -21,9 +21,12 @@ def score_chunk(batch: Batch, chunk: Chunk) -> tuple[Floats, Bools]:
     n, n_cand = len(chunk.rows), len(batch.candidates)
     num = np.zeros((n, n_cand), dtype=np.float32)
     denom = np.zeros(n, dtype=np.float32)
-    strong = np.zeros((n, n_cand), dtype=np.bool_)
     for add in RELEVANCE:
-        add(batch, chunk, num, denom, strong)
+        add(batch, chunk, num, denom)
+    strong = chunk.strong
+    for fired in SPECIFIC:  # specific by nature: wherever they fire
+        hits = sp.coo_matrix(fired(batch, chunk.rows))
+        strong[hits.row[hits.data > 0], hits.col[hits.data > 0]] = True
     score = num
     score *= (1 / np.where(denom > 0, denom, 1)).astype(np.float32)[:, None]
     for adjust in ADJUSTMENTS:

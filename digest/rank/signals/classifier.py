@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.svm import LinearSVC
 
 from ..batch import Batch, Chunk
-from ..matrices import Bools, Floats
+from ..matrices import Floats
 
 # Semantic Scholar's feeds need about this much feedback before a classifier helps.
 CLASSIFIER_MIN_LIKED = 5
@@ -28,7 +28,7 @@ def has_classifier(batch: Batch, r: int) -> bool:
     )
 
 
-def add(batch: Batch, chunk: Chunk, num: Floats, denom: Floats, strong: Bools) -> None:
+def add(batch: Batch, chunk: Chunk, num: Floats, denom: Floats) -> None:
     """Adds to the score only: a paper is sent on the liked papers' own floor (liked.py)."""
     w = batch.weights
     for i, r in enumerate(chunk.rows):

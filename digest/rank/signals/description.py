@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..batch import Batch, Chunk
-from ..matrices import Bools, Floats, add_scaled
+from ..matrices import Floats, add_scaled
 
 # The cosine from which a paper is close enough to the description to be sent on it alone.
 # Measured with benchmarks/eval_ranking.py on 53 real researchers, the title of their
@@ -20,7 +20,7 @@ from ..matrices import Bools, Floats, add_scaled
 DESCRIPTION_FLOOR = 0.2
 
 
-def add(batch: Batch, chunk: Chunk, num: Floats, denom: Floats, strong: Bools) -> None:
+def add(batch: Batch, chunk: Chunk, num: Floats, denom: Floats) -> None:
     w = batch.weights
     n = len(chunk.rows)
     desc = batch.desc_onehot[chunk.rows]
@@ -29,6 +29,6 @@ def add(batch: Batch, chunk: Chunk, num: Floats, denom: Floats, strong: Bools) -
         return
     sims = sp.csr_matrix(desc @ batch.desc_sim)
     close = sp.coo_matrix(sims >= DESCRIPTION_FLOOR)
-    strong[close.row, close.col] = True
+    chunk.strong[close.row, close.col] = True
     add_scaled(num, sims, np.full(n, w.description, dtype=np.float32))
     denom += has_desc * np.float32(w.description)

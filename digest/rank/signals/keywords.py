@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..batch import Batch, Chunk
-from ..matrices import Bools, Floats, add_scaled
+from ..matrices import Floats, add_scaled
 
 # The keyword evidence h from which a paper may be sent on keywords alone. 0.4 lets through
 # a full-weight keyword in the title if its specificity is at least 0.4 (in at most ~30% of
@@ -28,8 +28,8 @@ from ..matrices import Bools, Floats, add_scaled
 KEYWORD_FLOOR = 0.4
 
 
-def add(batch: Batch, chunk: Chunk, num: Floats, denom: Floats, strong: Bools) -> None:
-    """Both signals; ``strong`` where the keyword evidence h reaches KEYWORD_FLOOR."""
+def add(batch: Batch, chunk: Chunk, num: Floats, denom: Floats) -> None:
+    """Both signals; ``chunk.strong`` where the keyword evidence h reaches KEYWORD_FLOOR."""
     w = batch.weights
     n = len(chunk.rows)
     kw = batch.kw_weight[chunk.rows]
@@ -38,7 +38,7 @@ def add(batch: Batch, chunk: Chunk, num: Floats, denom: Floats, strong: Bools) -
         return
     hits = sp.csr_matrix(kw @ batch.kw_hits)
     enough = sp.coo_matrix(hits >= KEYWORD_FLOOR)
-    strong[enough.row, enough.col] = True
+    chunk.strong[enough.row, enough.col] = True
     hits.data = hits.data / (1 + hits.data)  # saturates: one full-weight hit is 0.5
     add_scaled(num, hits, np.full(n, w.keyword_match, dtype=np.float32))
     norm = batch.kw_norm[chunk.rows]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..batch import Batch, Chunk
-from ..matrices import Bools, Floats
+from ..matrices import Floats
 
 # Liked papers from which they weigh fully in the score (fewer: pro rata). Semantic
 # Scholar's feeds need about 5 positive ratings to get good.
@@ -31,7 +31,7 @@ LIKED_FULL_VOTES = 5
 LIKED_FLOOR = 0.15
 
 
-def add(batch: Batch, chunk: Chunk, num: Floats, denom: Floats, strong: Bools) -> None:
+def add(batch: Batch, chunk: Chunk, num: Floats, denom: Floats) -> None:
     w = batch.weights
     liked_local = chunk.liked_local
     if not liked_local.shape[1]:
@@ -44,7 +44,7 @@ def add(batch: Batch, chunk: Chunk, num: Floats, denom: Floats, strong: Bools) -
         block = chunk.rated_sim[liked_local[:, j]]
         total += block
         np.maximum(nearest, block, out=nearest)
-    strong |= nearest >= np.float32(LIKED_FLOOR)
+    chunk.strong |= nearest >= np.float32(LIKED_FLOOR)
     trust = np.minimum(n_liked / np.float32(LIKED_FULL_VOTES), 1).astype(np.float32)
     total *= (np.float32(w.liked_mean) * trust / np.maximum(n_liked, 1))[:, None]
     nearest *= (np.float32(w.liked_nearest) * trust)[:, None]
