@@ -14,6 +14,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from digest.rank import Interest, fit_model, rank, scoring
 from digest.rank.batch import Batch
 from digest.rank.signals.liked import LIKED_FLOOR
+from digest.rank.specificity import TermFrequencies, term_frequencies
 from digest.rank.vectorizing import Vectorize
 from digest.records import Keyword, Paper, Pick
 
@@ -314,3 +315,21 @@ def test_a_signal_specific_by_nature_lets_its_papers_through(
 
     monkeypatch.setattr(scoring, "SPECIFIC", (fires,))
     assert [p.paper_id for p in picks_for(interest)] == ["gen1"]
+
+
+def test_store_frequencies_count_words_and_phrases_once_per_paper() -> None:
+    texts = (
+        ["Code generation: models generate code. Code generation again."] * 120
+        + ["Code. Generation of models, by models."] * 180
+        + [f"Topic {n} of its own" for n in range(300)]
+    )
+    freqs = term_frequencies(texts)
+    assert freqs.n_docs == 600
+    assert freqs.counts["code"] == 300 and freqs.counts["model"] == 300
+    assert freqs.counts["code generation"] == 120  # not across "Code. Generation"
+    assert "topic" in freqs.counts and "own" in freqs.counts  # in every other paper
+    # A phrase is as specific as its rarest part; generic words stay generic in any store.
+    assert freqs.specificity("code generation") > freqs.specificity("code")
+    assert freqs.specificity("models") == freqs.specificity("model") < 0.3
+    assert TermFrequencies().specificity("models") < 0.3
+    assert TermFrequencies().specificity("conformal prediction") == 1.0

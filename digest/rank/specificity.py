@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from .terms import segments, term_words
+from .terms import term_words, word_set, word_stream
 
 # specificity(share f of the store's papers containing a term) =
 #   log(1/f) / log(1/SPECIFIC_FRACTION), capped to 0..1.
@@ -127,20 +127,14 @@ def term_frequencies(texts: Iterable[str]) -> TermFrequencies:
     memo: dict[str, str] = {}
     words: Counter[str] = Counter()
     for text in docs:
-        words.update({w for seg in segments(text, memo) for w in seg})
+        words.update(word_set(text, memo))
     n = len(docs)
     keep = SPECIFIC_FRACTION * max(n, SPECIFICITY_MIN_DOCS)
     common = {w for w, c in words.items() if c > keep}
     pairs: Counter[str] = Counter()
     for text in docs:
-        pairs.update(
-            {
-                f"{a} {b}"
-                for seg in segments(text, memo)
-                for a, b in pairwise(seg)
-                if a in common and b in common
-            }
-        )
+        stream = word_stream(text, memo)
+        pairs.update({f"{a} {b}" for a, b in pairwise(stream) if a in common and b in common})
     counts = {w: words[w] for w in common}
     counts.update({p: c for p, c in pairs.items() if c > keep})
     return TermFrequencies(n_docs=n, counts=counts)

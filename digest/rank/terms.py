@@ -14,6 +14,7 @@ from itertools import pairwise
 _WORD = re.compile(r"\w+")
 # Any punctuation but a hyphen ends a phrase: "a program. Synthesis" is no "program synthesis".
 _PHRASE_BREAK = re.compile(r"[^\w\s-]+")
+_STREAM = re.compile(r"\w+|[^\w\s-]+")
 
 
 def _singular(word: str) -> str:
@@ -32,6 +33,19 @@ def segments(text: str, memo: dict[str, str] | None = None) -> list[list[str]]:
         [memo.get(w) or memo.setdefault(w, _singular(w)) for w in _WORD.findall(part)]
         for part in _PHRASE_BREAK.split(text.casefold())
     ]
+
+
+def word_stream(text: str, memo: dict[str, str]) -> list[str]:
+    """The words of ``text`` in matching form, in order, with a punctuation mark (never a
+    word) where :func:`segments` would break a phrase: neighbours here are its word pairs."""
+    return [
+        memo.get(w) or memo.setdefault(w, _singular(w)) for w in _STREAM.findall(text.casefold())
+    ]
+
+
+def word_set(text: str, memo: dict[str, str]) -> set[str]:
+    """The distinct words of ``text`` in matching form (the words of :func:`segments`)."""
+    return {memo.get(w) or memo.setdefault(w, _singular(w)) for w in _WORD.findall(text.casefold())}
 
 
 def term_words(term: str) -> tuple[str, ...]:
