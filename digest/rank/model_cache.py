@@ -47,10 +47,10 @@ def _read(path: Path) -> dict[str, Any] | None:
     except Exception as exc:  # any unreadable cache is only a cache miss
         log.warning("%s: cannot read the cached model (%s); fitting a new one", path, exc)
         return None
-    if isinstance(payload, dict) and isinstance(payload.get("format"), int):
-        if payload["format"] < FORMAT:  # expected once after an upgrade: no warning
-            log.info("%s: a model of an older digest; fitting a new one", path)
-            return None
+    old = isinstance(payload, dict) and isinstance(payload.get("format"), int)
+    if old and payload["format"] < FORMAT:  # expected once after an upgrade: no warning
+        log.info("%s: a model of an older digest; fitting a new one", path)
+        return None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         log.warning("%s: not a digest model file; fitting a new one", path)
         return None
