@@ -7,6 +7,8 @@ subscriber met on the shared listings: filler picks "about: models", a generic k
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -297,8 +299,14 @@ def test_reasons_never_name_ml_or_free_from_distribution_free() -> None:
     }
     assert named & {"conformal prediction", "conformal"}
     assert not named & {"ml", "free", "models", "model"}
-    picked = {p.paper_id for p in rank(store, day, [interest])[SUB]}
-    assert picked and all(p.startswith("cp") for p in picked)
+    sent = rank(store, day, [interest])[SUB]
+    assert sent and all(p.paper_id.startswith("cp") for p in sent)
+    # Sent on the description alone: its specific words are the reason, before a keyword
+    # that is only related (no hit, a shared word).
+    related = dataclasses.replace(interest, keywords=(Keyword("prediction guarantees"),))
+    sent = rank(store, day, [related])[SUB]
+    assert sent and all(p.paper_id.startswith("cp") for p in sent)
+    assert all(p.reasons[0].startswith("about: conformal") for p in sent), sent
 
 
 def test_a_signal_specific_by_nature_lets_its_papers_through(

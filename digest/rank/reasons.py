@@ -4,7 +4,7 @@
 term most papers contain, see :mod:`digest.rank.specificity`), "like: GraphCodeBERT"
 the nearest liked paper when close; otherwise a weaker reason (a related keyword, the
 description's words, the classifier). May import the batch, the matrix helpers, the
-classifier signal (whether one ran) and :mod:`digest.records`.
+classifier and description signals (whether one ran, its floor) and :mod:`digest.records`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from . import budgets
 from .batch import Batch, Chunk
 from .matrices import Floats, Ints
 from .signals.classifier import has_classifier
+from .signals.description import DESCRIPTION_FLOOR
 
 LIKE_REASON_MIN = 0.1  # cosine from which the nearest liked paper is worth naming
 
@@ -72,9 +73,14 @@ def _related_keyword(batch: Batch, r: int, c: int) -> str:
 
 def _weaker_reasons(batch: Batch, r: int, c: int) -> tuple[str, ...]:
     """Why ``c`` was picked when no keyword is in it and no liked paper is close."""
+    d = batch.desc_of[r]
+    close = d >= 0 and batch.desc_sim[d, c] >= DESCRIPTION_FLOOR
+    # Sent on the description: its own words say why.
+    if close and (words := _description_words(batch, d, c)):
+        return ("about: " + ", ".join(words),)
     if related := _related_keyword(batch, r, c):
         return ("related to: " + related,)
-    if (d := batch.desc_of[r]) >= 0:
+    if d >= 0:
         words = _description_words(batch, d, c)
         return ("about: " + ", ".join(words) if words else "close to your description",)
     if has_classifier(batch, r):
