@@ -13,8 +13,8 @@ initial agreeing with any name that starts with it: "Y. LeCun", "Yann LeCun" and
 Yann" are one person, "Z. LeCun" another.
 
 Categories follow arXiv's grammar (https://arxiv.org/category_taxonomy): an archive
-(``cs``, ``hep-th``, ``astro-ph``, ``q-bio``), optionally a dot and a subject class, two
-capitals (``cs.CL``, ``math.ST``) or lowercase words (``physics.acc-ph``,
+(one of :data:`ARCHIVES`: ``cs``, ``hep-th``, ``astro-ph``, ``q-bio``, …), optionally a dot
+and a subject class, two capitals (``cs.CL``, ``math.ST``) or lowercase words (``physics.acc-ph``,
 ``cond-mat.mes-hall``). A followed archive without a subject class (``cs``) covers all of
 its classes.
 
@@ -38,6 +38,15 @@ PARTICLES = frozenset(
 )
 SUFFIXES = frozenset(["jr", "sr", "ii", "iii", "iv"])
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# arXiv's archives (https://arxiv.org/category_taxonomy), and the retired ones old papers
+# still carry: a category names one of these, so a typo such as "nlp" is refused.
+ARCHIVES = frozenset(
+    {"astro-ph", "cond-mat", "cs", "econ", "eess", "gr-qc", "hep-ex", "hep-lat", "hep-ph"}
+    | {"hep-th", "math", "math-ph", "nlin", "nucl-ex", "nucl-th", "physics", "q-bio"}
+    | {"q-fin", "quant-ph", "stat", "acc-phys", "adap-org", "alg-geom", "ao-sci", "atom-ph"}
+    | {"bayes-an", "chao-dyn", "chem-ph", "cmp-lg", "comp-gas", "dg-ga", "funct-an"}
+    | {"mtrl-th", "patt-sol", "plasm-ph", "q-alg", "solv-int", "supr-con"}
+)
 _CATEGORY = re.compile(r"^([a-z]+(?:-[a-z]+)?)(?:\.([a-z]{2}|[a-z]+(?:-[a-z]+)?))?$", re.I)
 
 
@@ -134,7 +143,7 @@ def normalize_category(raw: str) -> str:
     :class:`SubscriberError` for text outside the grammar (see the module docstring)."""
     text = raw.strip()
     match = _CATEGORY.match(text)
-    if not match:
+    if not match or match[1].lower() not in ARCHIVES:
         raise SubscriberError(
             f"category {raw!r} is not an arXiv category; write one such as cs.CL, math.ST, "
             "hep-th or astro-ph.GA"
