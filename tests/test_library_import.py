@@ -67,18 +67,18 @@ RIS = f"""TY  - JOUR
 TI  - Energy-based models for self-supervised world models
 AU  - LeCun, Yann
 UR  - https://arxiv.org/abs/2611.00001v2
-ER  - 
+ER  -
 
 TY  - JOUR
 TI  - {NEW_TITLE}
 AU  - Jégou, Hervé
 DO  - 10.48550/arXiv.{NEW_ID}
 AB  - Speech synthesis with diffusion transformers in the waveform domain.
-ER  - 
+ER  -
 
 TY  - JOUR
 PY  - 2020
-ER  - 
+ER  -
 """
 
 CSL_JSON = json.dumps(
