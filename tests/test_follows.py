@@ -274,3 +274,16 @@ def test_a_bad_category_on_the_command_line_is_one_line(listed):
         "Error: profile set (ada@example.org): category 'nlp' is not an arXiv category; "
         "write one such as cs.CL, math.ST, hep-th or astro-ph.GA"
     ]
+
+
+def test_the_readme_profile_example_reads_with_authors_categories_and_a_library():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```toml\n[[subscribers]]", 1)[1].split("```", 1)[0]
+    (entry,) = parse_subscribers_toml("[[subscribers]]" + block, source="README.md")
+    assert entry.authors and entry.categories and entry.exclude_categories
+    assert entry.library == "ada.bib"
+    assert "digest profile import-library ada@example.org" in readme
+    for key in ("`authors`", "`categories`", "`exclude_categories`", "### Library import"):
+        assert key in readme
