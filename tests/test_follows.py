@@ -258,6 +258,10 @@ def test_profile_show_and_remove_authors_and_categories(listed):
     listed("profile", "set", "ada@example.org", "--author", "Yann LeCun", "--category", "cs.CL")
     shown = json.loads(listed("profile", "show", "ada@example.org", "--json").output)
     assert shown["authors"] == ["Yann LeCun"] and shown["categories"] == ["cs.CL"]
+    subscriber = json.loads(listed("subscribers", "show", "ada@example.org", "--json").output)
+    assert subscriber["authors"] == ["Yann LeCun"] and subscriber["exclude_categories"] == []
+    text = listed("profile", "show", "ada@example.org").output
+    assert "authors:     Yann LeCun\n" in text and "categories:  cs.CL\n" in text
     result = listed("profile", "set", "ada@example.org", "--remove", "yann lecun")
     assert result.exit_code == 0
     shown = json.loads(listed("profile", "show", "ada@example.org", "--json").output)

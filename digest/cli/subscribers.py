@@ -43,6 +43,9 @@ def _subscriber_dict(app: AppContext, sub: Subscriber) -> dict[str, Any]:
     data["liked"] = list(entry.liked)
     data["disliked"] = list(entry.disliked)
     data["description"] = entry.description
+    data["authors"] = list(entry.authors)
+    data["categories"] = list(entry.categories)
+    data["exclude_categories"] = list(entry.exclude_categories)
     return data
 
 

@@ -130,7 +130,9 @@ def followed_hits(follows: Follows, rows: list[int], *, authors: bool) -> sp.csr
 
 def follow_reasons(follows: Follows, r: int, c: int) -> list[str]:
     """ "by: LeCun" and "in: cs.CL" for candidate ``c`` of subscriber row ``r``."""
-    reasons = []
+    reasons: list[str] = []
+    if not follows.author_names and not follows.category_names:
+        return reasons  # nobody follows anything: every pick of every subscriber asks
     of = follows.author_of
     by = [
         follows.author_names[j]
