@@ -114,22 +114,24 @@ def import_library(
         before = store.paper_count()
         ids = store.store_reference_papers(records, day=now.date(), now=now)
         stored = store.paper_count() - before
-        liked: list[str] = []
+        liked: dict[str, None] = {}  # in order, each once
         for entry, paper_id in zip(parsed.entries, ids, strict=True):
             if paper_id is None:
                 problems.append(
                     f"{entry.where}: its title names several stored papers; give its arXiv "
                     "id or DOI"
                 )
-            elif paper_id not in liked:
-                liked.append(paper_id)
+            else:
+                liked[paper_id] = None
         profile = store.profile(subscriber.id)
-        new = [p for p in liked if p not in profile.liked]
+        known = set(profile.liked)
+        new = [p for p in liked if p not in known]
         if new:
+            added = set(new)
             changed = dataclasses.replace(
                 profile,
                 liked=(*profile.liked, *new),
-                disliked=tuple(p for p in profile.disliked if p not in set(new)),
+                disliked=tuple(p for p in profile.disliked if p not in added),
             )
             store.save_profile(subscriber.id, changed, who=who, now=now)
     return LibraryImport(parsed.format, len(liked), len(new), stored, tuple(problems))

@@ -251,14 +251,23 @@ def _sniff_bibtex(text: str) -> bool:
     return _BIBTEX_ENTRY.search(text) is not None
 
 
+def _latex(value: str) -> str:
+    """``value`` with LaTeX accents and commands as text ("J\\'{e}gou" → "Jégou")."""
+    if "\\" not in value:
+        return value
+    from pylatexenc.latex2text import LatexNodes2Text  # installed with bibtexparser
+
+    return str(LatexNodes2Text().latex_to_text(value))
+
+
 def parse_bibtex(text: str, source: str) -> ParsedLibrary:
     from bibtexparser import middlewares  # what the BibTeX format needs only
     from bibtexparser.entrypoint import parse_string
 
-    library = parse_string(
-        text,
-        append_middleware=[middlewares.LatexDecodingMiddleware(), middlewares.SeparateCoAuthors()],
-    )
+    # LaTeX is decoded only in the fields used, and only where a backslash says there is
+    # some: bibtexparser's LatexDecodingMiddleware decodes every field of every entry and
+    # made a 10,000-entry library take 46 s instead of 2.
+    library = parse_string(text, append_middleware=[middlewares.SeparateCoAuthors()])
     items: list[tuple[int, LibraryEntry | str]] = []
     for block in library.failed_blocks:
         line = (block.start_line or 0) + 1
@@ -268,7 +277,9 @@ def parse_bibtex(text: str, source: str) -> ParsedLibrary:
         where = f"{source}:{line} ({entry.key})"
         fields = {k.lower(): v.value for k, v in entry.fields_dict.items()}
         text_of = {k: v if isinstance(v, str) else "" for k, v in fields.items()}
-        authors = fields.get("author", [])
+        for key in ("title", "abstract"):
+            text_of[key] = _latex(text_of.get(key, ""))
+        authors = [_latex(a) for a in fields.get("author", []) if isinstance(a, str)]
         eprint = text_of.get("eprint", "")
         prefix = text_of.get("archiveprefix", "").lower()
         arxiv_from_eprint = arxiv_id_from(eprint) if prefix in ("arxiv", "") and eprint else None
@@ -288,7 +299,7 @@ def parse_bibtex(text: str, source: str) -> ParsedLibrary:
                 ]
             ),
             doi=clean_doi(doi) if doi else None,
-            authors=tuple(a for a in authors if isinstance(a, str)),
+            authors=tuple(authors),
             url=text_of.get("url") or None,
         )
         items.append((line, item))

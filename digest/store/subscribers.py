@@ -140,8 +140,9 @@ def describe_profile_change(old: Profile, new: Profile) -> str:
         ("category", list(old.categories), list(new.categories)),
         ("exclude category", list(old.exclude_categories), list(new.exclude_categories)),
     ):
-        parts += [f"+{label} {v}" for v in after if v not in before]
-        parts += [f"-{label} {v}" for v in before if v not in after]
+        had, has = set(before), set(after)  # a library import may add thousands
+        parts += [f"+{label} {v}" for v in after if v not in had]
+        parts += [f"-{label} {v}" for v in before if v not in has]
     if old.description != new.description:
         parts.append("description changed")
     return "; ".join(parts) or "no change"
