@@ -329,3 +329,39 @@ def test_toml_import_with_a_missing_library_imports_nothing(run_cli, tmp_path):
         "Error: ada@example.org: library missing.bib: cannot read the file"
     )
     assert run_cli("subscribers", "list", "--json").output.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("[" * 100_000 + "]" * 100_000, "JSON nested too deeply to be CSL JSON"),
+        ("@article{x, title={" + "{" * 100_000, None),
+    ],
+)
+def test_hostile_libraries_are_one_clear_outcome(listed, tmp_path, content, message):
+    path = tmp_path / "hostile.txt"
+    path.write_text(content, encoding="utf-8")
+    result = listed("profile", "import-library", "ada@example.org", str(path))
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    if message:
+        assert lines == [f"Error: {path}: {message}; export the library again"]
+    else:  # a broken BibTeX block: its one line, and nothing liked
+        assert lines[0] == f"Error: {path}:1: not a valid BibTeX entry; check its braces"
+        assert "Parsing of" not in result.output
+    assert profile(listed)["liked"] == []
+
+
+def test_bibtex_latex_accents_are_decoded_for_author_matching():
+    from digest.follows import parse_author, same_person
+    from digest.sources.library import parse_library
+
+    text = (
+        r"@article{k, title={On J\'{e}gou's {M}ethod}, author={J\'{e}gou, Herv\'e}, "
+        r"eprint={2305.07922}}"
+    )
+    (entry,) = parse_library(text, source="x.bib").entries
+    assert entry.title == "On Jégou's Method" and entry.authors == ("Jégou, Hervé",)
+    a, b = parse_author(entry.authors[0]), parse_author("Herve Jegou")
+    assert a is not None and b is not None and same_person(a, b)

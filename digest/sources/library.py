@@ -23,6 +23,7 @@ a problem. May import :mod:`digest.errors` and the package's :mod:`.ids`.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -156,6 +157,10 @@ def parse_csl_json(text: str, source: str) -> ParsedLibrary:
             f"{source}:{exc.lineno}: not valid JSON ({exc.msg}); export the library again "
             "as CSL JSON"
         ) from exc
+    except RecursionError as exc:
+        raise SubscriberError(
+            f"{source}: JSON nested too deeply to be CSL JSON; export the library again"
+        ) from exc
     if isinstance(data, dict):
         data = data.get("items", [data])
     if not isinstance(data, list):
@@ -267,6 +272,8 @@ def parse_bibtex(text: str, source: str) -> ParsedLibrary:
     # LaTeX is decoded only in the fields used, and only where a backslash says there is
     # some: bibtexparser's LatexDecodingMiddleware decodes every field of every entry and
     # made a 10,000-entry library take 46 s instead of 2.
+    # Its warnings about broken blocks are the problem lines below: said once, by us.
+    logging.getLogger("bibtexparser").setLevel(logging.ERROR)
     library = parse_string(text, append_middleware=[middlewares.SeparateCoAuthors()])
     items: list[tuple[int, LibraryEntry | str]] = []
     for block in library.failed_blocks:
