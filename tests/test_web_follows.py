@@ -18,7 +18,7 @@ from digest.config import Config, load_config
 from digest.store import Store
 from digest.tokens import LinkSigner
 from digest.web import create_app
-from tests.run_helpers import TEST_SECRET, invoke
+from tests.run_helpers import TEST_SECRET, invoke, set_config
 from tests.test_library_import import BIBTEX, LISTED, NEW_ID
 
 with warnings.catch_warnings():
@@ -201,3 +201,33 @@ def test_preferences_page_edits_authors_and_categories(client, config):
     bad = client.post(f"/preferences/{token}", data={**form, "exclude_categories": "speech"})
     assert bad.status_code == 422 and "is not an arXiv category" in bad.text
     assert stored_profile(config).exclude_categories == ("eess.AS",)
+
+
+@pytest.fixture
+def open_signup(config: Config) -> Config:
+    set_config(config.path, "web", "signup", '"open"')
+    return load_config(config.path)
+
+
+def test_the_public_day_page_never_shows_a_librarys_reference_papers(open_signup):
+    app = create_app(open_signup, secret=TEST_SECRET, admin_password=PASSWORD, now=lambda: NOW)
+    with TestClient(app) as client:
+        _the_day_page_hides_reference_papers(client)
+
+
+def _the_day_page_hides_reference_papers(client: TestClient) -> None:
+    token = csrf_of(client.get("/login").text)
+    client.post("/login", data={"csrf": token, "password": PASSWORD, "next": "/admin"})
+    admin = client
+    page = admin.get("/admin/subscribers/1").text
+    admin.post(
+        "/admin/subscribers/1/library",
+        data={"csrf": csrf_of(page)},
+        files={"library": ("lib.bib", BIBTEX.encode(), "text/plain")},
+    )
+    day = admin.get(f"/papers/{DAY}")
+    assert day.status_code == 200
+    assert "Energy-based models" in day.text  # listed that day
+    assert "Diffusion transformers for speech synthesis" not in day.text  # only in the library
+    dashboard = admin.get("/admin").text
+    assert "Diffusion transformers" not in dashboard

@@ -487,7 +487,9 @@ class PaperStore(StoreBase):
     def papers_first_seen_on(self, day: dt.date, *, offset: int, limit: int) -> list[Paper]:
         """One page of the papers first seen on ``day``: most upvoted first (unknown last)."""
         return self._papers(
-            "WHERE p.first_seen = ? ORDER BY p.upvotes IS NULL, p.upvotes DESC, p.rowid "
+            # Never a library's reference papers: that day's page is public.
+            "WHERE p.first_seen = ? AND p.reference = 0 "
+            "ORDER BY p.upvotes IS NULL, p.upvotes DESC, p.rowid "
             "LIMIT ? OFFSET ?",
             [day.isoformat(), int(limit), int(offset)],
         )
