@@ -6,6 +6,7 @@ written here (JSON Lines records with authors and categories) against a real sto
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -18,7 +19,12 @@ from digest.follows import (
     parse_author,
     same_person,
 )
-from digest.profiles import entries_to_csv, parse_subscribers_csv, parse_subscribers_toml
+from digest.profiles import (
+    entries_to_csv,
+    entries_to_toml,
+    parse_subscribers_csv,
+    parse_subscribers_toml,
+)
 
 DAY = "2026-11-20"
 PAPERS = [
@@ -145,6 +151,8 @@ exclude_categories = ["cs.CV"]
     assert entry.authors == ("Yann LeCun", "Hinton, Geoffrey")
     assert entry.categories == ("cs.CL", "hep-th")
     assert entry.exclude_categories == ("cs.CV",)
+    (from_toml,) = parse_subscribers_toml(entries_to_toml([entry]), source="export.toml")
+    assert dataclasses.replace(from_toml, present=entry.present) == entry
     (again,) = parse_subscribers_csv(entries_to_csv([entry]), source="team.csv")
     assert again.authors == entry.authors
     assert again.categories == entry.categories
