@@ -77,6 +77,8 @@ def parse_author(name: str) -> AuthorName | None:
     """
     if "," in name:
         surname_part, _, given_part = name.partition(",")
+        if all(w in SUFFIXES for w in _words(given_part)):  # "Martin Luther King, Jr."
+            return parse_author(surname_part) if _words(surname_part) else None
         surname_words = [w for w in _words(surname_part) if w not in SUFFIXES]
         given = [w for w in _words(given_part) if w not in PARTICLES | SUFFIXES]
         if not surname_words:  # ", Yann" or "Jr., …": read it as "Given Surname"
@@ -115,14 +117,13 @@ def same_person(a: AuthorName, b: AuthorName) -> bool:
 
 def display_surname(name: str) -> str:
     """The surname as the person typed it, for a reason ("by: LeCun")."""
-    if "," in name:
-        head = name.partition(",")[0].strip()
-        if head:
-            return head
-    words = name.split()
+    head, comma, rest = name.partition(",")
+    if comma and head.strip() and not all(w in SUFFIXES for w in _words(rest)):
+        return head.strip()
+    words = (head if comma else name).split()
     while len(words) > 1 and _fold(words[-1]).strip(".") in SUFFIXES:
         words.pop()
-    return words[-1] if words else name
+    return words[-1] if words else name.strip()
 
 
 def clean_author(raw: str) -> str:

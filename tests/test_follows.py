@@ -89,6 +89,7 @@ PAPERS = [
         ("LeCun", "Yann LeCun"),
         ("Geoffrey E. Hinton", "Geoffrey Hinton"),
         ("Martin Luther King Jr.", "M. L. King"),
+        ("Martin Luther King, Jr.", "King, Martin Luther"),
     ],
 )
 def test_the_same_person_matches_across_spellings(a, b):
@@ -112,6 +113,8 @@ def test_the_reason_names_the_surname_as_typed():
     assert display_surname("Yann LeCun") == "LeCun"
     assert display_surname("LeCun, Yann") == "LeCun"
     assert display_surname("Martin Luther King Jr.") == "King"
+    assert display_surname("Martin Luther King, Jr.") == "King"
+    assert display_surname("van Beethoven, Ludwig") == "van Beethoven"
 
 
 @pytest.mark.parametrize(
