@@ -302,3 +302,12 @@ def test_the_readme_profile_example_reads_with_authors_categories_and_a_library(
     assert "digest profile import-library ada@example.org" in readme
     for key in ("`authors`", "`categories`", "`exclude_categories`", "### Library import"):
         assert key in readme
+
+
+def test_followed_authors_and_categories_are_specific_signals():
+    # The send gate (issue 13) sends a paper only on a specific signal's evidence: a
+    # followed author or category is one by nature, wherever it fires.
+    from digest.rank.signals import RELEVANCE, SPECIFIC, authors, categories
+
+    assert authors.hits in SPECIFIC and categories.hits in SPECIFIC
+    assert authors.add in RELEVANCE and categories.add in RELEVANCE
