@@ -365,3 +365,19 @@ def test_bibtex_latex_accents_are_decoded_for_author_matching():
     assert entry.title == "On Jégou's Method" and entry.authors == ("Jégou, Hervé",)
     a, b = parse_author(entry.authors[0]), parse_author("Herve Jegou")
     assert a is not None and b is not None and same_person(a, b)
+
+
+def test_a_title_only_entry_finds_the_listed_paper_and_a_doi_keeps_its_own_id(
+    listed, tmp_path, instance
+):
+    path = tmp_path / "lib.ris"
+    path.write_text(
+        "TY  - JOUR\nTI  - GRAPH neural networks for molecule-property prediction!\nER  -\n\n"
+        "TY  - JOUR\nTI  - A journal paper\nDO  - https://doi.org/10.1145/ABC.123\nER  -\n",
+        encoding="utf-8",
+    )
+    result = listed("profile", "import-library", "ada@example.org", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["stored"] == 1
+    assert profile(listed)["liked"] == ["2611.00003", "10.1145/abc.123"]
+    assert reference_flags(instance)["10.1145/abc.123"] == 1
