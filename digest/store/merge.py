@@ -37,6 +37,7 @@ PAPER_COLUMNS = (
     "categories",
     "first_seen",
     "updated_at",
+    "reference",  # 1: from a library import, never a candidate until a listing carries it
 )
 # What a repeat can change in a stored paper (its id changes through a rename first).
 UPDATED_COLUMNS = ("authors", "url", "published", "upvotes", "categories", "updated_at")
@@ -115,6 +116,10 @@ class Merge:
         self.ambiguous = 0  # records with no arXiv id whose title names several papers
         self._created_here: set[int] = set()  # rows this listing created (for the counts)
         self._unwritten: list[dict[str, Any]] = []
+        # Reference papers (see digest.store.schema, migration 012) this listing carries:
+        # its publish makes them normal papers; their text is the listing's from now on.
+        self.listed_references: list[dict[str, Any]] = []
+        self.retexts: dict[int, dict[str, Any]] = {}
         self._unwritten_ids: set[int] = set()
 
     def learn(self, stored: list[dict[str, Any]], *, created_here: bool = False) -> None:
@@ -189,6 +194,7 @@ class Merge:
                 "categories": json_list(rec.categories),
                 "first_seen": first_seen,
                 "updated_at": now,
+                "reference": 0,
             }
             self._index(row)
             self._unwritten.append(row)
@@ -198,6 +204,9 @@ class Merge:
             self.placements.append((row, position))
             return
         self.placements.append((row, position))
+        if row.get("reference"):
+            self._list_reference(row, item)
+            return
         changed = self._fill_in(row, item)
         if changed:
             row["updated_at"] = now
@@ -209,6 +218,22 @@ class Merge:
             self.updated += 1
         else:
             self.duplicates += 1
+
+    def _list_reference(self, row: dict[str, Any], item: Identified) -> None:
+        """A library's reference paper in a real listing: counted new (it is new to the
+        listings), its text and details taken from the listing."""
+        row["reference"] = 0
+        self._created_here.add(id(row))
+        self.created += 1
+        self.listed_references.append(row)
+        self._fill_in(row, item)
+        rec = item.record
+        if rec.abstract.strip() or rec.title != row["title"]:
+            row["title"], row["abstract"] = rec.title, rec.abstract
+            row["title_key"] = item.title_key
+            self.retexts[id(row)] = row
+        if id(row) not in self._unwritten_ids:
+            self.dirty[id(row)] = row
 
     def _fill_in(self, row: dict[str, Any], item: Identified) -> bool:
         rec = item.record

@@ -17,23 +17,20 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as futures_wait
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-
-import sqlite_utils
 
 from ..errors import AlreadyIngestedError, NotFoundError, StoreError
 from ..records import Paper, PaperRecord, paper_text
 from ..sources import arxiv_id_from, normalize_title
 from .db import StoreBase, day_text, in_chunks, stamp
+from .indexer import BackgroundIndexer
 from .merge import PAPER_COLUMNS, UPDATED_COLUMNS, Merge, chunks, identify, paper_values
+from .paper_rows import select_papers
 from .schema import FTS_INSERT_TRIGGER, VISIBLE
 
 _INGEST_CHUNK = 5000  # records identified, looked up, merged and written in one transaction
@@ -81,42 +78,6 @@ class ListingRow:
     ingested_at: str
     status: str
     error: str | None
-
-
-def visible_only(clause: str) -> str:
-    """``clause`` (``[JOIN …] [WHERE …] [ORDER BY …] [LIMIT …]`` over ``papers p``, its
-    conditions joined by AND) restricted to published papers (see :data:`VISIBLE`)."""
-    head, where, tail = clause.partition("WHERE ")
-    if where:
-        return f"{head}WHERE {VISIBLE} AND {tail}"
-    head, order, tail = clause.partition("ORDER BY")
-    return f"{head} WHERE {VISIBLE} {order}{tail}"
-
-
-def select_papers(db: sqlite_utils.Database, clause: str, args: Sequence[Any]) -> list[Paper]:
-    """Published papers of ``papers p`` filtered and ordered by ``clause`` (see
-    :func:`visible_only`), with their latest listing date."""
-    clause = visible_only(clause)
-    sql = (
-        "SELECT p.id, p.title, p.abstract, p.authors, p.url, p.published, p.upvotes, "
-        "p.first_seen, (SELECT max(l.listing_date) FROM paper_listings pl "
-        "JOIN listings l ON l.id = pl.listing_id WHERE pl.paper_id = p.id) AS listing_date "
-        f"FROM papers p {clause}"
-    )
-    return [
-        Paper(
-            id=row["id"],
-            title=row["title"],
-            abstract=row["abstract"],
-            authors=tuple(json.loads(row["authors"])),
-            url=row["url"],
-            published=row["published"],
-            upvotes=row["upvotes"],
-            first_seen=row["first_seen"],
-            listing_date=row["listing_date"],
-        )
-        for row in db.query(sql, args)
-    ]
 
 
 class PaperStore(StoreBase):
@@ -195,7 +156,7 @@ class PaperStore(StoreBase):
 
         Each chunk's new papers go into the full-text index on a helper thread, in a
         transaction of their own, while the next chunk is parsed (see
-        :class:`_BackgroundIndexer`). Holds :meth:`ingest_lock`.
+        :class:`BackgroundIndexer`). Holds :meth:`ingest_lock`.
         """
         with self.ingest_lock():
             self.discard_staged()  # what a crashed ingest left
@@ -203,7 +164,7 @@ class PaperStore(StoreBase):
             if already is not None:
                 raise AlreadyIngestedError(f"{listing.path}: already ingested (as {already.path})")
             try:
-                with _BackgroundIndexer(self._index_staged) as indexer:
+                with BackgroundIndexer(self._index_staged) as indexer:
                     counts = self._stage(records, indexer, first_seen=first_seen, now=now)
                 return self._publish(listing, counts, now=now)
             except BaseException:
@@ -213,7 +174,7 @@ class PaperStore(StoreBase):
     def _stage(
         self,
         records: Iterable[PaperRecord],
-        indexer: _BackgroundIndexer,
+        indexer: BackgroundIndexer,
         *,
         first_seen: dt.date,
         now: dt.datetime,
@@ -252,6 +213,11 @@ class PaperStore(StoreBase):
                     )
                     conn.execute(FTS_INSERT_TRIGGER)
                 self._write_changes(merge)
+                conn.executemany(
+                    "INSERT OR IGNORE INTO staged_references (paper_rowid, first_seen) "
+                    "SELECT rowid, ? FROM papers WHERE id = ?",
+                    [(first_seen_text, row["id"]) for row in merge.listed_references],
+                )
                 # An id renamed here still names its paper in later chunks.
                 conn.executemany(
                     "INSERT OR IGNORE INTO staged_aliases (old_id, paper_rowid) "
@@ -276,6 +242,37 @@ class PaperStore(StoreBase):
             duplicates=duplicates,
             ambiguous=ambiguous,
         )
+
+    def store_reference_papers(
+        self, records: Sequence[PaperRecord], *, day: dt.date, now: dt.datetime
+    ) -> list[str | None]:
+        """The paper ids of a library's ``records`` (None: a title naming several papers),
+        storing unknown ones as *reference* papers: liked papers for the ranker, never
+        candidates (:meth:`papers` leaves them out) until a listing carries them. One
+        transaction; holds :meth:`ingest_lock`."""
+        day_str, now_str = day_text(day), stamp(now)
+        result: list[str | None] = []
+        with self.ingest_lock(), self.transaction():
+            for chunk in chunks(records, _INGEST_CHUNK):
+                prepared = [identify(record) for record in chunk]
+                published, _, _ = self._papers_matching(
+                    {p.id for p in prepared}, {p.title_key for p in prepared}
+                )
+                merge = Merge()
+                merge.learn(published)
+                rows = []
+                for position, item in enumerate(prepared):
+                    before = merge.ambiguous
+                    merge.add(item, position, first_seen=day_str, now=now_str)
+                    rows.append(None if merge.ambiguous > before else merge.placements[-1][0])
+                new_rows = merge.take_new_rows()
+                for row in new_rows:
+                    row["reference"] = 1
+                self.db.conn.executemany(_INSERT_PAPER, [paper_values(r) for r in new_rows])
+                merge.retexts.clear()  # a reference paper found again stays one
+                self._write_changes(merge)
+                result += [row["id"] if row is not None else None for row in rows]
+        return result
 
     def _publish(
         self, listing: ListingInfo, counts: IngestCounts, *, now: dt.datetime
@@ -308,6 +305,13 @@ class PaperStore(StoreBase):
             conn.execute("DELETE FROM staged_placements")
             conn.execute("DELETE FROM staged_aliases")
             conn.execute("DELETE FROM staged_papers")
+            # The reference papers this listing carried become papers like any other.
+            conn.execute(
+                "UPDATE papers SET reference = 0, first_seen = (SELECT s.first_seen FROM "
+                "staged_references s WHERE s.paper_rowid = papers.rowid) "
+                "WHERE rowid IN (SELECT paper_rowid FROM staged_references)"
+            )
+            conn.execute("DELETE FROM staged_references")
         return counts
 
     def discard_staged(self) -> int:
@@ -328,6 +332,7 @@ class PaperStore(StoreBase):
                 if not rowids:
                     conn.execute("DELETE FROM staged_placements")
                     conn.execute("DELETE FROM staged_aliases")
+                    conn.execute("DELETE FROM staged_references")
                     return deleted
                 self._index_staged()
                 for chunk, marks in in_chunks(rowids):
@@ -357,7 +362,11 @@ class PaperStore(StoreBase):
         earlier in this ingest): (published, staged, [(old id, id)])."""
         found: dict[str, dict[str, Any]] = {}
         aliases: list[tuple[str, str]] = []
-        staged = "p.rowid IN (SELECT paper_rowid FROM staged_papers) AS _staged"
+        # A reference paper an earlier chunk listed counts as this listing's, like its own.
+        staged = (
+            "(p.rowid IN (SELECT paper_rowid FROM staged_papers) OR p.rowid IN "
+            "(SELECT paper_rowid FROM staged_references)) AS _staged"
+        )
         for column, values in (("id", sorted(ids)), ("title_key", sorted(keys))):
             for chunk, marks in in_chunks(values):
                 for row in self.db.query(
@@ -376,7 +385,11 @@ class PaperStore(StoreBase):
         published: list[dict[str, Any]] = []
         staged_rows: list[dict[str, Any]] = []
         for row in found.values():
-            (staged_rows if row.pop("_staged") else published).append(row)
+            if row.pop("_staged"):
+                row["reference"] = 0
+                staged_rows.append(row)
+            else:
+                published.append(row)
         return published, staged_rows, aliases
 
     def _write_changes(self, merge: Merge) -> None:
@@ -386,6 +399,14 @@ class PaperStore(StoreBase):
         for old_id, new_id in merge.renames:
             # ON UPDATE CASCADE carries the new id into paper_listings and friends.
             conn.execute("UPDATE papers SET id = ?, id_kind = ? WHERE id = ?", [*new_id, old_id])
+        if merge.retexts:
+            conn.executemany(
+                "UPDATE papers SET title = ?, abstract = ?, title_key = ? WHERE id = ?",
+                [
+                    (r["title"], r["abstract"], r["title_key"], r["id"])
+                    for r in merge.retexts.values()
+                ],
+            )
         if merge.dirty:
             sets = ", ".join(f"{c} = ?" for c in UPDATED_COLUMNS)
             conn.executemany(
@@ -444,15 +465,16 @@ class PaperStore(StoreBase):
         until: dt.date | None = None,
         limit: int | None = None,
     ) -> list[Paper]:
-        """Papers first seen in [since, until] (both optional), newest first."""
-        clauses, args = [], []
+        """Papers first seen in [since, until] (both optional), newest first; never the
+        reference papers of a library import (see :meth:`store_reference_papers`)."""
+        clauses, args = ["p.reference = 0"], []
         if since:
             clauses.append("p.first_seen >= ?")  # YYYY-MM-DD compares as text correctly
             args.append(day_text(since))
         if until:
             clauses.append("p.first_seen <= ?")
             args.append(day_text(until))
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where = f"WHERE {' AND '.join(clauses)}"
         suffix = f" LIMIT {int(limit)}" if limit else ""
         return self._papers(f"{where} ORDER BY p.first_seen DESC, p.rowid{suffix}", args)
 
@@ -465,7 +487,9 @@ class PaperStore(StoreBase):
     def papers_first_seen_on(self, day: dt.date, *, offset: int, limit: int) -> list[Paper]:
         """One page of the papers first seen on ``day``: most upvoted first (unknown last)."""
         return self._papers(
-            "WHERE p.first_seen = ? ORDER BY p.upvotes IS NULL, p.upvotes DESC, p.rowid "
+            # Never a library's reference papers: that day's page is public.
+            "WHERE p.first_seen = ? AND p.reference = 0 "
+            "ORDER BY p.upvotes IS NULL, p.upvotes DESC, p.rowid "
             "LIMIT ? OFFSET ?",
             [day.isoformat(), int(limit), int(offset)],
         )
@@ -527,7 +551,8 @@ class PaperStore(StoreBase):
         """Papers first seen on ``day``."""
         return int(
             self.db.execute(
-                f"SELECT count(*) FROM papers p WHERE first_seen = ? AND {VISIBLE}",
+                "SELECT count(*) FROM papers p WHERE first_seen = ? AND reference = 0 "
+                f"AND {VISIBLE}",
                 [day_text(day)],
             ).fetchone()[0]
         )
@@ -537,46 +562,11 @@ class PaperStore(StoreBase):
         if limit <= 0:
             return []
         return self._papers(
-            "WHERE p.first_seen = ? AND p.upvotes IS NOT NULL AND p.upvotes > 0 "
+            "WHERE p.first_seen = ? AND p.reference = 0 AND p.upvotes IS NOT NULL "
+            "AND p.upvotes > 0 "
             f"ORDER BY p.upvotes DESC, p.rowid LIMIT {int(limit)}",
             [day_text(day)],
         )
 
     def _papers(self, clause: str, args: Sequence[Any]) -> list[Paper]:
         return select_papers(self.db, clause, args)
-
-
-class _BackgroundIndexer:
-    """Indexes (FTS5) each chunk's new papers on a helper thread, in a transaction of its
-    own, while the ingest parses the next chunk: SQLite tokenizes without holding Python's
-    GIL, so the two run at once on two cores. One thread at a time uses the connection:
-    the ingest calls :meth:`wait` before it touches it again, and leaving the block waits
-    too (also on an error, before the staged papers are discarded)."""
-
-    def __init__(self, index: Callable[[], None]) -> None:
-        self._index = index
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-fts")
-        self._pending: Future[None] | None = None
-
-    def __enter__(self) -> _BackgroundIndexer:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        try:
-            if exc_info[0] is None:
-                self.wait()
-            elif self._pending is not None:
-                futures_wait([self._pending])  # its error, if any, is not the one to report
-        finally:
-            self._pool.shutdown()
-
-    def index_new_papers(self) -> None:
-        """Start indexing the staged papers not indexed yet."""
-        self.wait()
-        self._pending = self._pool.submit(self._index)
-
-    def wait(self) -> None:
-        """Until the indexing started last has finished; raises its error."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()
