@@ -18,11 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
-from .fetch.kinds import MAX_RESULTS, SOURCE_KINDS, SOURCE_NAME
+from .fetch.kinds import MAX_RESULTS, SOURCE_KINDS, SOURCE_NAME, reserved_params
+from .fetch.urls import redact_url, url_problem
 from .records import MAX_PAPERS, MIN_SCORE_RANGE, is_valid_min_score
 from .text import plural
 from .transports import TRANSPORTS
@@ -128,7 +129,8 @@ class FetchConfig:
     timeout: float = 30.0  # seconds per attempt, the whole response included
     retries: int = 3  # more attempts after a timeout, a dropped connection, 429 or 5xx
     backoff_seconds: float = 2.0  # the first wait between attempts; doubles each time
-    max_wait_seconds: float = 300.0  # the longest wait a Retry-After header can ask for
+    max_wait_seconds: float = 300.0  # a longer Retry-After is not waited for: try later
+    max_source_seconds: float = 600.0  # one source's budget, all attempts and waits included
     max_bytes: int = 50 * 1024 * 1024  # a response body past this is refused
 
 
@@ -222,6 +224,57 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "smtp.security": ("none", "starttls", "tls"),
     "web.signup": ("closed", "open"),
 }
+
+
+# Every number not bounded in _validate by its own rule: key -> (low, high, unit); the low
+# end is exclusive for floats named in _ABOVE_LOW (a timeout of 0 means nothing), else
+# inclusive. Each is also finite (_coerce refuses inf and nan): no value can hang a run.
+_RANGES: dict[str, tuple[float, float, str]] = {
+    "ranking.trending_count": (0, 100, ""),
+    "smtp.timeout": (0, 600, "seconds"),
+    "smtp.rate_per_second": (0.01, 1000, "messages a second"),
+    "smtp.retries": (0, 10, ""),
+    "smtp.backoff_seconds": (0, 300, "seconds"),
+    "smtp.max_hard_failures": (1, 1000, ""),
+    "schedule.misfire_grace_seconds": (1, 7 * 86400, "seconds"),
+    "web.header_timeout": (0, 3600, "seconds"),
+    "web.keep_alive_timeout": (0, 3600, "seconds"),
+    "web.max_connections": (1, 100_000, ""),
+    "fetch.timeout": (0, 600, "seconds"),
+    "fetch.retries": (0, 10, ""),
+    "fetch.backoff_seconds": (0, 300, "seconds"),
+    "fetch.max_wait_seconds": (0, 3600, "seconds"),
+    "fetch.max_source_seconds": (0, 6 * 3600, "seconds"),
+    "fetch.max_bytes": (1024, 1024**3, "bytes"),
+}
+_ABOVE_LOW = frozenset(
+    {
+        "smtp.timeout",
+        "web.header_timeout",
+        "web.keep_alive_timeout",
+        "fetch.timeout",
+        "fetch.backoff_seconds",
+        "fetch.max_wait_seconds",
+        "fetch.max_source_seconds",
+    }
+)
+
+
+def _range_problem(key: str, value: float) -> str | None:
+    """What ``value`` of ``key`` should be, if it is outside :data:`_RANGES`."""
+    low, high, unit = _RANGES[key]
+    unit = f" {unit}" if unit else ""
+    if key in _ABOVE_LOW:
+        if low < value <= high:
+            return None
+        return f"a number of{unit} above {_number(low)} and at most {_number(high)}"
+    if low <= value <= high:
+        return None
+    return f"{_number(low)} to {_number(high)}{unit}"
+
+
+def _number(x: float) -> str:
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
 
 
 def load_config(path: Path | str) -> Config:
@@ -335,6 +388,15 @@ def _coerce(hint: Any, raw: Any, dotted: str, where: str, base: Path) -> Any:
     raise ConfigError(f"{where}: {dotted} has an unsupported type")  # pragma: no cover
 
 
+_SECTION_OF = {
+    RankingConfig: "ranking",
+    SmtpConfig: "smtp",
+    ScheduleConfig: "schedule",
+    WebConfig: "web",
+    FetchConfig: "fetch",
+}
+
+
 def _validate(config: Config, where: str) -> None:
     def bad(key: str, value: object, expected: str) -> ConfigError:
         return ConfigError(f"{where}: {key} is {value!r}; expected {expected}")
@@ -353,8 +415,14 @@ def _validate(config: Config, where: str) -> None:
             r.default_max_papers,
             f"1 to {MAX_PAPERS} (more papers would not fit in one email)",
         )
-    if r.trending_count < 0:
-        raise bad("ranking.trending_count", r.trending_count, "0 or more")
+    for section in (r, config.smtp, config.schedule, config.web, config.fetch):
+        for item in dataclasses.fields(section):
+            dotted = f"{_SECTION_OF[type(section)]}.{item.name}"
+            if dotted in _RANGES:
+                value = getattr(section, item.name)
+                problem = _range_problem(dotted, value)
+                if problem is not None:
+                    raise bad(dotted, value, problem)
     e = config.email
     if not e.base_url.startswith(("http://", "https://")):
         raise bad("email.base_url", e.base_url, "an http:// or https:// URL")
@@ -367,12 +435,6 @@ def _validate(config: Config, where: str) -> None:
     s = config.smtp
     if not 1 <= s.port <= 65535:
         raise bad("smtp.port", s.port, "a port number from 1 to 65535")
-    if s.rate_per_second <= 0:
-        raise bad("smtp.rate_per_second", s.rate_per_second, "a number above 0")
-    if s.retries < 0:
-        raise bad("smtp.retries", s.retries, "0 or more")
-    if s.max_hard_failures < 1:
-        raise bad("smtp.max_hard_failures", s.max_hard_failures, "1 or more")
     try:
         ZoneInfo(config.schedule.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -388,11 +450,6 @@ def _validate(config: Config, where: str) -> None:
     w = config.web
     if not 1 <= w.port <= 65535:
         raise bad("web.port", w.port, "a port number from 1 to 65535")
-    for key in ("header_timeout", "keep_alive_timeout"):
-        if getattr(w, key) <= 0:
-            raise bad(f"web.{key}", getattr(w, key), "a number of seconds above 0")
-    if w.max_connections < 1:
-        raise bad("web.max_connections", w.max_connections, "1 or more")
     _validate_fetch(config, bad)
 
 
@@ -401,13 +458,6 @@ def _validate_fetch(config: Config, bad: Callable[[str, object, str], ConfigErro
     f = config.fetch
     if f.contact and "@" not in f.contact:
         raise bad("fetch.contact", f.contact, "an email address such as digest@example.org")
-    for key in ("timeout", "backoff_seconds", "max_wait_seconds"):
-        if getattr(f, key) <= 0:
-            raise bad(f"fetch.{key}", getattr(f, key), "a number of seconds above 0")
-    if not 0 <= f.retries <= 10:
-        raise bad("fetch.retries", f.retries, "0 to 10")
-    if f.max_bytes < 1024:
-        raise bad("fetch.max_bytes", f.max_bytes, "1024 bytes or more")
     seen: set[str] = set()
     for n, source in enumerate(config.sources, start=1):
         key = f"sources[{n}]"
@@ -418,14 +468,27 @@ def _validate_fetch(config: Config, bad: Callable[[str, object, str], ConfigErro
                 "a name of letters, digits, '.', '-' or '_' (up to 64; it names the "
                 'inbox files), e.g. "arxiv-cs-cl"',
             )
-        if source.name in seen:
-            raise bad(f"{key}.name", source.name, "a name no other source has")
-        seen.add(source.name)
+        # Case-insensitively: on a case-insensitive file system (macOS, Windows) the two
+        # would write the same inbox files.
+        if source.name.lower() in seen:
+            raise bad(f"{key}.name", source.name, "a name no other source has (ignoring case)")
+        seen.add(source.name.lower())
         if source.kind not in SOURCE_KINDS:
             raise bad(f"{key}.kind", source.kind, "one of " + ", ".join(SOURCE_KINDS))
-        url = urlsplit(source.url)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise bad(f"{key}.url", source.url, "an http:// or https:// URL")
+        problem = url_problem(source.url)
+        if problem is not None:
+            raise bad(f"{key}.url", redact_url(source.url), problem)
+        kind = SOURCE_KINDS[source.kind]
+        given = {name for name, _ in parse_qsl(urlsplit(source.url).query, keep_blank_values=True)}
+        clash = [p for p in reserved_params(kind, source) if p in given]
+        if clash:
+            raise bad(
+                f"{key}.url",
+                redact_url(source.url),
+                f"a URL without {', '.join(clash)} (digest sets "
+                f"{'it' if len(clash) == 1 else 'them'} for a {source.kind} source"
+                f"{'; pick the day with --date' if 'date' in clash else ''})",
+            )
         if SOURCE_KINDS[source.kind].takes_query:
             if not source.query.strip():
                 raise bad(f"{key}.query", source.query, 'an arXiv search such as "cat:cs.CL"')

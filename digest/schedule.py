@@ -219,18 +219,21 @@ def fetch_first(config: Config, *, now: dt.datetime) -> tuple[str, ...]:
     """Fetch the day's listings of every ``[[sources]]`` entry into the inbox, logging
     one line per source. A failure is logged and returned as a note for the run report;
     the run goes on with what arrived."""
-    from .fetch.collect import fetch_sources  # loads httpx: only when fetching
+    from .fetch.collect import FetchResult, fetch_sources  # loads httpx: only when fetching
 
-    try:
-        results = fetch_sources(config, day=now.date(), now=now)
-    except DigestError as exc:
-        report_log.error("fetch failed: %s", exc)
-        return (f"fetch failed: {exc}",)
-    for r in results:
+    def log_result(r: FetchResult) -> None:  # each source as soon as it is done
         if r.failed:
             report_log.error("fetch failed: %s", r.message)
         else:
-            report_log.info("fetch %s: %s%s", r.source, r.status, f" {r.path}" if r.path else "")
+            empty = " (an empty listing: a holiday?)" if r.empty else ""
+            path = f" {r.path}" if r.path else ""
+            report_log.info("fetch %s: %s%s%s", r.source, r.status, path, empty)
+
+    try:
+        results = fetch_sources(config, day=now.date(), now=now, on_result=log_result)
+    except DigestError as exc:
+        report_log.error("fetch failed: %s", exc)
+        return (f"fetch failed: {exc}",)
     return tuple(f"fetch failed: {r.message}" for r in results if r.failed)
 
 

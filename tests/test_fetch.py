@@ -215,7 +215,8 @@ def test_a_failing_source_leaves_the_others_working(tmp_path: Path, server: Loop
     assert result.output.splitlines() == [
         f"Error: hf-daily: {daily_url}: HTTP 503 Service Unavailable (2 attempts)",
         f"Error: arxiv-cs-cl: {rss_url}: the server sent an HTML page, not an arXiv RSS feed "
-        "(status 200); nothing saved, check the source's url and kind",
+        "(status 200); nothing saved: the URL does not serve an arXiv RSS feed, check "
+        "sources[2].url and sources[2].kind",
         f"arxiv-query: saved {inbox_of(config) / f'{DAY}.arxiv-query.xml'} ({len(ATOM):,} bytes)",
     ]
     assert len(server.requests("/api/daily_papers")) == 2  # retried once
@@ -256,6 +257,13 @@ def test_an_empty_holiday_feed_is_saved_and_ingested_as_empty(
     result = invoke(config, "fetch", "--date", "2026-12-05")
     assert result.exit_code == 0, result.output
     assert waiting(config) == ["2026-12-05.arxiv-cs-cl.xml", "2026-12-05.hf-daily.json"]
+    inbox = inbox_of(config)
+    assert result.output.splitlines() == [
+        f"arxiv-cs-cl: saved an empty listing: a holiday? "
+        f"({inbox / '2026-12-05.arxiv-cs-cl.xml'}, {len(EMPTY_RSS):,} bytes)",
+        f"hf-daily: saved an empty listing: a holiday? ({inbox / '2026-12-05.hf-daily.json'}, "
+        "2 bytes)",
+    ]
     ingested = invoke(config, "ingest", "--inbox", "--json")
     assert ingested.exit_code == 0, ingested.output
     assert [(r["status"], r["found"]) for r in json.loads(ingested.output)] == [
@@ -408,5 +416,6 @@ def test_the_scheduled_job_records_a_failed_source_in_the_run(
     daily_url = f"{server.base}/api/daily_papers?date={DAY}"
     assert runs[0]["notes"] == [
         f"fetch failed: hf-daily: {daily_url}: the server sent an HTML page, not a daily-papers "
-        "JSON array (status 200); nothing saved, check the source's url and kind"
+        "JSON array (status 200); nothing saved: the URL does not serve a daily-papers JSON "
+        "array, check sources[1].url and sources[1].kind"
     ]

@@ -73,12 +73,48 @@ def test_retry_after_as_an_http_date_is_waited_for(server: LoopbackServer) -> No
     assert second.at - first.at >= 1.9
 
 
-def test_a_long_retry_after_is_capped(server: LoopbackServer) -> None:
-    server.route("/rss", Reply(429, b"", {"Retry-After": "3600"}), Reply(200, RSS))
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_retry_after_past_max_wait_gives_up_at_once(server: LoopbackServer, status: int) -> None:
+    server.route("/rss", Reply(status, b"", {"Retry-After": "99999"}), Reply(200, RSS))
     started = time.monotonic()
-    answer = client(max_wait_seconds=0.3).get(f"{server.base}/rss")
-    assert answer.status == 200
-    assert time.monotonic() - started < 5
+    with pytest.raises(FetchError) as caught:
+        client(max_wait_seconds=5.0, retries=3).get(f"{server.base}/rss")
+    assert time.monotonic() - started < 2
+    reason = httpx.codes.get_reason_phrase(status)
+    assert str(caught.value) == (
+        f"HTTP {status} {reason}: the server asks to retry after 99999 s (more than "
+        "fetch.max_wait_seconds); try later"
+    )
+    assert len(server.requests("/rss")) == 1  # not asked again
+
+
+def test_a_retry_after_within_max_wait_is_still_waited_for(server: LoopbackServer) -> None:
+    server.route("/rss", Reply(429, b"", {"Retry-After": "1"}), Reply(200, RSS))
+    answer = client(max_wait_seconds=1.0).get(f"{server.base}/rss")
+    assert (answer.status, answer.attempts) == (200, 2)
+
+
+def test_all_attempts_of_one_source_fit_in_its_budget(server: LoopbackServer) -> None:
+    server.route("/rss", Reply(503, b"down"))
+    started = time.monotonic()
+    with pytest.raises(FetchError) as caught:
+        client(retries=10, backoff_seconds=0.2, max_source_seconds=1.0).get(f"{server.base}/rss")
+    took = time.monotonic() - started
+    # Attempts at 0, 0.2 and 0.6 s; the next wait (0.8 s) would end past 1 s: given up.
+    assert len(server.requests("/rss")) == 3
+    assert took < 1.0
+    assert str(caught.value).startswith("HTTP 503 Service Unavailable (3 attempts in ")
+    assert str(caught.value).endswith(
+        "waiting 0.8 s more would pass fetch.max_source_seconds, 1 s); try later"
+    )
+
+
+def test_the_budget_also_cuts_a_trickling_body(server: LoopbackServer) -> None:
+    server.route("/rss", Reply(200, RSS * 20, chunked=True, pause=0.05))
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="took longer than"):
+        client(retries=0, timeout=10.0, max_source_seconds=0.5).get(f"{server.base}/rss")
+    assert time.monotonic() - started < 2
 
 
 def test_retries_back_off_exponentially_then_give_up_with_one_line(
@@ -182,6 +218,41 @@ def test_a_redirect_loop_stops(server: LoopbackServer) -> None:
         client().get(f"{server.base}/loop")
     assert str(caught.value) == f"more than {MAX_REDIRECTS} redirects; check the url"
     assert len(server.requests("/loop")) == MAX_REDIRECTS + 1
+
+
+@pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://h/x"])
+def test_a_redirect_off_http_fails_at_once_naming_the_scheme(
+    server: LoopbackServer, target: str
+) -> None:
+    server.route("/rss", Reply(302, b"", {"Location": target}))
+    with pytest.raises(FetchError) as caught:
+        client(retries=3).get(f"{server.base}/rss")
+    scheme = target.split(":")[0]
+    assert str(caught.value) == (
+        f"a redirect led to a {scheme}:// URL; digest fetches only http:// and https://, "
+        "check the source's url"
+    )
+    assert len(server.requests("/rss")) == 1  # not retried
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:1/rss\nX: y", "http://[::1/x"])
+def test_an_invalid_url_is_one_failure_not_a_traceback(url: str) -> None:
+    with pytest.raises(FetchError) as caught:
+        client(retries=3).get(url)
+    message = str(caught.value)
+    assert message.startswith("the request cannot be made (")
+    assert message.endswith("); check the source's url")
+    assert "\n" not in message
+
+
+def test_a_redirect_shows_its_target_without_the_password(server: LoopbackServer) -> None:
+    host = server.base.removeprefix("http://")
+    server.route("/moved", Reply(302, b"", {"Location": f"http://ann:secretpw@{host}/gone"}))
+    with pytest.raises(FetchError) as caught:
+        client().get(f"{server.base}/moved")
+    assert str(caught.value) == (
+        f"HTTP 404 Not Found from http://***@{host}/gone; check the source's url"
+    )
 
 
 def test_a_refused_connection_is_retried_then_reported() -> None:

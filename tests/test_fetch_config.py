@@ -103,11 +103,125 @@ def test_an_unknown_source_key_is_named(tmp_path: Path) -> None:
     assert "kind, max_results, name, query, url" in message
 
 
-def test_source_names_are_unique(tmp_path: Path) -> None:
-    text = GOOD + '\n[[sources]]\nname = "hf-daily"\nkind = "arxiv-rss"\nurl = "https://a.org"\n'
-    assert (
-        error(tmp_path, text)
-        == "sources[3].name is 'hf-daily'; expected a name no other source has"
+@pytest.mark.parametrize("name", ["hf-daily", "HF-DAILY", "Hf-Daily"])
+def test_source_names_are_unique_ignoring_case(tmp_path: Path, name: str) -> None:
+    text = GOOD + f'\n[[sources]]\nname = "{name}"\nkind = "arxiv-rss"\nurl = "https://a.org"\n'
+    assert error(tmp_path, text) == (
+        f"sources[3].name is '{name}'; expected a name no other source has (ignoring case)"
+    )
+
+
+URL_SOURCE = '[[sources]]\nname = "x"\nkind = "arxiv-rss"\nurl = "{url}"\n'
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "http://127.0.0.1:8765/rss\\nX: y",
+            "'http://127.0.0.1:8765/rss\\nX: y'; expected an http:// or https:// URL "
+            "without spaces or control characters",
+        ),
+        (
+            "http://h.org/a\\tb",
+            "'http://h.org/a\\tb'; expected an http:// or https:// URL without spaces or "
+            "control characters",
+        ),
+        (
+            "http://h.org/a b",
+            "'http://h.org/a b'; expected an http:// or https:// URL without spaces or "
+            "control characters",
+        ),
+        (
+            "http://h.org/\\u0085x",
+            "'http://h.org/\\x85x'; expected an http:// or https:// URL without spaces or "
+            "control characters",
+        ),
+        (
+            "http://h.org:99999/rss",
+            "'http://h.org:99999/rss'; expected an http:// or https:// URL (this one cannot "
+            "be parsed)",
+        ),
+        (
+            "http://[::1/rss",
+            "'http://[::1/rss'; expected an http:// or https:// URL (this one cannot be parsed)",
+        ),
+        (
+            "http://h%2Fx.org/rss",
+            "'http://h%2Fx.org/rss'; expected an http:// or https:// URL whose host is a plain "
+            "name or an IP address",
+        ),
+        ("file:///etc/passwd", "'file:///etc/passwd'; expected an http:// or https:// URL"),
+        ("http:///rss", "'http:///rss'; expected an http:// or https:// URL"),
+    ],
+)
+def test_a_source_url_is_checked_whole_at_load(tmp_path: Path, url: str, expected: str) -> None:
+    assert error(tmp_path, URL_SOURCE.format(url=url)) == f"sources[1].url is {expected}"
+
+
+# URLs the config accepts must be URLs httpx can request (the config does not load httpx).
+ACCEPTED = [
+    "https://rss.arxiv.org/rss/cs.CL+cs.LG",
+    "http://127.0.0.1:8765/rss?x=1&y=%20",
+    "http://[::1]:8080/rss",
+    "https://xn--bcher-kva.example/feed",
+    "http://my_host.internal/rss",
+    "http://user:pw@h.org/x#frag",
+    "http://h.org/caf\u00e9",
+]
+
+
+@pytest.mark.parametrize("url", ACCEPTED)
+def test_every_url_the_config_accepts_httpx_parses(tmp_path: Path, url: str) -> None:
+    import httpx
+
+    (source,) = load(tmp_path, URL_SOURCE.format(url=url)).sources
+    assert source.url == url
+    assert httpx.URL(url).host
+
+
+def test_a_password_in_a_bad_url_is_not_repeated_in_the_error(tmp_path: Path) -> None:
+    message = error(tmp_path, URL_SOURCE.format(url="ftp://ann:secretpw@h.org/x?token=tok123"))
+    assert message == (
+        "sources[1].url is 'ftp://***@h.org/x?token=***'; expected an http:// or https:// URL"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "url", "clash"),
+    [
+        (
+            "daily-papers",
+            "https://hf.co/api/daily_papers?date=2026-01-01",
+            "date (digest sets it for a daily-papers source; pick the day with --date)",
+        ),
+        (
+            "daily-papers",
+            "https://hf.co/api/daily_papers?limit=5&date=",
+            "date (digest sets it for a daily-papers source; pick the day with --date)",
+        ),
+        (
+            "arxiv-api",
+            "http://e.org/q?start=5&max_results=9",
+            "start, max_results (digest sets them for a arxiv-api source)",
+        ),
+    ],
+)
+def test_a_url_parameter_the_kind_sets_is_refused(
+    tmp_path: Path, kind: str, url: str, clash: str
+) -> None:
+    query = 'query = "cat:cs.CL"\n' if kind == "arxiv-api" else ""
+    text = f'[[sources]]\nname = "x"\nkind = "{kind}"\nurl = "{url}"\n{query}'
+    assert error(tmp_path, text) == f"sources[1].url is '{url}'; expected a URL without {clash}"
+
+
+def test_the_other_query_parameters_of_a_daily_papers_url_stay(tmp_path: Path) -> None:
+    import datetime as dt
+
+    text = '[[sources]]\nname = "x"\nkind = "daily-papers"\nurl = "https://hf.co/api?limit=5&a=b"\n'
+    (source,) = load(tmp_path, text).sources
+    assert request_url(source, dt.date(2026, 12, 1)) == (
+        "https://hf.co/api?limit=5&a=b&date=2026-12-01"
     )
 
 
@@ -124,17 +238,99 @@ def test_sources_must_be_tables(tmp_path: Path) -> None:
             'contact = "nobody"',
             "fetch.contact is 'nobody'; expected an email address such as digest@example.org",
         ),
-        ("timeout = 0", "fetch.timeout is 0.0; expected a number of seconds above 0"),
+        (
+            "timeout = 0",
+            "fetch.timeout is 0.0; expected a number of seconds above 0 and at most 600",
+        ),
+        (
+            "timeout = 1e308",
+            "fetch.timeout is 1e+308; expected a number of seconds above 0 and at most 600",
+        ),
         ("retries = 50", "fetch.retries is 50; expected 0 to 10"),
-        ("max_bytes = 10", "fetch.max_bytes is 10; expected 1024 bytes or more"),
+        ("retries = -1", "fetch.retries is -1; expected 0 to 10"),
+        ("max_bytes = 10", "fetch.max_bytes is 10; expected 1,024 to 1,073,741,824 bytes"),
+        (
+            "max_bytes = 9223372036854775807",
+            "fetch.max_bytes is 9223372036854775807; expected 1,024 to 1,073,741,824 bytes",
+        ),
         (
             "max_wait_seconds = -1",
-            "fetch.max_wait_seconds is -1.0; expected a number of seconds above 0",
+            "fetch.max_wait_seconds is -1.0; expected a number of seconds above 0 and at "
+            "most 3,600",
         ),
+        (
+            "backoff_seconds = 1e308",
+            "fetch.backoff_seconds is 1e+308; expected a number of seconds above 0 and at most 300",
+        ),
+        (
+            "max_source_seconds = 1e9",
+            "fetch.max_source_seconds is 1000000000.0; expected a number of seconds above 0 "
+            "and at most 21,600",
+        ),
+        ("backoff_seconds = inf", "fetch.backoff_seconds must be a finite number, got inf"),
     ],
 )
 def test_a_bad_fetch_key_is_named(tmp_path: Path, text: str, message: str) -> None:
     assert error(tmp_path, f"[fetch]\n{text}\n") == message
+
+
+@pytest.mark.parametrize(
+    ("section", "text", "message"),
+    [
+        (
+            "ranking",
+            "trending_count = 1000000",
+            "ranking.trending_count is 1000000; expected 0 to 100",
+        ),
+        (
+            "smtp",
+            "timeout = 1e308",
+            "smtp.timeout is 1e+308; expected a number of seconds above 0 and at most 600",
+        ),
+        (
+            "smtp",
+            "timeout = 0",
+            "smtp.timeout is 0.0; expected a number of seconds above 0 and at most 600",
+        ),
+        (
+            "smtp",
+            "rate_per_second = 1e-300",
+            "smtp.rate_per_second is 1e-300; expected 0.01 to 1,000 messages a second",
+        ),
+        ("smtp", "retries = 1000000", "smtp.retries is 1000000; expected 0 to 10"),
+        (
+            "smtp",
+            "backoff_seconds = 1e308",
+            "smtp.backoff_seconds is 1e+308; expected 0 to 300 seconds",
+        ),
+        ("smtp", "backoff_seconds = -1", "smtp.backoff_seconds is -1.0; expected 0 to 300 seconds"),
+        ("smtp", "max_hard_failures = 0", "smtp.max_hard_failures is 0; expected 1 to 1,000"),
+        (
+            "schedule",
+            "misfire_grace_seconds = 0",
+            "schedule.misfire_grace_seconds is 0; expected 1 to 604,800 seconds",
+        ),
+        (
+            "web",
+            "header_timeout = 1e308",
+            "web.header_timeout is 1e+308; expected a number of seconds above 0 and at most 3,600",
+        ),
+        (
+            "web",
+            "keep_alive_timeout = 0",
+            "web.keep_alive_timeout is 0; expected a number of seconds above 0 and at most 3,600",
+        ),
+        (
+            "web",
+            "max_connections = 9223372036854775807",
+            "web.max_connections is 9223372036854775807; expected 1 to 100,000",
+        ),
+    ],
+)
+def test_every_number_in_the_config_is_bounded(
+    tmp_path: Path, section: str, text: str, message: str
+) -> None:
+    assert error(tmp_path, f"[{section}]\n{text}\n") == message
 
 
 def test_cli_reports_a_bad_source_in_one_line(tmp_path: Path) -> None:

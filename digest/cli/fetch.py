@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 def run_fetch(
     app: AppContext, *, on_date: dt.date | None, only: str | None, as_json: bool
 ) -> list[FetchResult]:
-    """Fetch every configured source (or ``only``) for the day; the results."""
+    """Fetch every configured source (or ``only``) for the day; the results. Without
+    ``as_json``, each source's line is printed as soon as it is done."""
     from ..fetch.collect import fetch_sources  # loads httpx: only when fetching
 
     return fetch_sources(
@@ -28,6 +29,7 @@ def run_fetch(
         now=app.now(),
         only=only,
         progress=app.progress(as_json),
+        on_result=None if as_json else print_fetch_result,
     )
 
 
@@ -36,17 +38,19 @@ def failure_notes(results: Sequence[FetchResult]) -> tuple[str, ...]:
     return tuple(f"fetch failed: {r.message}" for r in results if r.failed)
 
 
-def print_fetch_results(results: Sequence[FetchResult]) -> None:
-    """One line per source: what was saved, or why nothing was; failures on stderr."""
-    for r in results:
-        if r.status == "saved":
-            click.echo(f"{r.source}: saved {r.path} ({r.size:,} bytes)")
-        elif r.status == "not-modified":
-            click.echo(f"{r.source}: not modified since the last fetch (304); nothing saved")
-        elif r.status == "unchanged":
-            click.echo(f"{r.source}: the same listing as the last fetch; nothing saved")
-        else:
-            print_error(r.message)
+def print_fetch_result(r: FetchResult) -> None:
+    """One source's line: what was saved, or why nothing was; a failure on stderr. Flushed
+    at once (click.echo flushes), so a pipe or a log sees each source as it finishes."""
+    if r.status == "saved" and r.empty:
+        click.echo(f"{r.source}: saved an empty listing: a holiday? ({r.path}, {r.size:,} bytes)")
+    elif r.status == "saved":
+        click.echo(f"{r.source}: saved {r.path} ({r.size:,} bytes)")
+    elif r.status == "not-modified":
+        click.echo(f"{r.source}: not modified since the last fetch (304); nothing saved")
+    elif r.status == "unchanged":
+        click.echo(f"{r.source}: the same listing as the last fetch; nothing saved")
+    else:
+        print_error(r.message)
 
 
 @cli.command("fetch")
@@ -79,7 +83,5 @@ def fetch_command(
     results = run_fetch(app, on_date=on_date, only=only, as_json=as_json)
     if as_json:
         emit_json([asdict(r) for r in results])
-    else:
-        print_fetch_results(results)
     if any(r.failed for r in results):
         sys.exit(1)

@@ -14,7 +14,7 @@ import click
 
 from ..transports import TRANSPORTS, make_transport
 from .app import ISO_DATE, AppContext, as_date, cli, emit_json, pass_app, print_table
-from .fetch import failure_notes, print_fetch_results, run_fetch
+from .fetch import failure_notes, run_fetch
 
 
 def _print_report(report: Any) -> None:
@@ -74,8 +74,6 @@ def run_command(
     from ..schedule import StopFlag
 
     fetched = run_fetch(app, on_date=on_date, only=None, as_json=as_json) if fetch else []
-    if fetched and not as_json:
-        print_fetch_results(fetched)
     stop = StopFlag()
     ctx = RunContext(
         transport=make_transport(app.config, transport),

@@ -7,10 +7,15 @@ request the polite way: a User-Agent naming digest and a contact address, condit
 headers, redirects followed (at most :data:`MAX_REDIRECTS`), a deadline per attempt, the
 body streamed and refused past a size cap, a body shorter than its Content-Length an
 error, and retries with exponential backoff on timeouts, dropped connections, 429 and
-5xx, waiting as long as ``Retry-After`` asks (seconds or an HTTP-date, RFC 9110 §10.2.3),
-up to a cap. Raises :class:`~digest.errors.FetchError` with one line saying what failed.
+5xx, waiting as long as ``Retry-After`` asks (seconds or an HTTP-date, RFC 9110 §10.2.3).
+A server that asks for more than ``max_wait_seconds`` is not waited for: the source fails
+at once ("try later"). All attempts and waits for one URL fit in ``max_source_seconds``
+(the per-source budget): a wait that would pass it is not begun. A redirect to a scheme
+other than http/https fails at once, and so does any other httpx error (an invalid URL
+included). Raises :class:`~digest.errors.FetchError` with one line saying what failed;
+URLs in it are redacted (:func:`~.urls.redact_url`).
 
-Imports only :mod:`digest.errors`.
+Imports only :mod:`digest.errors` and :mod:`.urls`.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from ..errors import FetchError
+from .urls import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +39,8 @@ ARXIV_HOSTS = frozenset({"arxiv.org", "export.arxiv.org", "rss.arxiv.org"})
 ARXIV_INTERVAL = 3.0  # seconds; https://info.arxiv.org/help/api/tou.html
 MAX_REDIRECTS = 5
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Every exception httpx raises (they share no base class but Exception).
+HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, httpx.CookieConflict)
 
 
 class Pacer:
@@ -106,6 +114,7 @@ class HttpClient:
     retries: int = 3
     backoff_seconds: float = 2.0
     max_wait_seconds: float = 300.0
+    max_source_seconds: float = 600.0
     max_bytes: int = 50 * 1024 * 1024
     pacer: Pacer = field(default_factory=Pacer)
     transport: httpx.BaseTransport | None = None
@@ -135,32 +144,50 @@ class HttpClient:
         """GET ``url`` with ``headers`` (e.g. If-None-Match), retrying what may pass.
 
         Returns the :class:`Answer` of a 2xx or 304. Raises :class:`FetchError` for any
-        other status, a body over ``max_bytes``, too many redirects, or when every
-        attempt failed (the message gives the last reason and the number of attempts).
+        other status, a body over ``max_bytes``, too many redirects, a redirect off
+        http/https, a ``Retry-After`` over ``max_wait_seconds``, when the next wait would
+        pass ``max_source_seconds`` since the first attempt began, or when every attempt
+        failed (the message gives the last reason and the number of attempts).
         """
         attempts = self.retries + 1
+        started = time.monotonic()
+        budget_end = started + self.max_source_seconds
         for attempt in range(1, attempts + 1):
             try:
-                status, final, answer_headers, body = self._attempt(url, headers or {})
+                status, final, answer_headers, body = self._attempt(url, headers or {}, budget_end)
                 return Answer(status, final, answer_headers, body, attempt)
             except _Retry as retry:
+                tries = "1 attempt" if attempt == 1 else f"{attempt} attempts"
                 if attempt == attempts:
-                    tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
                     raise FetchError(f"{retry.reason} ({tries})") from None
+                if retry.wait is not None and retry.wait > self.max_wait_seconds:
+                    raise FetchError(
+                        f"{retry.reason}: the server asks to retry after {retry.wait:g} s "
+                        "(more than fetch.max_wait_seconds); try later"
+                    ) from None
                 delay = self.backoff_seconds * 2 ** (attempt - 1)
                 if retry.wait is not None:
                     delay = retry.wait
                 delay = min(delay, self.max_wait_seconds)
-                log.info("%s: %s; retrying in %.1f s", url, retry.reason, delay)
+                spent = time.monotonic() - started
+                if spent + delay > self.max_source_seconds:
+                    raise FetchError(
+                        f"{retry.reason} ({tries} in {spent:.0f} s; waiting {delay:g} s more "
+                        f"would pass fetch.max_source_seconds, {self.max_source_seconds:g} s); "
+                        "try later"
+                    ) from None
+                log.info("%s: %s; retrying in %.1f s", redact_url(url), retry.reason, delay)
                 self.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _attempt(self, url: str, headers: dict[str, str]) -> tuple[int, str, dict[str, str], bytes]:
+    def _attempt(
+        self, url: str, headers: dict[str, str], budget_end: float
+    ) -> tuple[int, str, dict[str, str], bytes]:
         try:
             with self._http().stream("GET", url, headers=headers) as response:
                 # The clock starts once the answer begins (not while the pacer waits); httpx's
                 # own timeout bounds connecting and each read before and during it.
-                deadline = time.monotonic() + self.timeout
+                deadline = min(time.monotonic() + self.timeout, budget_end)
                 status = response.status_code
                 if status in RETRY_STATUSES:
                     raise _Retry(
@@ -169,7 +196,8 @@ class HttpClient:
                     )
                 if status != 304 and not 200 <= status < 300:
                     # Name where the answer came from when a redirect led elsewhere.
-                    where = f" from {response.url}" if str(response.url) != url else ""
+                    shown = redact_url(str(response.url))
+                    where = f" from {shown}" if str(response.url) != url else ""
                     raise FetchError(
                         f"HTTP {status} {response.reason_phrase}{where}; check the source's url"
                     )
@@ -177,6 +205,14 @@ class HttpClient:
                 return status, str(response.url), dict(response.headers), body
         except httpx.TooManyRedirects as exc:
             raise FetchError(f"more than {MAX_REDIRECTS} redirects; check the url") from exc
+        except httpx.UnsupportedProtocol as exc:
+            # httpx raises this for the first URL too, but config accepts only http(s):
+            # here it is a redirect that led elsewhere (file://, ftp://, …). Not retried.
+            scheme = exc.request.url.scheme if _has_request(exc) else "another"
+            raise FetchError(
+                f"a redirect led to a {scheme}:// URL; digest fetches only http:// and "
+                "https://, check the source's url"
+            ) from None
         except httpx.TimeoutException:
             raise _Retry(f"no answer within {self.timeout:g} s (timeout)") from None
         except httpx.RemoteProtocolError as exc:
@@ -185,6 +221,13 @@ class HttpClient:
             ) from None
         except httpx.TransportError as exc:
             raise _Retry(f"cannot connect ({exc or type(exc).__name__})") from None
+        except HTTPX_ERRORS as exc:
+            # An invalid URL (from the config or a redirect), a decoding error, …: the
+            # same request would fail the same way again.
+            reason = str(exc) or type(exc).__name__
+            raise FetchError(
+                f"the request cannot be made ({reason}); check the source's url"
+            ) from None
 
     def _read(self, response: httpx.Response, deadline: float) -> bytes:
         """The body, streamed: refused past ``max_bytes`` or past the deadline."""
@@ -207,6 +250,14 @@ class HttpClient:
             f"the answer is too big ({what}; fetch.max_bytes is {self.max_bytes:,}); "
             "raise fetch.max_bytes if this source is really that large"
         )
+
+
+def _has_request(exc: httpx.RequestError) -> bool:
+    try:
+        exc.request  # noqa: B018 (httpx raises RuntimeError when it has none)
+    except RuntimeError:
+        return False
+    return True
 
 
 def _utcnow() -> dt.datetime:

@@ -7,7 +7,9 @@ listing expected, and save the raw body as ``INBOX/DAY.NAME.SUFFIX`` (written wh
 mode 0600). Ingest stays the one way into the store, and the saved file is the record
 of what was received. Nothing is saved for a 304 or for a body identical to the last
 one saved. A source that fails is one :class:`FetchResult` with a one-line message; the
-other sources go on.
+other sources go on. Each result is handed to ``on_result`` as soon as its source is
+done (the CLI prints it then). URLs in results and messages are redacted
+(:func:`~.urls.redact_url`): a password in a source URL never reaches a report.
 
 Imports only :mod:`digest.errors`, :mod:`digest.files`, :mod:`digest.progress` and its
 own package (config for
@@ -19,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from email.utils import parseaddr
 from pathlib import Path
@@ -29,9 +32,10 @@ import httpx
 from ..errors import FetchError
 from ..files import make_private_dir, write_atomically
 from ..progress import NO_PROGRESS, Progress
-from .client import HttpClient, Pacer
-from .kinds import SOURCE_KINDS, check_body
+from .client import HTTPX_ERRORS, HttpClient, Pacer
+from .kinds import SOURCE_KINDS, check_body, is_empty_listing
 from .state import FetchLock, SourceState, StateFile
+from .urls import redact_text, redact_url
 
 if TYPE_CHECKING:
     from ..config import Config, SourceConfig
@@ -44,8 +48,9 @@ SAVED, NOT_MODIFIED, UNCHANGED, FAILED = "saved", "not-modified", "unchanged", "
 @dataclass(frozen=True)
 class FetchResult:
     """What happened to one source: ``status`` is ``saved`` (``path`` is the new inbox
-    file, ``size`` its bytes), ``not-modified`` (a 304), ``unchanged`` (the same body as
-    the last one saved) or ``failed`` (``message`` says why, in one line)."""
+    file, ``size`` its bytes; ``empty`` when it lists no paper), ``not-modified`` (a 304),
+    ``unchanged`` (the same body as the last one saved) or ``failed`` (``message`` says
+    why, in one line). ``url`` is the URL asked for, redacted."""
 
     source: str
     kind: str
@@ -56,6 +61,7 @@ class FetchResult:
     http_status: int | None = None
     attempts: int = 0
     message: str = ""
+    empty: bool = False
 
     @property
     def failed(self) -> bool:
@@ -83,6 +89,7 @@ def make_client(config: Config, *, pacer: Pacer | None = None) -> HttpClient:
         retries=f.retries,
         backoff_seconds=f.backoff_seconds,
         max_wait_seconds=f.max_wait_seconds,
+        max_source_seconds=f.max_source_seconds,
         max_bytes=f.max_bytes,
         pacer=pacer if pacer is not None else Pacer(),
     )
@@ -90,7 +97,8 @@ def make_client(config: Config, *, pacer: Pacer | None = None) -> HttpClient:
 
 def request_url(source: SourceConfig, day: dt.date) -> str:
     """The URL asked for ``day``: ``source.url`` with its kind's query parameters added
-    (parameters already in the URL stay)."""
+    (the URL's other parameters stay; config refuses one the kind sets). Raises httpx's
+    ``InvalidURL`` for a URL httpx cannot parse."""
     params = SOURCE_KINDS[source.kind].params(source, day)
     return str(httpx.URL(source.url).copy_merge_params(params))
 
@@ -103,23 +111,25 @@ def fetch_sources(
     only: str | None = None,
     client: HttpClient | None = None,
     progress: Progress = NO_PROGRESS,
+    on_result: Callable[[FetchResult], None] | None = None,
 ) -> list[FetchResult]:
     """Fetch every configured source (or only the one named ``only``) for ``day`` into
     ``config.ingest.inbox``; one result per source, in config order.
 
-    ``progress`` shows which source is being fetched (the CLI's bar on a terminal).
+    ``progress`` shows which source is being fetched (the CLI's bar on a terminal);
+    ``on_result`` gets each result as soon as its source is done.
     Raises :class:`FetchError` when ``only`` names no source, when no source is
     configured, or when another fetch of this instance is running; a source that fails
     does not raise (its result says why).
     """
-    sources = list(config.sources)
+    sources = list(enumerate(config.sources, start=1))
     if not sources:
         raise FetchError(
             f"{config.path or 'config'}: no [[sources]] configured; add one "
             "(see the commented examples in config.toml) to fetch listings"
         )
     if only is not None:
-        sources = [s for s in sources if s.name == only]
+        sources = [(n, s) for n, s in sources if s.name == only]
         if not sources:
             names = ", ".join(s.name for s in config.sources)
             raise FetchError(f"no source named {only!r}; the sources are {names}")
@@ -131,10 +141,13 @@ def fetch_sources(
             make_private_dir(config.ingest.inbox)
             results = []
             with progress.step("fetching the sources", total=len(sources)) as advance:
-                for source in sources:
+                for n, source in sources:
                     advance(0, description=f"fetching {source.name}")
                     inbox = config.ingest.inbox
-                    results.append(_fetch_one(http, state, source, inbox, day=day, now=now))
+                    result = _fetch_one(http, state, source, n, inbox, day=day, now=now)
+                    results.append(result)
+                    if on_result is not None:
+                        on_result(result)
                     advance()
             return results
     finally:
@@ -146,49 +159,68 @@ def _fetch_one(
     http: HttpClient,
     state: StateFile,
     source: SourceConfig,
+    n: int,
     inbox: Path,
     *,
     day: dt.date,
     now: dt.datetime,
 ) -> FetchResult:
     kind = SOURCE_KINDS[source.kind]
-    url = request_url(source, day)
+    shown = redact_url(source.url)
+    try:
+        url = request_url(source, day)
+    except HTTPX_ERRORS as exc:  # config refuses such a URL; a Config built in code may not
+        return _failed(
+            source, shown, f"{source.name}: {shown}: not a usable URL ({exc}); fix sources[{n}].url"
+        )
+    shown = redact_url(url)
     known = state.get(source.name)
     checked = now.isoformat(timespec="seconds")
     try:
-        answer = http.get(url, known.conditional_headers(url))
+        answer = http.get(url, known.conditional_headers(shown))
     except FetchError as exc:
-        return _failed(source, url, f"{source.name}: {url}: {exc}")
+        return _failed(source, shown, f"{source.name}: {shown}: {exc}")
     base = FetchResult(
-        source.name, source.kind, url, "", http_status=answer.status, attempts=answer.attempts
+        source.name, source.kind, shown, "", http_status=answer.status, attempts=answer.attempts
     )
     if answer.status == 304:
-        _remember(state, source, known, url=url, checked=checked)
+        _remember(state, source, known, url=shown, checked=checked)
         return replace(base, status=NOT_MODIFIED)
     problem = check_body(kind, answer.body, answer.headers.get("content-type", ""))
     if problem is not None:
         return _failed(
             source,
-            url,
-            f"{source.name}: {answer.url}: {problem} (status {answer.status}); nothing saved, "
-            "check the source's url and kind",
+            shown,
+            f"{source.name}: {redact_url(answer.url)}: {problem} (status {answer.status}); "
+            f"nothing saved: the URL does not serve {kind.what}, check sources[{n}].url "
+            f"and sources[{n}].kind",
             http_status=answer.status,
         )
     sha = hashlib.sha256(answer.body).hexdigest()
     validators = (answer.headers.get("etag", ""), answer.headers.get("last-modified", ""))
     if sha == known.sha256:
-        _remember(state, source, known, url=url, checked=checked, validators=validators)
+        _remember(state, source, known, url=shown, checked=checked, validators=validators)
         return replace(base, status=UNCHANGED, size=len(answer.body))
     target = _free_name(inbox / f"{day.isoformat()}.{source.name}{kind.suffix}")
     try:
         write_atomically(target, answer.body)
     except OSError as exc:
-        return _failed(source, url, f"{source.name}: cannot write {target} ({exc.strerror or exc})")
+        return _failed(
+            source, shown, f"{source.name}: cannot write {target} ({exc.strerror or exc})"
+        )
     _remember(
-        state, source, known, url=url, checked=checked, validators=validators, sha=sha, saved=target
+        state,
+        source,
+        known,
+        url=shown,
+        checked=checked,
+        validators=validators,
+        sha=sha,
+        saved=target,
     )
     log.info("%s: saved %s (%d bytes)", source.name, target, len(answer.body))
-    return replace(base, status=SAVED, path=str(target), size=len(answer.body))
+    empty = is_empty_listing(kind, answer.body)
+    return replace(base, status=SAVED, path=str(target), size=len(answer.body), empty=empty)
 
 
 def _remember(
@@ -221,6 +253,7 @@ def _remember(
 def _failed(
     source: SourceConfig, url: str, message: str, *, http_status: int | None = None
 ) -> FetchResult:
+    message = redact_text(message, source.url)  # an exception may quote the URL whole
     log.info("%s", message)  # the caller reports it: the CLI prints it, the scheduler logs it
     return FetchResult(
         source.name, source.kind, url, FAILED, http_status=http_status, message=message

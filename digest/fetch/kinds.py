@@ -90,9 +90,46 @@ SOURCE_KINDS: Mapping[str, SourceKind] = MappingProxyType(
     }
 )
 
+# detect_format's closing advice, for `digest ingest` users; fetch has no --format.
+INGEST_ADVICE = "; pass --format"
 _HTML = re.compile(
     rb"\A(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)[\s>]", re.I | re.S
 )
+
+
+def has_doctype(body: bytes) -> bool:
+    """Whether the XML ``body`` declares a ``<!DOCTYPE>`` in its prolog (after a BOM, an
+    XML declaration, comments and processing instructions). One pass, linear time."""
+    at = _skip_space(body, 3 if body.startswith(b"\xef\xbb\xbf") else 0)
+    while body.startswith((b"<?", b"<!--"), at):
+        close = b"?>" if body.startswith(b"<?", at) else b"-->"
+        end = body.find(close, at)
+        if end < 0:
+            return False
+        at = _skip_space(body, end + len(close))
+    return body[at : at + 9].upper() == b"<!DOCTYPE"
+
+
+def _skip_space(body: bytes, at: int) -> int:
+    while at < len(body) and body[at] in b" \t\r\n":
+        at += 1
+    return at
+
+
+def is_empty_listing(kind: SourceKind, body: bytes) -> bool:
+    """Whether ``body`` (already passed by :func:`check_body`) lists no paper: a
+    daily-papers ``[]``, an RSS feed without ``<item>``, an Atom feed without ``<entry>``
+    (a holiday, or a weekend, has no announcement)."""
+    if kind.name == "daily-papers":
+        return body.strip().lstrip(b"\xef\xbb\xbf").strip() == b"[]"
+    tag = rb"<(?:\w+:)?item[\s>/]" if "rss" in kind.formats else rb"<(?:\w+:)?entry[\s>/]"
+    return re.search(tag, body) is None
+
+
+def reserved_params(kind: SourceKind, source: SourceConfig) -> tuple[str, ...]:
+    """The query parameters ``kind`` sets on ``source.url`` (a URL that has one already
+    would silently lose it, so the config refuses that)."""
+    return tuple(kind.params(source, dt.date(2000, 1, 1)))
 
 
 def check_body(kind: SourceKind, body: bytes, content_type: str) -> str | None:
@@ -102,13 +139,18 @@ def check_body(kind: SourceKind, body: bytes, content_type: str) -> str | None:
     array is a daily-papers listing of a day without papers."""
     if _HTML.match(body[:4096]) or content_type.split(";")[0].strip().lower() == "text/html":
         return f"the server sent an HTML page, not {kind.what}"
+    if kind.suffix == ".xml" and has_doctype(body):
+        # Entity definitions (billion laughs, external entities) live in the DOCTYPE, and
+        # ingest refuses such XML; arXiv's feeds never carry one.
+        return f"the answer is XML with a <!DOCTYPE> (entity definitions), not {kind.what}"
     text = body.decode("utf-8", errors="replace")
     if kind.name == "daily-papers" and text.strip().lstrip("\ufeff") == "[]":
         return None
     try:
         found = detect_format(text, source="")
     except ListingError as exc:
-        return f"not {kind.what}: {exc.reason}"
+        # detect_format's advice is ingest's (--format); fetch's caller adds its own.
+        return f"not {kind.what}: {exc.reason.partition(INGEST_ADVICE)[0]}"
     if found not in kind.formats:
         return f"not {kind.what}: the answer is {found}"
     return None
