@@ -349,8 +349,8 @@ def _deliver_one(
         return False
     content = composed.content(sub.id)
     result = ctx.renderer.render_digest(content, now=ctx.now())
-    message, picks = result.message, result.content.picks  # what fits in one email
-    if message is None:
+    data, picks = result.data, result.content.picks  # what fits in one email
+    if data is None:
         report.skipped += 1
         if not dry_run and row is not None:
             reason = f"{plural(candidates, 'candidate paper')}, none above the threshold"
@@ -365,7 +365,7 @@ def _deliver_one(
         claimed_by=claim,
         previous_claim=row.claimed_by,
         picks=[p for _, p in picks],
-        message_id=str(message["Message-ID"]),
+        message_id=result.message_id,
         run_id=report.run_id or 0,
         now=ctx.now(),
     )
@@ -376,7 +376,7 @@ def _deliver_one(
             return True
         report.already_done += 1  # another run took it (or the subscriber stopped)
         return True
-    outgoing = OutgoingMessage(message.as_bytes(), sender, sub.email, day)
+    outgoing = OutgoingMessage(data, sender, sub.email, day)
     try:
         receipt = ctx.transport.send(outgoing)
     except TransportError as exc:
