@@ -127,10 +127,18 @@ class LinkSigner:
                 "the link-signing secret is empty; set the environment variable named by "
                 "email.secret_env to a long random string"
             )
+        self._secret = secret
         self._serializers = {
             action: _UncompressedSerializer(secret, salt=_SALT_PREFIX + action)
             for action in ACTIONS
         }
+
+    def __reduce__(self) -> tuple[type[LinkSigner], tuple[str]]:
+        # Pickled for the daily run's render workers (digest.render.pool): rebuilt there.
+        return (LinkSigner, (self._secret,))
+
+    def __repr__(self) -> str:
+        return "LinkSigner(<secret>)"  # never the secret, in a log or a traceback
 
     def sign(
         self,

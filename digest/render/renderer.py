@@ -81,10 +81,16 @@ class Renderer:
         template_dir: Path | None = None,
         compile_mjml_once: bool = True,
     ) -> None:
+        self._args = (email, signer, template_dir, compile_mjml_once)
         self._templates = Templates(template_dir, compile_mjml_once=compile_mjml_once)
         self._messages = MessageBuilder(email)
         self._contexts = ContextBuilder(email, signer)
         self._smoke_test()
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Pickled for the render workers (see .pool): they load and compile the templates
+        # themselves from the same arguments.
+        return (_rebuild, self._args)
 
     def render(self, content: DigestContent, *, now: datetime.datetime) -> EmailMessage | None:
         """The digest as a multipart/alternative message, or None for a skipped quiet day.
@@ -192,6 +198,12 @@ class Renderer:
             self._templates.subject(context)
             self._templates.text(context)
             self._templates.html(context)
+
+
+def _rebuild(
+    email: EmailConfig, signer: LinkSigner, template_dir: Path | None, compile_mjml_once: bool
+) -> Renderer:
+    return Renderer(email, signer, template_dir=template_dir, compile_mjml_once=compile_mjml_once)
 
 
 def make_renderer(config: Config, *, secret: str | None = None) -> Renderer:
