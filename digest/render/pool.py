@@ -24,11 +24,11 @@ import multiprocessing
 import os
 import signal
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 
 from ..records import DigestContent
 from .renderer import RenderedDigest, Renderer
@@ -63,11 +63,13 @@ class RenderPool:
         self.window = workers * WINDOW_PER_WORKER
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["digest.render"])
+        # Only this process holds the writing end: the workers see EOF when it is gone.
+        self._alive_r, self._alive_w = context.Pipe(duplex=False)
         self._executor = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=context,
             initializer=_start_worker,
-            initargs=(renderer, os.getpid()),
+            initargs=(renderer, self._alive_r),
         )
 
     def __enter__(self) -> RenderPool:
@@ -79,6 +81,8 @@ class RenderPool:
     def close(self) -> None:
         """Stop the workers; work not yet started is dropped."""
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self._alive_w.close()
+        self._alive_r.close()
 
     def render(
         self, contents: Iterable[DigestContent], *, now: Callable[[], datetime.datetime]
@@ -133,25 +137,19 @@ def _rebuilt(content: DigestContent, done: _Rendered) -> RenderedDigest:
 _renderer: Renderer | None = None
 
 
-def _start_worker(renderer: Renderer, parent: int) -> None:
+def _start_worker(renderer: Renderer, alive: Connection) -> None:
     global _renderer
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent finishes and stops
     _renderer = renderer
-    threading.Thread(target=_exit_with, args=(parent, os.getppid()), daemon=True).start()
+    threading.Thread(target=_exit_with, args=(alive,), daemon=True).start()
 
 
-def _exit_with(run: int, forkserver: int) -> None:
-    """Exit once the run's process is gone (killed): nothing else would end a worker
-    waiting for work, since it holds both ends of its task queue. The forkserver that
-    started the worker exits with the run, so the worker's parent changes then."""
-    while True:
-        time.sleep(0.5)
-        try:
-            os.kill(run, 0)
-        except ProcessLookupError:
-            os._exit(0)
-        if os.getppid() != forkserver:
-            os._exit(0)
+def _exit_with(alive: Connection) -> None:
+    """Exit once the run's process is gone (even killed, even not yet reaped): nothing
+    else would end a worker waiting for work, since it holds both ends of its task queue,
+    and the forkserver lives as long as any worker does."""
+    alive.poll(None)  # the run never writes: this returns at EOF, when it has gone
+    os._exit(0)
 
 
 def _render_chunk(contents: list[DigestContent], now: datetime.datetime) -> list[_Rendered]:
