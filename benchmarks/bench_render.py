@@ -204,6 +204,7 @@ def main() -> None:
             subject = templates.subject(context).encode("utf-8")
             text = templates.text(context).encode("utf-8").replace(b"\n", b"\r\n")
             html = templates.html(context).encode("ascii", "xmlcharrefreplace")
+            html = html.replace(b"\n", b"\r\n")  # SMTP's line ends, as the real bytes have
             b"".join((FLOOR_HEADERS, subject, b"\r\n--b\r\n", text, b"\r\n--b\r\n", html))
 
     _, floor_cpu = _rates(floor, args.repeat, len(contexts))
