@@ -350,6 +350,7 @@ def main() -> None:
                 f"{figures['workers']:.0f} workers: {wall:.1f} s "
                 f"({figures['sent']:,.0f} sent, {figures['skipped']:,.0f} skipped, "
                 f"{figures['failed']:,.0f} failed; ranking {figures['compose_seconds']:.1f} s), "
+                f"CPU {figures['cpu_seconds']:.0f} s, "
                 f"CPU/wall {figures['cpu_seconds'] / figures['process_seconds']:.2f}, "
                 f"peak {figures['peak_mib']:.0f} MiB, {figures['sent'] / wall:,.0f} messages/s; "
                 f"floor {floor:.1f} s (ratio {wall / floor:.2f}); SMTP {rate:,.0f} messages/s"
@@ -358,6 +359,7 @@ def main() -> None:
     print(
         f"median of {len(runs)}: {n_subs:,} subscribers x {args.papers:,} papers: "
         f"run {statistics.median(walls):.1f} s, "
+        f"CPU {statistics.median(r['cpu_seconds'] for r in runs):.0f} s, "
         f"CPU/wall {statistics.median(r['cpu_seconds'] / r['process_seconds'] for r in runs):.2f}, "
         f"peak {statistics.median(r['peak_mib'] for r in runs):.0f} MiB (target < 2048), "
         f"{statistics.median(r['sent'] / r['seconds'] for r in runs):,.0f} messages/s; "

@@ -247,3 +247,20 @@ def test_sigkill_mid_batch_then_rerun_sends_each_digest_once(
     assert {row[1] for row in table(root, DIGESTS)} == {"sent"}
     statuses = table(root, "SELECT status FROM runs")
     assert statuses == ([("ok",)] * 2 if kill_at > SUBSCRIBERS else [("interrupted",), ("ok",)])
+
+
+def test_digest_run_workers_option_and_config_key(prepared: Config) -> None:
+    result = invoke(prepared.path, "run", "--date", DAY.isoformat(), "--workers", "2", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["sent"], report["status"]) == (SUBSCRIBERS, "ok")
+    assert len(outbox(prepared.path.parent)) == SUBSCRIBERS  # one file per message
+    refused = invoke(prepared.path, "run", "--workers", "-1")
+    assert refused.exit_code == 2 and "-1 is not in the range 0<=x<=64" in refused.output
+    config = prepared.path.read_text(encoding="utf-8").replace("workers = 0 ", "workers = -2 ")
+    prepared.path.write_text(config, encoding="utf-8")
+    bad = invoke(prepared.path, "run")
+    assert bad.exit_code != 0
+    assert "delivery.workers is -2; expected 0 (one per core) to 64 render processes" in (
+        bad.output
+    )
