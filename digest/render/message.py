@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import binascii
 import datetime
+import functools
 import hashlib
 import re
 from base64 import b64encode
@@ -199,8 +200,9 @@ def encode_html(html: str) -> bytes:
     return html.encode("ascii", "xmlcharrefreplace")
 
 
-def _text_part(body: str | bytes, subtype: str) -> bytes:
-    """One body part: its two MIME headers, a blank line and the encoded body (CRLF ends).
+def _text_part(body: str | bytes, subtype: str) -> tuple[bytes, bytes]:
+    """One body part: its two MIME headers and the blank line, and the encoded body (CRLF
+    line ends); two pieces, so the message is copied together once.
 
     7bit/8bit when every line fits SMTP's limit (the usual case, see break_lines): readable,
     no size overhead, and ~15x cheaper than quoted-printable for a 45 KB body.
@@ -217,8 +219,21 @@ def _text_part(body: str | bytes, subtype: str) -> bytes:
     else:
         cte = "quoted-printable"
         data = binascii.b2a_qp(data, istext=True)
-    head = f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: {cte}'
-    return head.encode("ascii") + CRLF + CRLF + _crlf(data)
+    return _PART_HEADS[subtype, cte], _crlf(data)
+
+
+_PART_HEADS = {
+    (subtype, cte): (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: {cte}\r\n\r\n'
+    ).encode("ascii")
+    for subtype in ("plain", "html")
+    for cte in ("7bit", "8bit", "quoted-printable")
+}
+
+
+@functools.lru_cache(maxsize=16)  # one run renders every message with one or a few `now`s
+def _date(now: datetime.datetime) -> str:
+    return format_datetime(now)
 
 
 def _header(name: str, value: str) -> bytes:
@@ -274,7 +289,7 @@ class MessageBuilder:
             ("From", self._from),
             ("To", format_address(sub.name, sub.email)),
             ("Subject", encode_header_text(subject)),
-            ("Date", format_datetime(now)),
+            ("Date", _date(now)),
             ("Message-ID", self.message_id(sub.id, digest_date)),
             ("List-Id", self._list_id),
             ("List-Unsubscribe", f"<{unsubscribe_url}>,\n <{self._mailto}>"),
@@ -288,9 +303,9 @@ class MessageBuilder:
                 *(_header(name, value) + CRLF for name, value in headers),
                 CRLF,
                 _DELIMITER + CRLF,
-                _text_part(text, "plain"),
+                *_text_part(text, "plain"),
                 CRLF + _DELIMITER + CRLF,
-                _text_part(html, "html"),
+                *_text_part(html, "html"),
                 CRLF + _DELIMITER + b"--" + CRLF,
             )
         )
