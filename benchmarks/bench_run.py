@@ -238,6 +238,7 @@ def measured_run(config_path: Path, workers: int) -> dict[str, float]:
     figures.update(
         process_seconds=wall,
         cpu_seconds=own + workers_cpu,
+        run_cpu_seconds=own,
         peak_mib=sampler.peak_bytes / 2**20,
     )
     return figures
@@ -350,7 +351,9 @@ def main() -> None:
                 f"{figures['workers']:.0f} workers: {wall:.1f} s "
                 f"({figures['sent']:,.0f} sent, {figures['skipped']:,.0f} skipped, "
                 f"{figures['failed']:,.0f} failed; ranking {figures['compose_seconds']:.1f} s), "
-                f"CPU {figures['cpu_seconds']:.0f} s, "
+                f"CPU {figures['cpu_seconds']:.0f} s "
+                f"(run process {figures['run_cpu_seconds']:.0f} s, workers "
+                f"{figures['cpu_seconds'] - figures['run_cpu_seconds']:.0f} s), "
                 f"CPU/wall {figures['cpu_seconds'] / figures['process_seconds']:.2f}, "
                 f"peak {figures['peak_mib']:.0f} MiB, {figures['sent'] / wall:,.0f} messages/s; "
                 f"floor {floor:.1f} s (ratio {wall / floor:.2f}); SMTP {rate:,.0f} messages/s"
