@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import ListingError
 from ..records import ListingStream, PaperRecord, ParsedListing
-from .ids import ABS_URL, arxiv_id_from
+from .ids import ABS_URL, arxiv_id_from, arxiv_version_from
 from .json_fields import (
     FieldProblem,
     array_item_line,
@@ -127,4 +127,5 @@ def _plain_record(item: Any) -> PaperRecord:
         published=published_day,
         upvotes=upvotes(item.get("upvotes"), '"upvotes"'),
         categories=categories(item.get("categories")),
+        version=arxiv_version_from(record_id if id_arxiv_id else url or "") if arxiv_id else None,
     )

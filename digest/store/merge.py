@@ -1,11 +1,14 @@
 """Paper identity and the merge of a listing's records into stored papers: pure code.
 
 Owns how a record gets its paper id (arXiv id, else the listing's own id, else a hash of
-the normalized title), which stored paper a record is (its id, else its title: never a
-paper with a different arXiv id, and never one of several papers sharing the title), how a
-repeat fills in a stored paper, and the counts of new, updated, duplicate and ambiguous
-records. Rows are plain dicts keyed by the ``papers`` columns; there
-is no SQL here (:mod:`digest.store.papers` reads and writes them).
+the normalized title), which stored paper a record is (its id, else any title the paper
+was seen under: never a paper with a different arXiv id, and never one of several papers
+sharing the title), how a repeat fills in a stored paper (a newer arXiv version replaces
+title, abstract and authors; an older one changes nothing), whether a new paper is new
+(arXiv's announce types: a replacement of a paper never seen is an old paper, stored but
+never a candidate) and the counts of new, updated, duplicate and ambiguous records. Rows
+are plain dicts keyed by the ``papers`` columns; there is no SQL here
+(:mod:`digest.store.papers` reads and writes them).
 
 May import: the standard library, :mod:`digest.sources` (identity helpers) and
 :mod:`digest.records`. Nothing else from the store.
@@ -19,8 +22,8 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring
 from typing import Any
 
-from ..records import PaperRecord
-from ..sources import arxiv_id_from, normalize_title
+from ..records import REPLACEMENT_TYPES, PaperRecord
+from ..sources import arxiv_id_from, arxiv_id_month, normalize_title
 
 ID_KIND_RANK = {"title": 0, "source": 1, "arxiv": 2}
 
@@ -37,9 +40,23 @@ PAPER_COLUMNS = (
     "categories",
     "first_seen",
     "updated_at",
+    "version",
+    "is_new",
 )
 # What a repeat can change in a stored paper (its id changes through a rename first).
-UPDATED_COLUMNS = ("authors", "url", "published", "upvotes", "categories", "updated_at")
+UPDATED_COLUMNS = (
+    "authors",
+    "url",
+    "published",
+    "upvotes",
+    "categories",
+    "version",
+    "is_new",
+    "updated_at",
+)
+# What a newer version changes besides: written apart, because a change of title or
+# abstract re-indexes the paper for full-text search (schema's papers_au trigger).
+TEXT_COLUMNS = ("title", "abstract", "title_key")
 
 
 @dataclass(frozen=True)
@@ -102,12 +119,18 @@ class Merge:
     changes is in :attr:`dirty` (or :attr:`renames`) to be updated.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, cross_lists: bool = True) -> None:
+        # Whether a cross-list (announce type "cross") of a paper never seen is a new paper.
+        self.cross_lists = cross_lists
         self.rows_by_id: dict[str, dict[str, Any]] = {}
-        # Rows by normalized title: several papers (different arXiv ids) may share one.
+        # Rows by the key of every title they were seen under: several papers (different
+        # arXiv ids) may share one.
         self.rows_by_key: dict[str, list[dict[str, Any]]] = {}
         self.renames: list[tuple[str, tuple[str, str]]] = []
         self.dirty: dict[int, dict[str, Any]] = {}  # written rows to update, by identity
+        self.retitled: dict[int, dict[str, Any]] = {}  # written rows whose text changed
+        self.new_titles: list[tuple[dict[str, Any], str, str]] = []  # (row, key, title)
+        self.old_papers = 0  # new rows that are old papers (replacements): not candidates
         self.placements: list[tuple[dict[str, Any], int]] = []
         self.created = 0
         self.updated = 0
@@ -117,15 +140,27 @@ class Merge:
         self._unwritten: list[dict[str, Any]] = []
         self._unwritten_ids: set[int] = set()
 
-    def learn(self, stored: list[dict[str, Any]], *, created_here: bool = False) -> None:
-        """Remember rows read from the database; ``created_here``: rows this listing created
-        in an earlier chunk (a later record that changes one counts as a duplicate, not as
-        an update). One already in memory under its id is the same paper: keep ours."""
+    def learn(
+        self,
+        stored: list[dict[str, Any]],
+        *,
+        titles: Iterable[tuple[str, str]] = (),
+        created_here: bool = False,
+    ) -> None:
+        """Remember rows read from the database, and ``titles``, (paper id, title key)
+        pairs of their other titles; ``created_here``: rows this listing created in an
+        earlier chunk (a later record that changes one counts as a duplicate, not as an
+        update). One already in memory under its id is the same paper: keep ours."""
         for row in stored:
             if row["id"] not in self.rows_by_id:
+                row["_keys"] = set()
                 self._index(row)
                 if created_here:
                     self._created_here.add(id(row))
+        for paper_id, key in titles:
+            known = self.rows_by_id.get(paper_id)
+            if known is not None:
+                self._index_title(known, key)
 
     def learn_aliases(self, aliases: Iterable[tuple[str, str]]) -> None:
         """Remember ids renamed earlier in this listing: (old id, the paper's id now)."""
@@ -140,7 +175,15 @@ class Merge:
 
     def _index(self, row: dict[str, Any]) -> None:
         self.rows_by_id[row["id"]] = row
-        self.rows_by_key.setdefault(row["title_key"], []).append(row)
+        self._index_title(row, row["title_key"])
+
+    def _index_title(self, row: dict[str, Any], key: str) -> bool:
+        """File ``row`` under the title key ``key``; whether the key was new to it."""
+        if key in row["_keys"]:
+            return False
+        row["_keys"].add(key)
+        self.rows_by_key.setdefault(key, []).append(row)
+        return True
 
     def take_new_rows(self) -> list[dict[str, Any]]:
         """Rows created since the last call; from now on they count as written."""
@@ -165,6 +208,20 @@ class Merge:
             return candidates if len(candidates) == 1 else []
         return candidates
 
+    def _announced_new(self, record: PaperRecord) -> bool:
+        """Whether arXiv announced the record as a new paper: ``new``, or ``cross`` when
+        cross-lists are wanted."""
+        return record.announce_type == "new" or (
+            record.announce_type == "cross" and self.cross_lists
+        )
+
+    def _is_old_paper(self, record: PaperRecord) -> bool:
+        """Whether a record of a paper never seen is an old paper (not a candidate): a
+        replacement, or a cross-list when they are not wanted."""
+        return record.announce_type in REPLACEMENT_TYPES or (
+            record.announce_type == "cross" and not self.cross_lists
+        )
+
     def add(self, item: Identified, position: int, *, first_seen: str, now: str) -> None:
         """Fold one record in: a new row, or a repeat of a known one. A record without an
         arXiv id whose title names several papers is counted in :attr:`ambiguous` and left
@@ -176,6 +233,7 @@ class Merge:
         row = same[0] if same else None
         rec = item.record
         if row is None:
+            old_paper = self._is_old_paper(rec)
             row = {
                 "id": item.id,
                 "id_kind": item.id_kind,
@@ -184,13 +242,20 @@ class Merge:
                 "title_key": item.title_key,
                 "authors": json_list(rec.authors),
                 "url": rec.url,
-                "published": rec.published,
+                # The paper's own date; where the record has none, the month of its id.
+                "published": rec.published
+                or (arxiv_id_month(item.id) if item.id_kind == "arxiv" else None),
                 "upvotes": rec.upvotes,
                 "categories": json_list(rec.categories),
                 "first_seen": first_seen,
                 "updated_at": now,
+                "version": rec.version,
+                "is_new": 0 if old_paper else 1,
+                "_keys": set(),
             }
             self._index(row)
+            self.new_titles.append((row, item.title_key, rec.title))
+            self.old_papers += old_paper
             self._unwritten.append(row)
             self._unwritten_ids.add(id(row))
             self._created_here.add(id(row))
@@ -198,7 +263,9 @@ class Merge:
             self.placements.append((row, position))
             return
         self.placements.append((row, position))
-        changed = self._fill_in(row, item)
+        if self._index_title(row, item.title_key):
+            self.new_titles.append((row, item.title_key, rec.title))
+        changed = self._fill_in(row, item, first_seen=first_seen)
         if changed:
             row["updated_at"] = now
             if id(row) not in self._unwritten_ids:
@@ -210,9 +277,16 @@ class Merge:
         else:
             self.duplicates += 1
 
-    def _fill_in(self, row: dict[str, Any], item: Identified) -> bool:
+    def _fill_in(self, row: dict[str, Any], item: Identified, *, first_seen: str) -> bool:
         rec = item.record
-        changed = False
+        if rec.version is not None and row["version"] is not None and rec.version < row["version"]:
+            return False  # an older version, arriving late, changes nothing
+        changed = self._take_newer_version(row, item)
+        if not row["is_new"] and self._announced_new(rec) and row["first_seen"] == first_seen:
+            # Stored today as an old paper (say, an unwanted cross-list) and announced as
+            # new by another listing of the same day: new after all.
+            row["is_new"] = 1
+            changed = True
         if ID_KIND_RANK[item.id_kind] > ID_KIND_RANK[row["id_kind"]] and (
             item.id not in self.rows_by_id
         ):
@@ -238,3 +312,22 @@ class Merge:
             row["upvotes"] = rec.upvotes
             changed = True
         return changed
+
+    def _take_newer_version(self, row: dict[str, Any], item: Identified) -> bool:
+        """A record of a newer arXiv version than the row's replaces its title, abstract
+        and authors; whether anything changed. A row of no known version (its listings
+        named none) takes the record's version and keeps its text, which may be as new."""
+        rec = item.record
+        if rec.version is None or (row["version"] is not None and rec.version <= row["version"]):
+            return False
+        known, row["version"] = row["version"], rec.version
+        if known is None:
+            return True
+        if (rec.title, rec.abstract) != (row["title"], row["abstract"]):
+            row["title"], row["abstract"] = rec.title, rec.abstract
+            row["title_key"] = item.title_key
+            if id(row) not in self._unwritten_ids:
+                self.retitled[id(row)] = row
+        if rec.authors:
+            row["authors"] = json_list(rec.authors)
+        return True

@@ -20,9 +20,7 @@ import fcntl
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as futures_wait
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +31,16 @@ from ..errors import AlreadyIngestedError, NotFoundError, StoreError
 from ..records import Paper, PaperRecord, paper_text
 from ..sources import arxiv_id_from, normalize_title
 from .db import StoreBase, day_text, in_chunks, stamp
-from .merge import PAPER_COLUMNS, UPDATED_COLUMNS, Merge, chunks, identify, paper_values
+from .fts_indexer import BackgroundIndexer
+from .merge import (
+    PAPER_COLUMNS,
+    TEXT_COLUMNS,
+    UPDATED_COLUMNS,
+    Merge,
+    chunks,
+    identify,
+    paper_values,
+)
 from .schema import FTS_INSERT_TRIGGER, VISIBLE
 
 _INGEST_CHUNK = 5000  # records identified, looked up, merged and written in one transaction
@@ -63,6 +70,9 @@ class IngestCounts:
     duplicates: int
     # Records without an arXiv id whose title names several stored papers: left out.
     ambiguous: int = 0
+    # Of ``new``: old papers first seen as a replacement (or an unwanted cross-list),
+    # stored for reference and never candidates.
+    old_papers: int = 0
 
 
 @dataclass(frozen=True)
@@ -173,14 +183,19 @@ class PaperStore(StoreBase):
         *,
         first_seen: dt.date,
         now: dt.datetime,
+        cross_lists: bool = True,
     ) -> IngestCounts:
         """Store one listing and its papers, deduplicating papers; all or nothing.
 
-        A record is the same paper as a stored one when their ids match, else when their
-        normalized titles do, except that two different arXiv ids are two papers; a
-        record without an arXiv id whose title names several papers is left out and
-        counted as ambiguous. A repeat keeps ``first_seen``, fills in what was missing (a better id,
-        authors, url, published, categories) and takes the latest upvotes.
+        A record is the same paper as a stored one when their ids match, else when its
+        normalized title is one the paper was seen under (``paper_titles``), except that
+        two different arXiv ids are two papers; a record without an arXiv id whose title
+        names several papers is left out and counted as ambiguous. A repeat keeps
+        ``first_seen``, fills in what was missing (a better id, authors, url, published,
+        categories) and takes the latest upvotes; a newer arXiv version replaces title,
+        abstract and authors, and an older one changes nothing. A paper never seen that
+        arXiv announces as a replacement (or as a cross-list, when ``cross_lists`` is
+        false) is stored as an old paper, never a candidate (see :mod:`.merge`).
 
         Records are taken in chunks, each identified, looked up, merged and written in a
         transaction of its own, so no write transaction lasts more than about a second
@@ -195,7 +210,7 @@ class PaperStore(StoreBase):
 
         Each chunk's new papers go into the full-text index on a helper thread, in a
         transaction of their own, while the next chunk is parsed (see
-        :class:`_BackgroundIndexer`). Holds :meth:`ingest_lock`.
+        :class:`BackgroundIndexer`). Holds :meth:`ingest_lock`.
         """
         with self.ingest_lock():
             self.discard_staged()  # what a crashed ingest left
@@ -203,8 +218,14 @@ class PaperStore(StoreBase):
             if already is not None:
                 raise AlreadyIngestedError(f"{listing.path}: already ingested (as {already.path})")
             try:
-                with _BackgroundIndexer(self._index_staged) as indexer:
-                    counts = self._stage(records, indexer, first_seen=first_seen, now=now)
+                with BackgroundIndexer(self._index_staged) as indexer:
+                    counts = self._stage(
+                        records,
+                        indexer,
+                        first_seen=first_seen,
+                        now=now,
+                        cross_lists=cross_lists,
+                    )
                 return self._publish(listing, counts, now=now)
             except BaseException:
                 self.discard_staged()
@@ -213,27 +234,28 @@ class PaperStore(StoreBase):
     def _stage(
         self,
         records: Iterable[PaperRecord],
-        indexer: _BackgroundIndexer,
+        indexer: BackgroundIndexer,
         *,
         first_seen: dt.date,
         now: dt.datetime,
+        cross_lists: bool,
     ) -> IngestCounts:
         """Write the records chunk by chunk as staged papers and placements."""
         conn = self.db.conn
         first_seen_text, now_text = day_text(first_seen), stamp(now)
-        position = created = updated = duplicates = ambiguous = 0
+        position = created = updated = duplicates = ambiguous = old_papers = 0
         # Reading a chunk runs the parser (records is a lazy stream), which overlaps the
         # indexing of the chunk before it.
         for chunk in chunks(records, _INGEST_CHUNK):
             prepared = [identify(record) for record in chunk]
             indexer.wait()  # the connection is ours again
             with self.transaction():
-                merge = Merge()
+                merge = Merge(cross_lists=cross_lists)
                 ids = {p.id for p in prepared}
                 keys = {p.title_key for p in prepared}
-                published, staged, aliases = self._papers_matching(ids, keys)
+                published, staged, aliases, titles = self._papers_matching(ids, keys)
                 merge.learn(staged, created_here=True)
-                merge.learn(published)
+                merge.learn(published, titles=titles)
                 merge.learn_aliases(aliases)
                 for item in prepared:
                     merge.add(item, position, first_seen=first_seen_text, now=now_text)
@@ -262,7 +284,14 @@ class PaperStore(StoreBase):
                     "INSERT OR IGNORE INTO staged_placements (paper_id, position) VALUES (?, ?)",
                     [(row["id"], pos) for row, pos in merge.placements],
                 )
+                # Every title a paper is seen under names it from now on.
+                conn.executemany(
+                    "INSERT OR IGNORE INTO paper_titles (paper_id, title_key, title) "
+                    "VALUES (?, ?, ?)",
+                    [(row["id"], key, title) for row, key, title in merge.new_titles],
+                )
             created += merge.created
+            old_papers += merge.old_papers
             updated += merge.updated
             duplicates += merge.duplicates
             ambiguous += merge.ambiguous
@@ -275,6 +304,7 @@ class PaperStore(StoreBase):
             updated=updated,
             duplicates=duplicates,
             ambiguous=ambiguous,
+            old_papers=old_papers,
         )
 
     def _publish(
@@ -350,20 +380,29 @@ class PaperStore(StoreBase):
         (last,) = self.db.conn.execute("SELECT coalesce(max(rowid), 0) FROM papers").fetchone()
         return int(last)
 
-    def _papers_matching(
-        self, ids: set[str], keys: set[str]
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[tuple[str, str]]]:
-        """Stored rows with one of ``ids`` or ``keys`` (or renamed from one of ``ids``
-        earlier in this ingest): (published, staged, [(old id, id)])."""
+    def _papers_matching(self, ids: set[str], keys: set[str]) -> tuple[
+        list[dict[str, Any]],
+        list[dict[str, Any]],
+        list[tuple[str, str]],
+        list[tuple[str, str]],
+    ]:
+        """Stored rows with one of ``ids``, or seen under a title of one of ``keys`` (or
+        renamed from one of ``ids`` earlier in this ingest): (published, staged,
+        [(old id, id)], [(paper id, title key)] of those titles). Index lookups only."""
         found: dict[str, dict[str, Any]] = {}
         aliases: list[tuple[str, str]] = []
+        titles: list[tuple[str, str]] = []
+        for chunk, marks in in_chunks(sorted(keys)):
+            titles += self.db.execute(
+                f"SELECT paper_id, title_key FROM paper_titles WHERE title_key IN ({marks})",
+                chunk,
+            ).fetchall()
         staged = "p.rowid IN (SELECT paper_rowid FROM staged_papers) AS _staged"
-        for column, values in (("id", sorted(ids)), ("title_key", sorted(keys))):
-            for chunk, marks in in_chunks(values):
-                for row in self.db.query(
-                    f"SELECT p.*, {staged} FROM papers p WHERE {column} IN ({marks})", chunk
-                ):
-                    found[row["id"]] = dict(row)
+        for chunk, marks in in_chunks(sorted(ids | {paper_id for paper_id, _ in titles})):
+            for row in self.db.query(
+                f"SELECT p.*, {staged} FROM papers p WHERE id IN ({marks})", chunk
+            ):
+                found[row["id"]] = dict(row)
         for chunk, marks in in_chunks(sorted(ids)):
             for row in self.db.query(
                 f"SELECT a.old_id AS _old_id, p.*, {staged} FROM staged_aliases a "
@@ -377,7 +416,7 @@ class PaperStore(StoreBase):
         staged_rows: list[dict[str, Any]] = []
         for row in found.values():
             (staged_rows if row.pop("_staged") else published).append(row)
-        return published, staged_rows, aliases
+        return published, staged_rows, aliases, titles
 
     def _write_changes(self, merge: Merge) -> None:
         """Renames, then field updates, of rows written before this listing or earlier in
@@ -386,12 +425,13 @@ class PaperStore(StoreBase):
         for old_id, new_id in merge.renames:
             # ON UPDATE CASCADE carries the new id into paper_listings and friends.
             conn.execute("UPDATE papers SET id = ?, id_kind = ? WHERE id = ?", [*new_id, old_id])
-        if merge.dirty:
-            sets = ", ".join(f"{c} = ?" for c in UPDATED_COLUMNS)
-            conn.executemany(
-                f"UPDATE papers SET {sets} WHERE id = ?",
-                [(*(r[c] for c in UPDATED_COLUMNS), r["id"]) for r in merge.dirty.values()],
-            )
+        for columns, rows in ((UPDATED_COLUMNS, merge.dirty), (TEXT_COLUMNS, merge.retitled)):
+            if rows:
+                sets = ", ".join(f"{c} = ?" for c in columns)
+                conn.executemany(
+                    f"UPDATE papers SET {sets} WHERE id = ?",
+                    [(*(r[c] for c in columns), r["id"]) for r in rows.values()],
+                )
 
     # --- listings -------------------------------------------------------------------------
 
@@ -443,9 +483,11 @@ class PaperStore(StoreBase):
         since: dt.date | None = None,
         until: dt.date | None = None,
         limit: int | None = None,
+        new_only: bool = False,
     ) -> list[Paper]:
-        """Papers first seen in [since, until] (both optional), newest first."""
-        clauses, args = [], []
+        """Papers first seen in [since, until] (both optional), newest first; ``new_only``:
+        leave out old papers (first seen as a replacement), which are never candidates."""
+        clauses, args = (["p.is_new = 1"] if new_only else []), []
         if since:
             clauses.append("p.first_seen >= ?")  # YYYY-MM-DD compares as text correctly
             args.append(day_text(since))
@@ -479,9 +521,12 @@ class PaperStore(StoreBase):
         raise NotFoundError(f"no paper with id {paper_id!r}; try `digest papers search`")
 
     def paper_by_title(self, title: str) -> Paper | None:
-        """The paper whose normalized title equals that of ``title``; ``None`` when no
-        paper or several (different arXiv ids) have it."""
-        rows = self._papers("WHERE p.title_key = ?", [normalize_title(title)])
+        """The paper seen under a title whose normalized form equals that of ``title``;
+        ``None`` when no paper or several (different arXiv ids) have it."""
+        rows = self._papers(
+            "WHERE p.id IN (SELECT paper_id FROM paper_titles WHERE title_key = ?)",
+            [normalize_title(title)],
+        )
         return rows[0] if len(rows) == 1 else None
 
     def paper_exists(self, paper_id: str) -> bool:
@@ -516,10 +561,11 @@ class PaperStore(StoreBase):
             raise StoreError(f"cannot search for {query!r}: {exc}") from exc
 
     def new_paper_count(self, day: dt.date) -> int:
-        """Papers first seen on ``day``."""
+        """New papers (not old ones first seen as replacements) first seen on ``day``."""
         return int(
             self.db.execute(
-                f"SELECT count(*) FROM papers p WHERE first_seen = ? AND {VISIBLE}",
+                "SELECT count(*) FROM papers p WHERE first_seen = ? AND is_new = 1 "
+                f"AND {VISIBLE}",
                 [day_text(day)],
             ).fetchone()[0]
         )
@@ -529,46 +575,10 @@ class PaperStore(StoreBase):
         if limit <= 0:
             return []
         return self._papers(
-            "WHERE p.first_seen = ? AND p.upvotes IS NOT NULL AND p.upvotes > 0 "
+            "WHERE p.first_seen = ? AND p.is_new = 1 AND p.upvotes IS NOT NULL AND p.upvotes > 0 "
             f"ORDER BY p.upvotes DESC, p.rowid LIMIT {int(limit)}",
             [day_text(day)],
         )
 
     def _papers(self, clause: str, args: Sequence[Any]) -> list[Paper]:
         return select_papers(self.db, clause, args)
-
-
-class _BackgroundIndexer:
-    """Indexes (FTS5) each chunk's new papers on a helper thread, in a transaction of its
-    own, while the ingest parses the next chunk: SQLite tokenizes without holding Python's
-    GIL, so the two run at once on two cores. One thread at a time uses the connection:
-    the ingest calls :meth:`wait` before it touches it again, and leaving the block waits
-    too (also on an error, before the staged papers are discarded)."""
-
-    def __init__(self, index: Callable[[], None]) -> None:
-        self._index = index
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-fts")
-        self._pending: Future[None] | None = None
-
-    def __enter__(self) -> _BackgroundIndexer:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        try:
-            if exc_info[0] is None:
-                self.wait()
-            elif self._pending is not None:
-                futures_wait([self._pending])  # its error, if any, is not the one to report
-        finally:
-            self._pool.shutdown()
-
-    def index_new_papers(self) -> None:
-        """Start indexing the staged papers not indexed yet."""
-        self.wait()
-        self._pending = self._pool.submit(self._index)
-
-    def wait(self) -> None:
-        """Until the indexing started last has finished; raises its error."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()

@@ -319,6 +319,30 @@ def _m011_titles_not_unique(db: sqlite_utils.Database) -> None:
     db.conn.execute("CREATE INDEX papers_title_key ON papers (title_key)")
 
 
+def _m012_versions_titles_announcements(db: sqlite_utils.Database) -> None:
+    # Issue 12: a paper keeps one row across its arXiv versions and titles. ``version`` is
+    # the newest arXiv version seen (NULL: never said); ``is_new`` is 0 for a paper first
+    # seen as a replacement of an older paper (or an unwanted cross-list), which is stored
+    # for reference and never a candidate. ``paper_titles`` holds every title a paper was
+    # seen under (its key as normalize_title makes it): title-only records match any of
+    # them. A paper's rows go with it (renamed or deleted, e.g. a failed ingest's papers).
+    for statement in (
+        "ALTER TABLE papers ADD COLUMN version INTEGER",
+        "ALTER TABLE papers ADD COLUMN is_new INTEGER NOT NULL DEFAULT 1",
+        """CREATE TABLE paper_titles (
+            paper_id TEXT NOT NULL
+                REFERENCES papers (id) ON UPDATE CASCADE ON DELETE CASCADE,
+            title_key TEXT NOT NULL,
+            title TEXT NOT NULL,
+            PRIMARY KEY (paper_id, title_key)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX paper_titles_key ON paper_titles (title_key)",
+        "INSERT INTO paper_titles (paper_id, title_key, title) "
+        "SELECT id, title_key, title FROM papers",
+    ):
+        db.execute(statement)
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_papers_and_listings", _m001_papers_and_listings),
     ("002_subscribers_profiles_feedback_sends", _m002_subscribers),
@@ -331,6 +355,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("009_subscriber_status_changes", _m009_subscriber_status_changes),
     ("010_staged_ingest", _m010_staged_ingest),
     ("011_titles_not_unique", _m011_titles_not_unique),
+    ("012_versions_titles_announcements", _m012_versions_titles_announcements),
 )
 
 
