@@ -48,6 +48,9 @@ class StoreConfig:
 @dataclass(frozen=True)
 class IngestConfig:
     inbox: Path = Path("inbox")
+    # Whether an arXiv cross-list ("Announce Type: cross") of a paper never seen is a new
+    # paper (a candidate); false stores it as an old paper, for reference only.
+    cross_lists: bool = True
 
 
 @dataclass(frozen=True)

@@ -232,9 +232,18 @@ def _ingest_inbox(
                 "in the inbox (not ingested: dry run)"
             )
         return
-    for result in ingest_inbox(store, inbox, today=run_day, now=ctx.now(), progress=ctx.progress):
+    for result in ingest_inbox(
+        store,
+        inbox,
+        today=run_day,
+        now=ctx.now(),
+        progress=ctx.progress,
+        cross_lists=config.ingest.cross_lists,
+    ):
         if result.status == "ingested":
             report.listings_ingested += 1
+            if result.note:
+                report.notes.append(result.note)
         elif result.failed:
             report.notes.append(f"listing failed: {result.message}")
 

@@ -131,6 +131,7 @@ class Merge:
         self.retitled: dict[int, dict[str, Any]] = {}  # written rows whose text changed
         self.new_titles: list[tuple[dict[str, Any], str, str]] = []  # (row, key, title)
         self.old_papers = 0  # new rows that are old papers (replacements): not candidates
+        self.revised = 0  # records that brought a newer version of a stored paper
         self.placements: list[tuple[dict[str, Any], int]] = []
         self.created = 0
         self.updated = 0
@@ -323,6 +324,7 @@ class Merge:
         known, row["version"] = row["version"], rec.version
         if known is None:
             return True
+        self.revised += 1
         if (rec.title, rec.abstract) != (row["title"], row["abstract"]):
             row["title"], row["abstract"] = rec.title, rec.abstract
             row["title_key"] = item.title_key

@@ -73,6 +73,9 @@ class IngestCounts:
     # Of ``new``: old papers first seen as a replacement (or an unwanted cross-list),
     # stored for reference and never candidates.
     old_papers: int = 0
+    # Records that brought a newer arXiv version of a known paper (among ``updated`` or
+    # ``duplicates``).
+    revised: int = 0
 
 
 @dataclass(frozen=True)
@@ -243,7 +246,7 @@ class PaperStore(StoreBase):
         """Write the records chunk by chunk as staged papers and placements."""
         conn = self.db.conn
         first_seen_text, now_text = day_text(first_seen), stamp(now)
-        position = created = updated = duplicates = ambiguous = old_papers = 0
+        position = created = updated = duplicates = ambiguous = old_papers = revised = 0
         # Reading a chunk runs the parser (records is a lazy stream), which overlaps the
         # indexing of the chunk before it.
         for chunk in chunks(records, _INGEST_CHUNK):
@@ -292,6 +295,7 @@ class PaperStore(StoreBase):
                 )
             created += merge.created
             old_papers += merge.old_papers
+            revised += merge.revised
             updated += merge.updated
             duplicates += merge.duplicates
             ambiguous += merge.ambiguous
@@ -305,6 +309,7 @@ class PaperStore(StoreBase):
             duplicates=duplicates,
             ambiguous=ambiguous,
             old_papers=old_papers,
+            revised=revised,
         )
 
     def _publish(
@@ -380,7 +385,9 @@ class PaperStore(StoreBase):
         (last,) = self.db.conn.execute("SELECT coalesce(max(rowid), 0) FROM papers").fetchone()
         return int(last)
 
-    def _papers_matching(self, ids: set[str], keys: set[str]) -> tuple[
+    def _papers_matching(
+        self, ids: set[str], keys: set[str]
+    ) -> tuple[
         list[dict[str, Any]],
         list[dict[str, Any]],
         list[tuple[str, str]],
@@ -564,8 +571,7 @@ class PaperStore(StoreBase):
         """New papers (not old ones first seen as replacements) first seen on ``day``."""
         return int(
             self.db.execute(
-                "SELECT count(*) FROM papers p WHERE first_seen = ? AND is_new = 1 "
-                f"AND {VISIBLE}",
+                f"SELECT count(*) FROM papers p WHERE first_seen = ? AND is_new = 1 AND {VISIBLE}",
                 [day_text(day)],
             ).fetchone()[0]
         )
