@@ -58,6 +58,12 @@ def arxiv_id_from(value: str) -> str | None:
     return None if found is None else found[0]
 
 
+def arxiv_id_and_version(value: str) -> tuple[str, int | None] | None:
+    """(:func:`arxiv_id_from`, :func:`arxiv_version_from`) of ``value`` read at once;
+    ``None`` if ``value`` is no arXiv id."""
+    return _arxiv_match(value)
+
+
 def arxiv_version_from(value: str) -> int | None:
     """The version an arXiv id or link names (``2305.07922v2`` → 2), read with the grammar
     of :func:`arxiv_id_from`; ``None`` when ``value`` is no id or names no version."""
@@ -78,20 +84,19 @@ def _arxiv_match(value: str) -> tuple[str, int | None] | None:
     match = _STRICT_ID.fullmatch(candidate)
     if match is None:
         return None
-    version = int(match["version"]) if match["version"] else None
-    yymm, number = match["yymm"], match["number"]
+    yymm, number, archive, old_yymm, old_number, written_version = match.groups()
+    version = int(written_version) if written_version else None
     if yymm is not None:
         if not 1 <= int(yymm[2:]) <= 12:
             return None
         if (len(number) == 5) != (int(yymm) >= 1501):
             return None
         return f"{yymm}.{number}", version
-    archive, old_yymm = match["archive"], match["old_yymm"]
     if not 1 <= int(old_yymm[2:]) <= 12:
         return None
     if "--" in archive or archive.endswith("-"):  # archives are words joined by one hyphen
         return None
-    return f"{archive}/{old_yymm}{match['old_number']}", version
+    return f"{archive}/{old_yymm}{old_number}", version
 
 
 def arxiv_id_month(arxiv_id: str) -> str | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import ListingError
 from ..records import ListingStream, PaperRecord, ParsedListing
-from .ids import ABS_URL, arxiv_id_from, arxiv_version_from
+from .ids import ABS_URL, arxiv_id_and_version
 from .json_fields import (
     FieldProblem,
     array_item_line,
@@ -111,8 +111,8 @@ def _plain_record(item: Any) -> PaperRecord:
     else:
         raise FieldProblem(f'"id" must be a string, not {json_type(raw_id)}')
     url = optional_str(item, "url")
-    id_arxiv_id = arxiv_id_from(record_id) if record_id else None
-    arxiv_id = id_arxiv_id or (arxiv_id_from(url) if url else None)
+    in_id = arxiv_id_and_version(record_id) if record_id else None
+    arxiv_id, version = in_id or (arxiv_id_and_version(url) if url else None) or (None, None)
     published = item.get("published")
     published_day = iso_date(published)
     if published is not None and published_day is None:
@@ -121,11 +121,11 @@ def _plain_record(item: Any) -> PaperRecord:
         title=title,
         abstract=abstract,
         arxiv_id=arxiv_id,
-        source_id=record_id if record_id and id_arxiv_id is None else None,
+        source_id=record_id if record_id and in_id is None else None,
         authors=authors(item.get("authors"), '"authors"'),
         url=url or (ABS_URL.format(arxiv_id) if arxiv_id else None),
         published=published_day,
         upvotes=upvotes(item.get("upvotes"), '"upvotes"'),
         categories=categories(item.get("categories")),
-        version=arxiv_version_from(record_id if id_arxiv_id else url or "") if arxiv_id else None,
+        version=version,
     )
