@@ -131,3 +131,45 @@ def test_one_paper_row_and_at_most_one_send_whatever_the_sequence(sequence):
         assert sorted(sends) == ([] if old else [1, 2])
         mentions = outbox_mentions(config, f"arxiv.org/abs/{PAPER}")
         assert mentions == ({} if old else {"kim@example.org": 1, "lee@example.org": 1})
+
+
+@st.composite
+def steps_with_unseen_titles(draw: st.DrawFn) -> list[Step]:
+    """As :func:`steps`, but a title-only record may carry any title of the paper, one no
+    listing with an id has carried yet too."""
+    return [
+        Step(s.kind, s.version, draw(st.integers(0, len(TITLES) - 1)), s.announce_type)
+        if s.kind in TITLE_ONLY_KINDS
+        else s
+        for s in draw(steps())
+    ]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps_with_unseen_titles())
+def test_a_title_seen_first_without_an_id_joins_the_paper_once_an_id_carries_it(sequence):
+    """A title-only record whose title no record with an id has carried is a paper of its
+    own (nothing ties it to the paper) until a record with the id carries that title;
+    then it is folded into the paper. At the end: one row per title never carried with
+    the id, and one send mark per subscriber and row."""
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        config = make_instance(root / "inst")
+        with_id: set[str] = set()
+        title_only: set[str] = set()
+        for n, step in enumerate(sequence):
+            day = START + dt.timedelta(days=n)
+            kind, item = item_for(step, list(TITLES))
+            (with_id if item.arxiv_id else title_only).add(item.title)
+            ingest(config, day.isoformat(), write_listing(root, kind, day, [item], n=n))
+            run(config, day.isoformat())
+
+        db = sqlite_utils.Database(load_config(config).store.database)
+        papers = {r["id"]: r for r in db["papers"].rows}
+        assert PAPER in papers
+        assert len(papers) == 1 + len(title_only - with_id)
+        assert {r["title"] for r in db["paper_titles"].rows if r["paper_id"] == PAPER} == (with_id)
+        assert papers[PAPER]["first_seen"] == START.isoformat()
+        marks = [(r["subscriber_id"], r["paper_id"]) for r in db["sends"].rows]
+        assert len(marks) == len(set(marks)) and set(p for _, p in marks) <= set(papers)
+        db.execute("INSERT INTO papers_fts (papers_fts, rank) VALUES ('integrity-check', 1)")

@@ -301,3 +301,68 @@ def test_title_lookups_use_the_alias_index(tmp_path):
         assert "USING PRIMARY KEY" in plan[-1][-1] or "USING COVERING INDEX" in plan[-1][-1]
     finally:
         store.close()
+
+
+def test_a_page_with_a_title_not_seen_yet_is_folded_into_the_paper_later(tmp_path):
+    """The page carries v2's title before any arXiv listing does: it is a paper of its own
+    until v2 arrives, then it is folded into the arXiv paper (listings, sends and titles
+    move over) and nothing is sent again."""
+    config = make_instance(tmp_path / "inst")
+    day = dt.date(2024, 8, 17)
+    ingest(config, "2024-08-17", write_listing(tmp_path, "atom", day, [version(1, V1)]))
+    assert run(config, "2024-08-17")["sent"] == 2
+    page = Item(title=V2, abstract=ABSTRACT.format(v=2))
+    ingest(config, "2024-08-20", write_listing(tmp_path, "page", day, [page], n=1))
+    assert len(rows(config)) == 2  # nothing tells yet that it is the same paper
+
+    output = ingest(
+        config, "2024-08-20", write_listing(tmp_path, "atom", day, [version(2, V2)], n=2)
+    )
+    assert "0 new papers, 1 updated, 0 duplicates" in output
+    (row,) = rows(config)
+    assert (row["id"], row["title"], row["first_seen"]) == (PAPER, V2, "2024-08-17")
+    db = sqlite_utils.Database(load_config(config).store.database)
+    assert {r["paper_id"] for r in db["paper_listings"].rows} == {PAPER}
+    assert len(list(db["paper_listings"].rows)) == 3
+    assert run(config, "2024-08-20")["sent"] == 0
+    assert sends(config) == [(1, PAPER), (2, PAPER)]
+    db.execute("INSERT INTO papers_fts (papers_fts, rank) VALUES ('integrity-check', 1)")
+
+
+def test_a_folded_paper_already_sent_keeps_one_send_mark(tmp_path):
+    config = make_instance(tmp_path / "inst")
+    day = dt.date(2024, 8, 17)
+    ingest(config, "2024-08-17", write_listing(tmp_path, "atom", day, [version(1, V1)]))
+    run(config, "2024-08-17")
+    page = Item(title=V2, abstract=ABSTRACT.format(v=2))
+    ingest(config, "2024-08-20", write_listing(tmp_path, "page", day, [page], n=1))
+    assert run(config, "2024-08-20")["sent"] == 2  # sent again: it looked like a new paper
+    ingest(config, "2024-08-21", write_listing(tmp_path, "rss", day, [version(2, V2)], n=2))
+    assert [r["id"] for r in rows(config)] == [PAPER]
+    assert sends(config) == [(1, PAPER), (2, PAPER)]
+    for later in ("2024-08-21", "2024-08-22"):
+        assert run(config, later)["sent"] == 0
+
+
+def test_a_failed_listing_folds_no_stored_paper_into_its_own(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "_INGEST_CHUNK", 1)  # merged before the bad record
+    config = make_instance(tmp_path / "inst")
+    day = dt.date(2024, 8, 17)
+    page = Item(title=V2, abstract=ABSTRACT.format(v=2))
+    ingest(config, "2024-08-17", write_listing(tmp_path, "page", day, [page]))
+    run(config, "2024-08-17")
+    (stray,) = rows(config)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        "\n".join(
+            [
+                json.dumps({"id": f"{PAPER}v1", "title": V1, "abstract": "one"}),
+                json.dumps({"id": f"{PAPER}v2", "title": V2, "abstract": "two"}),
+                json.dumps({"id": "2409.00003", "title": 3}),
+            ]
+        )
+        + "\n"
+    )
+    assert invoke(config, "ingest", str(bad)).exit_code == 1
+    assert rows(config) == [stray]
+    assert sends(config) == [(1, stray["id"]), (2, stray["id"])]

@@ -52,6 +52,7 @@ UPDATED_COLUMNS = (
     "categories",
     "version",
     "is_new",
+    "first_seen",
     "updated_at",
 )
 # What a newer version changes besides: written apart, because a change of title or
@@ -132,6 +133,9 @@ class Merge:
         self.new_titles: list[tuple[dict[str, Any], str, str]] = []  # (row, key, title)
         self.old_papers = 0  # new rows that are old papers (replacements): not candidates
         self.revised = 0  # records that brought a newer version of a stored paper
+        # Written title-only rows found to be an arXiv paper: (that row, the paper's row).
+        self.absorbed: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        self._into: dict[int, dict[str, Any]] = {}  # absorbed row (by identity) → its paper
         self.placements: list[tuple[dict[str, Any], int]] = []
         self.created = 0
         self.updated = 0
@@ -172,7 +176,8 @@ class Merge:
 
     def aliases(self) -> list[tuple[str, str]]:
         """(old id, id now) of every row known here under an id it no longer has."""
-        return [(key, row["id"]) for key, row in self.rows_by_id.items() if key != row["id"]]
+        pairs = ((key, self.paper_of(row)["id"]) for key, row in self.rows_by_id.items())
+        return [(key, paper_id) for key, paper_id in pairs if key != paper_id]
 
     def _index(self, row: dict[str, Any]) -> None:
         self.rows_by_id[row["id"]] = row
@@ -190,7 +195,42 @@ class Merge:
         """Rows created since the last call; from now on they count as written."""
         rows, self._unwritten = self._unwritten, []
         self._unwritten_ids.clear()
-        return rows
+        return [row for row in rows if id(row) not in self._into]
+
+    def paper_of(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The row that stands for ``row``'s paper: itself, or the one that absorbed it."""
+        return self._into.get(id(row), row)
+
+    def _absorb(self, row: dict[str, Any], key: str) -> None:
+        """A paper with an arXiv id, newly seen under the title ``key``, is the one
+        title-only paper stored under that title (the rule by which a record with an
+        arXiv id attaches to a title-only paper): that paper's row is folded into this
+        one, keeping the earlier first-seen day, so it is never sent as a paper of its
+        own. Several papers under the title are not told apart: none is folded in; nor is
+        a paper stored before this listing folded into one this listing created."""
+        if row["id_kind"] != "arxiv":
+            return
+        others = [r for r in self.rows_by_key.get(key, []) if r is not row]
+        if len(others) != 1 or others[0]["id_kind"] == "arxiv":
+            return
+        (stray,) = others
+        if id(row) in self._created_here and id(stray) not in self._created_here:
+            # A failed ingest deletes the rows it created: a paper stored before must not
+            # have been folded into one of them.
+            return
+        self._into[id(stray)] = row
+        for stray_key in stray["_keys"]:
+            self.rows_by_key[stray_key].remove(stray)
+            self._index_title(row, stray_key)
+        self.rows_by_id[stray["id"]] = row  # its id now names the paper (see aliases)
+        row["first_seen"] = min(row["first_seen"], stray["first_seen"])
+        self.dirty.pop(id(stray), None)
+        self.retitled.pop(id(stray), None)
+        if id(stray) in self._created_here:
+            self.created -= 1  # created by this listing, and not a paper of its own after all
+            self.duplicates += 1
+        if id(stray) not in self._unwritten_ids:
+            self.absorbed.append((stray, row))
 
     def _same_papers(self, item: Identified) -> list[dict[str, Any]]:
         """The stored rows ``item`` may be: its own by id, else those its title names.
@@ -200,7 +240,7 @@ class Merge:
         # here, so a title-only record goes by the title alone.
         row = self.rows_by_id.get(item.id) if item.id_kind != "title" else None
         if row is not None:
-            return [row]
+            return [self.paper_of(row)]
         candidates = self.rows_by_key.get(item.title_key, [])
         if item.id_kind == "arxiv":
             # A row under another arXiv id is another paper that happens to share the title;
@@ -264,9 +304,14 @@ class Merge:
             self.placements.append((row, position))
             return
         self.placements.append((row, position))
-        if self._index_title(row, item.title_key):
+        new_title = self._index_title(row, item.title_key)
+        if new_title:
             self.new_titles.append((row, item.title_key, rec.title))
         changed = self._fill_in(row, item, first_seen=first_seen)
+        if new_title or changed:
+            folded = len(self._into)
+            self._absorb(row, item.title_key)
+            changed = changed or len(self._into) > folded
         if changed:
             row["updated_at"] = now
             if id(row) not in self._unwritten_ids:

@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-
-import sqlite_utils
 
 from ..errors import AlreadyIngestedError, NotFoundError, StoreError
 from ..records import Paper, PaperRecord, paper_text
@@ -41,6 +38,7 @@ from .merge import (
     identify,
     paper_values,
 )
+from .paper_queries import select_papers
 from .schema import FTS_INSERT_TRIGGER, VISIBLE
 
 _INGEST_CHUNK = 5000  # records identified, looked up, merged and written in one transaction
@@ -94,42 +92,6 @@ class ListingRow:
     ingested_at: str
     status: str
     error: str | None
-
-
-def visible_only(clause: str) -> str:
-    """``clause`` (``[JOIN …] [WHERE …] [ORDER BY …] [LIMIT …]`` over ``papers p``, its
-    conditions joined by AND) restricted to published papers (see :data:`VISIBLE`)."""
-    head, where, tail = clause.partition("WHERE ")
-    if where:
-        return f"{head}WHERE {VISIBLE} AND {tail}"
-    head, order, tail = clause.partition("ORDER BY")
-    return f"{head} WHERE {VISIBLE} {order}{tail}"
-
-
-def select_papers(db: sqlite_utils.Database, clause: str, args: Sequence[Any]) -> list[Paper]:
-    """Published papers of ``papers p`` filtered and ordered by ``clause`` (see
-    :func:`visible_only`), with their latest listing date."""
-    clause = visible_only(clause)
-    sql = (
-        "SELECT p.id, p.title, p.abstract, p.authors, p.url, p.published, p.upvotes, "
-        "p.first_seen, (SELECT max(l.listing_date) FROM paper_listings pl "
-        "JOIN listings l ON l.id = pl.listing_id WHERE pl.paper_id = p.id) AS listing_date "
-        f"FROM papers p {clause}"
-    )
-    return [
-        Paper(
-            id=row["id"],
-            title=row["title"],
-            abstract=row["abstract"],
-            authors=tuple(json.loads(row["authors"])),
-            url=row["url"],
-            published=row["published"],
-            upvotes=row["upvotes"],
-            first_seen=row["first_seen"],
-            listing_date=row["listing_date"],
-        )
-        for row in db.query(sql, args)
-    ]
 
 
 class PaperStore(StoreBase):
@@ -285,13 +247,13 @@ class PaperStore(StoreBase):
                 )
                 conn.executemany(
                     "INSERT OR IGNORE INTO staged_placements (paper_id, position) VALUES (?, ?)",
-                    [(row["id"], pos) for row, pos in merge.placements],
+                    [(merge.paper_of(row)["id"], pos) for row, pos in merge.placements],
                 )
                 # Every title a paper is seen under names it from now on.
                 conn.executemany(
                     "INSERT OR IGNORE INTO paper_titles (paper_id, title_key, title) "
                     "VALUES (?, ?, ?)",
-                    [(row["id"], key, title) for row, key, title in merge.new_titles],
+                    [(merge.paper_of(r)["id"], key, title) for r, key, title in merge.new_titles],
                 )
             created += merge.created
             old_papers += merge.old_papers
@@ -432,6 +394,8 @@ class PaperStore(StoreBase):
         for old_id, new_id in merge.renames:
             # ON UPDATE CASCADE carries the new id into paper_listings and friends.
             conn.execute("UPDATE papers SET id = ?, id_kind = ? WHERE id = ?", [*new_id, old_id])
+        for stray, paper in merge.absorbed:
+            self._absorb(stray["id"], paper["id"])
         for columns, rows in ((UPDATED_COLUMNS, merge.dirty), (TEXT_COLUMNS, merge.retitled)):
             if rows:
                 sets = ", ".join(f"{c} = ?" for c in columns)
@@ -439,6 +403,23 @@ class PaperStore(StoreBase):
                     f"UPDATE papers SET {sets} WHERE id = ?",
                     [(*(r[c] for c in columns), r["id"]) for r in rows.values()],
                 )
+
+    def _absorb(self, stray_id: str, paper_id: str) -> None:
+        """Fold the paper ``stray_id`` into ``paper_id`` (see Merge._absorb): its sends,
+        votes, listings and titles go to the paper (where the paper has the same one, it
+        stays as it is), then the row goes."""
+        conn = self.db.conn
+        for table in ("sends", "paper_listings", "paper_titles", "staged_placements"):
+            conn.execute(
+                f"UPDATE OR IGNORE {table} SET paper_id = ? WHERE paper_id = ?",
+                [paper_id, stray_id],
+            )
+        conn.execute("UPDATE feedback SET paper_id = ? WHERE paper_id = ?", [paper_id, stray_id])
+        conn.execute(
+            "DELETE FROM staged_papers WHERE paper_rowid = (SELECT rowid FROM papers WHERE id = ?)",
+            [stray_id],
+        )
+        conn.execute("DELETE FROM papers WHERE id = ?", [stray_id])  # cascades the rest
 
     # --- listings -------------------------------------------------------------------------
 
