@@ -160,7 +160,10 @@ class PaperStore(StoreBase):
         categories) and takes the latest upvotes; a newer arXiv version replaces title,
         abstract and authors, and an older one changes nothing. A paper never seen that
         arXiv announces as a replacement (or as a cross-list, when ``cross_lists`` is
-        false) is stored as an old paper, never a candidate (see :mod:`.merge`).
+        false) is stored as an old paper, never a candidate; a title-only paper whose
+        title a record with an arXiv id carries is folded into that paper (see
+        :mod:`.merge`), unless the paper is one this listing created (a failure would
+        delete it).
 
         Records are taken in chunks, each identified, looked up, merged and written in a
         transaction of its own, so no write transaction lasts more than about a second
