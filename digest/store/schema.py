@@ -337,6 +337,8 @@ def _m012_versions_titles_announcements(db: sqlite_utils.Database) -> None:
             PRIMARY KEY (paper_id, title_key)
         ) WITHOUT ROWID""",
         "CREATE INDEX paper_titles_key ON paper_titles (title_key)",
+        # Titles are looked up here now; the papers' own title index would only cost.
+        "DROP INDEX papers_title_key",
         # A title-only paper folded into its arXiv paper moves its votes by paper.
         "CREATE INDEX feedback_paper ON feedback (paper_id)",
         "INSERT INTO paper_titles (paper_id, title_key, title) "
