@@ -162,3 +162,4 @@ class DigestContent:
     trending_all_picked: bool = False  # every trending paper is among the picks
     new_paper_count: int = 0  # candidates considered today, for the quiet-day note
     below_threshold_count: int = 0
+    digest_id: int | None = None  # the stored digest (the run sets it): its "view in browser" link

@@ -9,6 +9,7 @@ and the transport come in through :class:`RunContext`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import fcntl
 import logging
@@ -27,9 +28,10 @@ from .ingest import inbox_files, ingest_inbox
 from .progress import NO_PROGRESS, Progress
 from .records import WEEKDAYS, Pick, Subscriber
 from .render import Renderer
-from .store import DigestRow, RunFailure, RunResult, Store
+from .store import DIGEST_PAGE_DAYS, DigestRow, RunFailure, RunResult, Store
 from .text import plural
 from .transports import OutgoingMessage, Transport
+from .transports.outbox import html_body
 
 FINAL_STATUSES = ("sent", "skipped", "failed")
 
@@ -134,6 +136,7 @@ class RunContext:
     should_stop: Callable[[], bool] = lambda: False
     trigger: str = "cli"
     progress: Progress = NO_PROGRESS  # the CLI's progress bar on a terminal
+    notes: tuple[str, ...] = ()  # said before the run began (a source that failed to fetch)
 
 
 def run_digests(
@@ -157,6 +160,7 @@ def run_digests(
         digest_date=run_day.isoformat(),
         started_at=started.isoformat(timespec="seconds"),
         dry_run=dry_run,
+        notes=list(ctx.notes),
     )
     with RunLock(config.store.database):
         if not dry_run:
@@ -172,6 +176,8 @@ def run_digests(
         try:
             _ingest_inbox(store, config, ctx, report, run_day, dry_run=dry_run, enabled=ingest)
             _deliver_due(store, config, ctx, report, date_override, dry_run=dry_run, only=only)
+            if not dry_run:
+                _tidy(store, started)
         except BaseException as exc:
             report.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             report.notes.append(f"the run stopped: {exc}")
@@ -185,6 +191,13 @@ def run_digests(
             report.status = "dry-run" if dry_run else ("failed" if report.failed else "ok")
         _finish(store, ctx, report, started)
     return report
+
+
+def _tidy(store: Store, now: dt.datetime) -> None:
+    """Drop what is kept for a while only: digest pages past their retention, expired
+    sign-ups and the sign-up limits' old attempts."""
+    store.prune_digest_pages(now - dt.timedelta(days=DIGEST_PAGE_DAYS))
+    store.purge_signups(now, attempts_before=now - dt.timedelta(days=2))
 
 
 def _finish(store: Store, ctx: RunContext, report: RunReport, started: dt.datetime) -> None:
@@ -357,6 +370,8 @@ def _deliver_one(
         report.status = "interrupted"
         return False
     content = composed.content(sub.id)
+    if row is not None:  # a stored digest: its email links to its own page
+        content = dataclasses.replace(content, digest_id=row.id)
     result = ctx.renderer.render_digest(content, now=ctx.now())
     message, picks = result.message, result.content.picks  # what fits in one email
     if message is None:
@@ -386,6 +401,9 @@ def _deliver_one(
         report.already_done += 1  # another run took it (or the subscriber stopped)
         return True
     outgoing = OutgoingMessage(message.as_bytes(), sender, sub.email, day)
+    # The "view in browser" page shows the HTML part exactly as it goes out (a copy sent
+    # again after a crash replaces it); it is shown once the digest is marked sent.
+    store.save_digest_page(row.id, html_body(outgoing.data) or b"", now=ctx.now())
     try:
         receipt = ctx.transport.send(outgoing)
     except TransportError as exc:

@@ -261,7 +261,10 @@ def test_sends_follow_the_paper_row_when_a_title_only_paper_gets_its_id(tmp_path
 
 def test_the_migration_gives_stored_papers_their_title(tmp_path, monkeypatch):
     database = tmp_path / "old.db"
-    monkeypatch.setattr(schema_module, "MIGRATIONS", schema_module.MIGRATIONS[:11])
+    before = [
+        m for m in schema_module.MIGRATIONS if not m[0].endswith("_versions_titles_announcements")
+    ]
+    monkeypatch.setattr(schema_module, "MIGRATIONS", tuple(before))
     db = sqlite_utils.Database(database)
     schema_module.migrate(db, database)
     db.execute(

@@ -14,6 +14,7 @@ import click
 
 from ..transports import TRANSPORTS, make_transport
 from .app import ISO_DATE, AppContext, as_date, cli, emit_json, pass_app, print_table
+from .fetch import failure_notes, print_fetch_results, run_fetch
 
 
 def _print_report(report: Any) -> None:
@@ -44,6 +45,7 @@ def _print_report(report: Any) -> None:
 @click.option("--dry-run", is_flag=True, help="Rank and render, but send and record nothing.")
 @click.option("--only", "only", metavar="EMAIL", help="Only this subscriber.")
 @click.option("--transport", type=click.Choice(list(TRANSPORTS)), help="Override the config.")
+@click.option("--fetch", "fetch", is_flag=True, help="Fetch the [[sources]] into the inbox first.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_app
 def run_command(
@@ -52,6 +54,7 @@ def run_command(
     dry_run: bool,
     only: str | None,
     transport: str | None,
+    fetch: bool,
     as_json: bool,
 ) -> None:
     """Ingest the inbox, then rank, render, deliver and record every due digest.
@@ -64,11 +67,15 @@ def run_command(
       digest run
       digest run --date 2026-11-22 --dry-run
       digest run --only ada@example.org --transport smtp
+      digest run --fetch
     """
     from ..render import make_renderer
     from ..run import RunContext, run_digests
     from ..schedule import StopFlag
 
+    fetched = run_fetch(app, on_date=on_date, only=None, as_json=as_json) if fetch else []
+    if fetched and not as_json:
+        print_fetch_results(fetched)
     stop = StopFlag()
     ctx = RunContext(
         transport=make_transport(app.config, transport),
@@ -76,16 +83,17 @@ def run_command(
         now=app.now,
         should_stop=stop,
         progress=app.progress(as_json),
+        notes=failure_notes(fetched),
     )
     with _stop_on_signals(stop):
         report = run_digests(
             app.store, app.config, ctx, date_override=as_date(on_date), dry_run=dry_run, only=only
         )
     if as_json:
-        emit_json(asdict(report))
+        emit_json({**asdict(report), **({"fetch": [asdict(r) for r in fetched]} if fetch else {})})
     else:
         _print_report(report)
-    if report.status in ("failed", "interrupted"):
+    if report.status in ("failed", "interrupted") or any(r.failed for r in fetched):
         sys.exit(1)
 
 

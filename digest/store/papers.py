@@ -495,6 +495,15 @@ class PaperStore(StoreBase):
             "ORDER BY p.first_seen DESC, p.rowid LIMIT ? OFFSET ?", [int(limit), int(offset)]
         )
 
+    def papers_first_seen_on(self, day: dt.date, *, offset: int, limit: int) -> list[Paper]:
+        """One page of the new papers first seen on ``day`` (not old papers first seen as
+        replacements): most upvoted first (unknown last)."""
+        return self._papers(
+            "WHERE p.first_seen = ? AND p.is_new = 1 "
+            "ORDER BY p.upvotes IS NULL, p.upvotes DESC, p.rowid LIMIT ? OFFSET ?",
+            [day.isoformat(), int(limit), int(offset)],
+        )
+
     def papers_by_id(self, ids: Iterable[str]) -> dict[str, Paper]:
         result: dict[str, Paper] = {}
         for chunk, marks in in_chunks(sorted(set(ids))):

@@ -319,7 +319,40 @@ def _m011_titles_not_unique(db: sqlite_utils.Database) -> None:
     db.conn.execute("CREATE INDEX papers_title_key ON papers (title_key)")
 
 
-def _m012_versions_titles_announcements(db: sqlite_utils.Database) -> None:
+def _m012_signups_and_digest_pages(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE signups (                        -- public sign-ups awaiting confirmation
+            id INTEGER PRIMARY KEY AUTOINCREMENT,     -- never reused: links name it
+            email TEXT NOT NULL,                      -- lowercased
+            name TEXT NOT NULL DEFAULT '',
+            keywords TEXT NOT NULL DEFAULT '[]',      -- JSON list of "term^weight" strings
+            frequency TEXT NOT NULL DEFAULT 'daily',
+            client TEXT NOT NULL,                     -- the address it came from
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE INDEX signups_email ON signups (email);
+        CREATE TABLE signup_attempts (                -- for the sign-up limits
+            id INTEGER PRIMARY KEY,
+            client TEXT NOT NULL,
+            email TEXT,                               -- set when an email went to it
+            at TEXT NOT NULL
+        );
+        CREATE INDEX signup_attempts_client ON signup_attempts (client, at);
+        CREATE INDEX signup_attempts_email ON signup_attempts (email, at)
+            WHERE email IS NOT NULL;
+        CREATE TABLE digest_pages (                   -- each sent digest's HTML, for /d/TOKEN
+            digest_id INTEGER PRIMARY KEY REFERENCES digests (id) ON DELETE CASCADE,
+            html BLOB NOT NULL,                       -- zlib of the UTF-8 HTML part
+            stored_at TEXT NOT NULL
+        );
+        CREATE INDEX digest_pages_stored_at ON digest_pages (stored_at);
+        """
+    )
+
+
+def _m013_versions_titles_announcements(db: sqlite_utils.Database) -> None:
     # Issue 12: a paper keeps one row across its arXiv versions and titles. ``version`` is
     # the newest arXiv version seen (NULL: never said); ``is_new`` is 0 for a paper first
     # seen as a replacement of an older paper (or an unwanted cross-list), which is stored
@@ -359,7 +392,8 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("009_subscriber_status_changes", _m009_subscriber_status_changes),
     ("010_staged_ingest", _m010_staged_ingest),
     ("011_titles_not_unique", _m011_titles_not_unique),
-    ("012_versions_titles_announcements", _m012_versions_titles_announcements),
+    ("012_signups_and_digest_pages", _m012_signups_and_digest_pages),
+    ("013_versions_titles_announcements", _m013_versions_titles_announcements),
 )
 
 
