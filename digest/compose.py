@@ -198,6 +198,9 @@ def build_interests(
                 seen=frozenset(sent[sub.id] | set(liked) | set(disliked)),
                 min_score=sub.min_score if sub.min_score is not None else config.ranking.min_score,
                 limit=limit if limit is not None else sub.max_papers,
+                authors=profile.authors,
+                categories=profile.categories,
+                exclude_categories=profile.exclude_categories,
             )
         )
     return interests

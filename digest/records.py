@@ -92,6 +92,7 @@ class Paper:
     upvotes: int | None = None
     first_seen: str = ""  # ISO date the paper was first ingested
     listing_date: str | None = None  # ISO date of the latest listing that carried it
+    categories: tuple[str, ...] = ()  # arXiv categories, primary first, when the source gave them
 
     @property
     def text(self) -> str:
@@ -122,6 +123,9 @@ class Profile:
     liked: tuple[str, ...] = ()  # paper ids
     disliked: tuple[str, ...] = ()  # paper ids
     description: str = ""
+    authors: tuple[str, ...] = ()  # followed authors, as typed ("Yann LeCun")
+    categories: tuple[str, ...] = ()  # followed arXiv categories ("cs.CL")
+    exclude_categories: tuple[str, ...] = ()  # a paper in one of these is never sent
 
 
 @dataclass(frozen=True)

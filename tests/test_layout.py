@@ -19,11 +19,12 @@ MAX_LINES = 600
 # The data's path, earliest first: listing → ingest → store → rank → compose → render →
 # deliver → run, with the foundation below everything and the user-facing edges on top.
 TIERS: list[set[str]] = [
-    {"errors", "records", "text", "files", "resources", "tokens", "config", "profiles", "progress"},
+    {"errors", "records", "text", "files", "resources", "tokens", "config", "profiles", "progress"}
+    | {"follows"},
     {"sources"},
     {"fetch"},
     {"store"},
-    {"ingest", "subscriptions", "instance"},
+    {"ingest", "subscriptions", "instance"} | {"libraries"},
     {"rank"},
     {"compose"},
     {"render"},

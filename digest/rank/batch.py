@@ -21,6 +21,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from ..records import Paper
 from . import budgets
+from .followed import Follows, build_follows
 from .inputs import Interest, ScoreWeights
 from .matrices import Bools, Floats, Ints, csr, dense_product, padded
 from .specificity import SPECIFIC_MIN, TermFrequencies
@@ -148,6 +149,7 @@ class Batch:
     liked: list[list[int]]  # per subscriber, into rated
     disliked: list[list[int]]
     blocked: sp.csr_matrix  # subscribers × candidates: seen or excluded
+    follows: Follows  # followed authors and categories, excluded categories
     like_reasons: dict[int, str] = field(default_factory=dict)  # rated -> "like: …"
 
 
@@ -222,7 +224,8 @@ def build_batch(
     kw_sim = sp.csr_matrix(kw_vectors @ xt)
     kw_sim.sort_indices()  # searched per pick by reasons.related_keyword
     excluded = csr(ex_rows, len(ex_keys)) @ _hit_matrix(index, ex_keys, n_cand)
-    blocked = sp.csr_matrix(csr(seen_rows, n_cand) + excluded)
+    follows = build_follows(candidates, interests)
+    blocked = sp.csr_matrix(csr(seen_rows, n_cand) + excluded + follows.excluded)
 
     desc_vectors, desc_terms = description_vectors(vectorizer, descs, vectorize)
     rated_x = vectorize([p.text for p in rated])
@@ -254,6 +257,7 @@ def build_batch(
         liked=liked,
         disliked=disliked,
         blocked=blocked,
+        follows=follows,
     )
 
 

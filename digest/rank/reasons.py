@@ -16,6 +16,7 @@ import numpy as np
 from ..records import Pick
 from . import budgets
 from .batch import Batch, Chunk
+from .followed import follow_reasons
 from .matrices import Floats, Ints
 from .signals.classifier import has_classifier
 from .signals.description import DESCRIPTION_FLOOR
@@ -132,7 +133,7 @@ def picks_with_reasons(
             like_value[i, :n].tolist(),
             strict=True,
         ):
-            reasons = []
+            reasons = follow_reasons(batch.follows, r, c)  # "by: LeCun", "in: cs.CL"
             matched = [text for hits, text in keywords if c in hits]
             if matched:
                 reasons.append("matches: " + ", ".join(matched[:3]))

@@ -42,6 +42,7 @@ PAPER_COLUMNS = (
     "updated_at",
     "version",
     "is_new",
+    "reference",  # 1: from a library import, never a candidate until a listing carries it
 )
 # What a repeat can change in a stored paper (its id changes through a rename first).
 UPDATED_COLUMNS = (
@@ -143,6 +144,10 @@ class Merge:
         self.ambiguous = 0  # records with no arXiv id whose title names several papers
         self._created_here: set[int] = set()  # rows this listing created (for the counts)
         self._unwritten: list[dict[str, Any]] = []
+        # Reference papers (see digest.store.schema, migration 012) this listing carries:
+        # its publish makes them normal papers; their text is the listing's from now on.
+        self.listed_references: list[dict[str, Any]] = []
+        self.retexts: dict[int, dict[str, Any]] = {}
         self._unwritten_ids: set[int] = set()
 
     def learn(
@@ -293,6 +298,7 @@ class Merge:
                 "version": rec.version,
                 "is_new": 0 if old_paper else 1,
                 "_keys": set(),
+                "reference": 0,
             }
             self._index(row)
             self.new_titles.append((row, item.title_key, rec.title))
@@ -304,6 +310,11 @@ class Merge:
             self.placements.append((row, position))
             return
         self.placements.append((row, position))
+        if row.get("reference"):
+            self._list_reference(row, item, first_seen=first_seen)
+            if self._index_title(row, item.title_key):
+                self.new_titles.append((row, item.title_key, item.record.title))
+            return
         new_title = self._index_title(row, item.title_key)
         if new_title:
             self.new_titles.append((row, item.title_key, rec.title))
@@ -322,6 +333,22 @@ class Merge:
             self.updated += 1
         else:
             self.duplicates += 1
+
+    def _list_reference(self, row: dict[str, Any], item: Identified, *, first_seen: str) -> None:
+        """A library's reference paper in a real listing: counted new (it is new to the
+        listings), its text and details taken from the listing."""
+        row["reference"] = 0
+        self._created_here.add(id(row))
+        self.created += 1
+        self.listed_references.append(row)
+        self._fill_in(row, item, first_seen=first_seen)
+        rec = item.record
+        if rec.abstract.strip() or rec.title != row["title"]:
+            row["title"], row["abstract"] = rec.title, rec.abstract
+            row["title_key"] = item.title_key
+            self.retexts[id(row)] = row
+        if id(row) not in self._unwritten_ids:
+            self.dirty[id(row)] = row
 
     def _fill_in(self, row: dict[str, Any], item: Identified, *, first_seen: str) -> bool:
         rec = item.record

@@ -1,5 +1,5 @@
 """Papers and listings: the ingest of a listing (with its background full-text indexer)
-and every query about papers.
+and the listings' queries; the queries about papers are :mod:`.paper_reads`.
 
 Owns the tables ``papers``, ``papers_fts``, ``listings``, ``paper_listings`` and the
 ingest's ``staged_papers`` and ``staged_placements``. An ingest commits chunk by chunk
@@ -10,7 +10,7 @@ chunk is parsed.
 
 May import: the standard library, ``sqlite_utils``, :mod:`digest.errors`,
 :mod:`digest.sources` (identity helpers), :mod:`digest.records` and the store's ``db``,
-``schema`` and ``merge`` modules.
+``schema``, ``merge``, ``indexer`` and ``paper_reads`` modules.
 """
 
 from __future__ import annotations
@@ -18,17 +18,15 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import os
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import AlreadyIngestedError, NotFoundError, StoreError
-from ..records import Paper, PaperRecord, paper_text
-from ..sources import arxiv_id_from, normalize_title
-from .db import StoreBase, day_text, in_chunks, stamp
-from .fts_indexer import BackgroundIndexer
+from ..errors import AlreadyIngestedError
+from ..records import PaperRecord
+from .db import day_text, in_chunks, stamp
+from .indexer import BackgroundIndexer
 from .merge import (
     PAPER_COLUMNS,
     TEXT_COLUMNS,
@@ -38,8 +36,8 @@ from .merge import (
     identify,
     paper_values,
 )
-from .paper_queries import select_papers
-from .schema import FTS_INSERT_TRIGGER, VISIBLE
+from .paper_reads import PaperReads
+from .schema import FTS_INSERT_TRIGGER
 
 _INGEST_CHUNK = 5000  # records identified, looked up, merged and written in one transaction
 _INSERT_PAPER = (
@@ -94,7 +92,7 @@ class ListingRow:
     error: str | None
 
 
-class PaperStore(StoreBase):
+class PaperStore(PaperReads):
     """Listings and papers: ingest and queries."""
 
     _ingest_lock_depth = 0
@@ -242,6 +240,11 @@ class PaperStore(StoreBase):
                     )
                     conn.execute(FTS_INSERT_TRIGGER)
                 self._write_changes(merge)
+                conn.executemany(
+                    "INSERT OR IGNORE INTO staged_references (paper_rowid, first_seen) "
+                    "SELECT rowid, ? FROM papers WHERE id = ?",
+                    [(first_seen_text, row["id"]) for row in merge.listed_references],
+                )
                 # An id renamed here still names its paper in later chunks.
                 conn.executemany(
                     "INSERT OR IGNORE INTO staged_aliases (old_id, paper_rowid) "
@@ -277,6 +280,43 @@ class PaperStore(StoreBase):
             revised=revised,
         )
 
+    def store_reference_papers(
+        self, records: Sequence[PaperRecord], *, day: dt.date, now: dt.datetime
+    ) -> list[str | None]:
+        """The paper ids of a library's ``records`` (None: a title naming several papers),
+        storing unknown ones as *reference* papers: liked papers for the ranker, never
+        candidates (:meth:`papers` leaves them out) until a listing carries them. One
+        transaction; holds :meth:`ingest_lock`."""
+        day_str, now_str = day_text(day), stamp(now)
+        result: list[str | None] = []
+        with self.ingest_lock(), self.transaction():
+            for chunk in chunks(records, _INGEST_CHUNK):
+                prepared = [identify(record) for record in chunk]
+                published, _, _, titles = self._papers_matching(
+                    {p.id for p in prepared}, {p.title_key for p in prepared}
+                )
+                merge = Merge()
+                merge.learn(published, titles=titles)
+                rows = []
+                for position, item in enumerate(prepared):
+                    before = merge.ambiguous
+                    merge.add(item, position, first_seen=day_str, now=now_str)
+                    placed = merge.placements[-1][0]
+                    rows.append(None if merge.ambiguous > before else merge.paper_of(placed))
+                new_rows = merge.take_new_rows()
+                for row in new_rows:
+                    row["reference"] = 1
+                self.db.conn.executemany(_INSERT_PAPER, [paper_values(r) for r in new_rows])
+                merge.retexts.clear()  # a reference paper found again stays one
+                self._write_changes(merge)
+                self.db.conn.executemany(
+                    "INSERT OR IGNORE INTO paper_titles (paper_id, title_key, title) "
+                    "VALUES (?, ?, ?)",
+                    [(merge.paper_of(r)["id"], key, title) for r, key, title in merge.new_titles],
+                )
+                result += [row["id"] if row is not None else None for row in rows]
+        return result
+
     def _publish(
         self, listing: ListingInfo, counts: IngestCounts, *, now: dt.datetime
     ) -> IngestCounts:
@@ -308,6 +348,13 @@ class PaperStore(StoreBase):
             conn.execute("DELETE FROM staged_placements")
             conn.execute("DELETE FROM staged_aliases")
             conn.execute("DELETE FROM staged_papers")
+            # The reference papers this listing carried become papers like any other.
+            conn.execute(
+                "UPDATE papers SET reference = 0, first_seen = (SELECT s.first_seen FROM "
+                "staged_references s WHERE s.paper_rowid = papers.rowid) "
+                "WHERE rowid IN (SELECT paper_rowid FROM staged_references)"
+            )
+            conn.execute("DELETE FROM staged_references")
         return counts
 
     def discard_staged(self) -> int:
@@ -328,6 +375,7 @@ class PaperStore(StoreBase):
                 if not rowids:
                     conn.execute("DELETE FROM staged_placements")
                     conn.execute("DELETE FROM staged_aliases")
+                    conn.execute("DELETE FROM staged_references")
                     return deleted
                 self._index_staged()
                 for chunk, marks in in_chunks(rowids):
@@ -369,7 +417,11 @@ class PaperStore(StoreBase):
                 f"SELECT paper_id, title_key FROM paper_titles WHERE title_key IN ({marks})",
                 chunk,
             ).fetchall()
-        staged = "p.rowid IN (SELECT paper_rowid FROM staged_papers) AS _staged"
+        # A reference paper an earlier chunk listed counts as this listing's, like its own.
+        staged = (
+            "(p.rowid IN (SELECT paper_rowid FROM staged_papers) OR p.rowid IN "
+            "(SELECT paper_rowid FROM staged_references)) AS _staged"
+        )
         for chunk, marks in in_chunks(sorted(ids | {paper_id for paper_id, _ in titles})):
             for row in self.db.query(
                 f"SELECT p.*, {staged} FROM papers p WHERE id IN ({marks})", chunk
@@ -387,7 +439,11 @@ class PaperStore(StoreBase):
         published: list[dict[str, Any]] = []
         staged_rows: list[dict[str, Any]] = []
         for row in found.values():
-            (staged_rows if row.pop("_staged") else published).append(row)
+            if row.pop("_staged"):
+                row["reference"] = 0
+                staged_rows.append(row)
+            else:
+                published.append(row)
         return published, staged_rows, aliases, titles
 
     def _write_changes(self, merge: Merge) -> None:
@@ -399,7 +455,11 @@ class PaperStore(StoreBase):
             conn.execute("UPDATE papers SET id = ?, id_kind = ? WHERE id = ?", [*new_id, old_id])
         for stray, paper in merge.absorbed:
             self._absorb(stray["id"], paper["id"])
-        for columns, rows in ((UPDATED_COLUMNS, merge.dirty), (TEXT_COLUMNS, merge.retitled)):
+        for columns, rows in (
+            (UPDATED_COLUMNS, merge.dirty),
+            (TEXT_COLUMNS, merge.retitled),  # a newer version's text
+            (TEXT_COLUMNS, merge.retexts),  # a reference paper's text from its listing
+        ):
             if rows:
                 sets = ", ".join(f"{c} = ?" for c in columns)
                 conn.executemany(
@@ -446,138 +506,3 @@ class PaperStore(StoreBase):
                 args,
             )
         ]
-
-    # --- papers ---------------------------------------------------------------------------
-
-    def paper_count(self) -> int:
-        return int(self.db.execute(f"SELECT count(*) FROM papers p WHERE {VISIBLE}").fetchone()[0])
-
-    def corpus_fingerprint(self) -> str:
-        """Changes whenever a paper is added, renamed or edited (``max(updated_at)`` is a
-        change marker here, not a time: its text is not compared with anything)."""
-        row = self.db.execute(
-            "SELECT count(*), coalesce(max(rowid), 0), coalesce(max(updated_at), '') "
-            f"FROM papers p WHERE {VISIBLE}"
-        ).fetchone()
-        return f"{row[0]}:{row[1]}:{row[2]}"
-
-    def iter_paper_texts(self) -> Iterator[str]:
-        """Title and abstract of every paper, for fitting the ranker's vocabulary."""
-        for title, abstract in self.db.execute(
-            f"SELECT title, abstract FROM papers p WHERE {VISIBLE} ORDER BY rowid"
-        ):
-            yield paper_text(title, abstract)
-
-    def papers(
-        self,
-        *,
-        since: dt.date | None = None,
-        until: dt.date | None = None,
-        limit: int | None = None,
-        new_only: bool = False,
-    ) -> list[Paper]:
-        """Papers first seen in [since, until] (both optional), newest first; ``new_only``:
-        leave out old papers (first seen as a replacement), which are never candidates."""
-        clauses, args = (["p.is_new = 1"] if new_only else []), []
-        if since:
-            clauses.append("p.first_seen >= ?")  # YYYY-MM-DD compares as text correctly
-            args.append(day_text(since))
-        if until:
-            clauses.append("p.first_seen <= ?")
-            args.append(day_text(until))
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        suffix = f" LIMIT {int(limit)}" if limit else ""
-        return self._papers(f"{where} ORDER BY p.first_seen DESC, p.rowid{suffix}", args)
-
-    def paper_page(self, *, offset: int, limit: int) -> list[Paper]:
-        """One page of papers, newest first (the order of :meth:`papers`)."""
-        return self._papers(
-            "ORDER BY p.first_seen DESC, p.rowid LIMIT ? OFFSET ?", [int(limit), int(offset)]
-        )
-
-    def papers_first_seen_on(self, day: dt.date, *, offset: int, limit: int) -> list[Paper]:
-        """One page of the new papers first seen on ``day`` (not old papers first seen as
-        replacements): most upvoted first (unknown last)."""
-        return self._papers(
-            "WHERE p.first_seen = ? AND p.is_new = 1 "
-            "ORDER BY p.upvotes IS NULL, p.upvotes DESC, p.rowid LIMIT ? OFFSET ?",
-            [day.isoformat(), int(limit), int(offset)],
-        )
-
-    def papers_by_id(self, ids: Iterable[str]) -> dict[str, Paper]:
-        result: dict[str, Paper] = {}
-        for chunk, marks in in_chunks(sorted(set(ids))):
-            for paper in self._papers(f"WHERE p.id IN ({marks})", chunk):
-                result[paper.id] = paper
-        return result
-
-    def paper(self, paper_id: str) -> Paper:
-        """One paper by id (a versioned arXiv id such as ``2305.07922v2`` also works)."""
-        candidates = [paper_id, arxiv_id_from(paper_id) or paper_id]
-        for candidate in candidates:
-            found = self.papers_by_id([candidate])
-            if found:
-                return found[candidate]
-        raise NotFoundError(f"no paper with id {paper_id!r}; try `digest papers search`")
-
-    def paper_by_title(self, title: str) -> Paper | None:
-        """The paper seen under a title whose normalized form equals that of ``title``;
-        ``None`` when no paper or several (different arXiv ids) have it."""
-        rows = self._papers(
-            "WHERE p.id IN (SELECT paper_id FROM paper_titles WHERE title_key = ?)",
-            [normalize_title(title)],
-        )
-        return rows[0] if len(rows) == 1 else None
-
-    def paper_exists(self, paper_id: str) -> bool:
-        row = self.db.execute(
-            f"SELECT 1 FROM papers p WHERE id = ? AND {VISIBLE}", [paper_id]
-        ).fetchone()
-        return row is not None
-
-    def resolve_paper_ref(self, ref: str) -> str | None:
-        """A paper id for ``ref``: a stored id (versioned arXiv ids too) or an exact title."""
-        ref = ref.strip()
-        for candidate in (ref, arxiv_id_from(ref)):
-            if candidate and self.paper_exists(candidate):
-                return candidate
-        paper = self.paper_by_title(ref)
-        return paper.id if paper else None
-
-    def search_papers(self, query: str, *, limit: int = 20) -> list[Paper]:
-        """Full-text search over title and abstract, best match first."""
-        words = [w for w in query.replace('"', " ").split() if w]
-        if not words:
-            return []
-        # Quote every word so user input cannot be read as FTS5 syntax.
-        match = " ".join(f'"{w}"' for w in words)
-        try:
-            return self._papers(
-                "JOIN papers_fts f ON f.rowid = p.rowid WHERE papers_fts MATCH ? "
-                f"ORDER BY f.rank LIMIT {int(limit)}",
-                [match],
-            )
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"cannot search for {query!r}: {exc}") from exc
-
-    def new_paper_count(self, day: dt.date) -> int:
-        """New papers (not old ones first seen as replacements) first seen on ``day``."""
-        return int(
-            self.db.execute(
-                f"SELECT count(*) FROM papers p WHERE first_seen = ? AND is_new = 1 AND {VISIBLE}",
-                [day_text(day)],
-            ).fetchone()[0]
-        )
-
-    def trending(self, day: dt.date, *, limit: int) -> list[Paper]:
-        """The day's new papers with the most upvotes (not personalised)."""
-        if limit <= 0:
-            return []
-        return self._papers(
-            "WHERE p.first_seen = ? AND p.is_new = 1 AND p.upvotes IS NOT NULL AND p.upvotes > 0 "
-            f"ORDER BY p.upvotes DESC, p.rowid LIMIT {int(limit)}",
-            [day_text(day)],
-        )
-
-    def _papers(self, clause: str, args: Sequence[Any]) -> list[Paper]:
-        return select_papers(self.db, clause, args)

@@ -352,7 +352,26 @@ def _m012_signups_and_digest_pages(db: sqlite_utils.Database) -> None:
     )
 
 
-def _m013_versions_titles_announcements(db: sqlite_utils.Database) -> None:
+def _m013_follows_and_reference_papers(db: sqlite_utils.Database) -> None:
+    # Issue 13: a profile follows authors and arXiv categories and may exclude categories;
+    # a library import stores papers not yet listed as *reference* papers (used for
+    # ranking, never candidates) until a real listing carries them. A listing that does
+    # names them in staged_references, and its publish makes them normal papers (first
+    # seen that day), so a failed ingest changes nothing.
+    # One statement at a time: executescript() would commit the migration's transaction.
+    for statement in (
+        "ALTER TABLE profiles ADD COLUMN authors TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE profiles ADD COLUMN categories TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE profiles ADD COLUMN exclude_categories TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE papers ADD COLUMN reference INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX papers_reference ON papers (reference) WHERE reference = 1",
+        "CREATE TABLE staged_references (paper_rowid INTEGER PRIMARY KEY, "
+        "first_seen TEXT NOT NULL)",
+    ):
+        db.execute(statement)
+
+
+def _m014_versions_titles_announcements(db: sqlite_utils.Database) -> None:
     # Issue 12: a paper keeps one row across its arXiv versions and titles. ``version`` is
     # the newest arXiv version seen (NULL: never said); ``is_new`` is 0 for a paper first
     # seen as a replacement of an older paper (or an unwanted cross-list), which is stored
@@ -393,7 +412,8 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("010_staged_ingest", _m010_staged_ingest),
     ("011_titles_not_unique", _m011_titles_not_unique),
     ("012_signups_and_digest_pages", _m012_signups_and_digest_pages),
-    ("013_versions_titles_announcements", _m013_versions_titles_announcements),
+    ("013_follows_and_reference_papers", _m013_follows_and_reference_papers),
+    ("014_versions_titles_announcements", _m014_versions_titles_announcements),
 )
 
 

@@ -9,6 +9,7 @@ One module per concern, each importing only the ones listed before it:
 - :mod:`.base`: :class:`~.base.WebContext`, the templates, the endpoint wrappers and form
   helpers; imports :mod:`.auth` and :mod:`.lane`.
 - :mod:`.links`: the signed-link pages (unsubscribe, preferences, feedback).
+- :mod:`.library_upload`: the admin editor's reference library upload.
 - :mod:`.admin`: the admin pages (dashboard, subscribers, profile editor, papers, listings).
 - :mod:`.signup`: the public sign-up with double opt-in, its limits, the pending sign-ups.
 - :mod:`.pages`: the day's papers (``/papers/DATE``, ``/``) and "view in browser" (``/d/``).

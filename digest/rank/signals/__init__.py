@@ -21,6 +21,8 @@ Both run in registry order, which fixes the float operations and so every score.
     description  description                         (description.py)
     liked        liked_mean, liked_nearest           (liked.py)
     classifier   classifier                          (classifier.py)
+    authors      author     (a followed author)      (authors.py, specific: hits())
+    categories   category   (a followed category)    (categories.py, specific: hits())
     disliked     disliked                            (disliked.py, adjustment)
     upvotes      upvotes                             (upvotes.py, adjustment)
 
@@ -37,7 +39,7 @@ import scipy.sparse as sp
 
 from ..batch import Batch, Chunk
 from ..matrices import Floats
-from . import classifier, description, disliked, keywords, liked, upvotes
+from . import authors, categories, classifier, description, disliked, keywords, liked, upvotes
 
 # (batch, chunk, numerator, denominator): add weight·signal and weight, rows of the chunk,
 # and set ``chunk.strong`` where this signal alone is specific and strong enough to send.
@@ -50,11 +52,16 @@ RELEVANCE: tuple[Relevance, ...] = (
     description.add,
     liked.add,
     classifier.add,
+    authors.add,
+    categories.add,
 )
-# Signals whose hit alone says why a paper is worth sending (the send gate):
+# Signals whose hit alone says why a paper is worth sending (issue 13's send gate):
 # (batch, rows) -> rows × candidates, nonzero where the signal fired.
 Specific = Callable[[Batch, list[int]], sp.csr_matrix]
-SPECIFIC: tuple[Specific, ...] = ()
+SPECIFIC: tuple[Specific, ...] = (
+    authors.hits,
+    categories.hits,
+)
 ADJUSTMENTS: tuple[Adjustment, ...] = (
     disliked.adjust,
     upvotes.adjust,

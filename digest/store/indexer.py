@@ -1,7 +1,7 @@
-"""The ingest's full-text indexing on a helper thread: each chunk's new papers go into
-``papers_fts`` while the next chunk is parsed.
+"""The ingest's background full-text indexer: each chunk's new papers go into FTS5 on a
+helper thread while the next chunk is parsed.
 
-May import: the standard library only (it is handed the function that indexes).
+May import: the standard library.
 """
 
 from __future__ import annotations

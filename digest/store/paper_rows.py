@@ -1,5 +1,4 @@
-"""Reading papers: the one SELECT every list of papers goes through, leaving out the
-papers of an ingest in progress.
+"""Reading ``papers`` rows into :class:`~digest.records.Paper` records, published ones only.
 
 May import: the standard library, ``sqlite_utils``, :mod:`digest.records` and the store's
 ``schema`` module.
@@ -33,7 +32,7 @@ def select_papers(db: sqlite_utils.Database, clause: str, args: Sequence[Any]) -
     clause = visible_only(clause)
     sql = (
         "SELECT p.id, p.title, p.abstract, p.authors, p.url, p.published, p.upvotes, "
-        "p.first_seen, (SELECT max(l.listing_date) FROM paper_listings pl "
+        "p.first_seen, p.categories, (SELECT max(l.listing_date) FROM paper_listings pl "
         "JOIN listings l ON l.id = pl.listing_id WHERE pl.paper_id = p.id) AS listing_date "
         f"FROM papers p {clause}"
     )
@@ -48,6 +47,7 @@ def select_papers(db: sqlite_utils.Database, clause: str, args: Sequence[Any]) -
             upvotes=row["upvotes"],
             first_seen=row["first_seen"],
             listing_date=row["listing_date"],
+            categories=tuple(json.loads(row["categories"])),
         )
         for row in db.query(sql, args)
     ]
