@@ -11,7 +11,11 @@ the fit (which writes the model cache), then for each subscriber count one ranki
 cached model, rank every subscriber → top 10 with reasons. Corpus and profile generation is
 not timed but is part of the peak (the daily run holds its papers too).
 
-    python benchmarks/bench_rank.py [--subscribers 10000 100000] [--repeat 3]
+    python benchmarks/bench_rank.py [--subscribers 10000 100000] [--repeat 3] [--follows]
+
+With ``--follows`` every paper also has 6 authors (from 20,000 names, written "Given
+Surname", "G. Surname" or "Surname, Given") and 2 arXiv categories (of 150), and every
+subscriber follows 2 authors and 2 categories and excludes 1 category (issue 13).
 
 Targets: 100,000 subscribers < 60 s and < 2 GiB; 10,000 subscribers < 10 s.
 """
@@ -46,6 +50,26 @@ from digest.records import Keyword, Paper
 REPO = Path(__file__).resolve().parents[1]
 DATASET = REPO.parent / "shared" / "datasets" / "arxiv_categories_1000.csv"
 KEYWORD_POOL = 3000
+AUTHOR_POOL = 20_000
+CATEGORY_POOL = [
+    f"{a}.{c}{d}" for a in ("cs", "math", "stat") for c in "ABCDEFGHIJ" for d in "ABCDE"
+]
+
+
+def author_names(seed: int) -> list[tuple[str, str]]:
+    """(given, surname) pairs: surnames shared by several people, as in real author lists."""
+    rng = np.random.default_rng(seed + 7)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+
+    def word() -> str:
+        return "".join(rng.choice(letters, int(rng.integers(3, 9)))).capitalize()
+
+    surnames = [word() for _ in range(AUTHOR_POOL // 4)]
+    return [(word(), surnames[int(rng.integers(len(surnames)))]) for _ in range(AUTHOR_POOL)]
+
+
+def written(given: str, surname: str, style: int) -> str:
+    return (f"{given} {surname}", f"{given[0]}. {surname}", f"{surname}, {given}")[style % 3]
 
 
 def vocabulary(seed: int) -> tuple[list[str], np.ndarray]:
@@ -67,9 +91,11 @@ def vocabulary(seed: int) -> tuple[list[str], np.ndarray]:
     return words, freq / freq.sum()
 
 
-def corpus(n_papers: int, seed: int) -> list[Paper]:
+def corpus(n_papers: int, seed: int, follows: bool = False) -> list[Paper]:
     words, p = vocabulary(seed)
     rng = np.random.default_rng(seed)
+    names = author_names(seed) if follows else []
+    extra = np.random.default_rng(seed + 11)
     lengths = rng.integers(110, 230, n_papers)
     drawn = rng.choice(len(words), int(lengths.sum()), p=p)
     upvotes = rng.zipf(2.0, n_papers)
@@ -83,13 +109,24 @@ def corpus(n_papers: int, seed: int) -> list[Paper]:
                 title=" ".join(text[:10]).capitalize(),
                 abstract=" ".join(text[10:]).capitalize() + ".",
                 upvotes=int(upvotes[n]),
+                authors=tuple(
+                    written(*names[int(a)], int(a))
+                    for a in (extra.integers(len(names), size=6) if names else ())
+                ),
+                categories=tuple(
+                    CATEGORY_POOL[int(c)]
+                    for c in (extra.choice(len(CATEGORY_POOL), 2, replace=False) if names else ())
+                ),
             )
         )
     return papers
 
 
-def interests(papers: Sequence[Paper], n_candidates: int, n: int, seed: int) -> list[Interest]:
+def interests(
+    papers: Sequence[Paper], n_candidates: int, n: int, seed: int, follows: bool = False
+) -> list[Interest]:
     words, _ = vocabulary(seed)
+    names = author_names(seed) if follows else []
     rng = np.random.default_rng(seed + 1)
     # Topic words: neither the commonest (stop-like) nor the rarest.
     topical = words[200:5000]
@@ -108,6 +145,13 @@ def interests(papers: Sequence[Paper], n_candidates: int, n: int, seed: int) -> 
                 keywords=tuple(Keyword(pool[int(k)], float(rng.integers(1, 3))) for k in kws),
                 liked=liked,
                 seen=frozenset(p.id for p in liked),
+                authors=tuple(written(*names[int(a)], 0) for a in rng.choice(len(names), 2))
+                if follows
+                else (),
+                categories=tuple(CATEGORY_POOL[int(c)] for c in rng.choice(75, 2))
+                if follows
+                else (),
+                exclude_categories=(CATEGORY_POOL[int(rng.integers(75, 150))],) if follows else (),
             )
         )
     return out
@@ -119,14 +163,14 @@ def peak_mib() -> float:
 
 def child(args: argparse.Namespace) -> dict[str, Any]:
     """One measurement in this process: ``fit`` or ``rank``."""
-    papers = corpus(args.papers, args.seed)
+    papers = corpus(args.papers, args.seed, args.follows)
     fingerprint = f"{len(papers)}:{args.seed}"
     if args.child == "fit":
         started = time.perf_counter()
         model = load_or_fit(args.cache, fingerprint, lambda: [p.text for p in papers])
         seconds = time.perf_counter() - started
         return {"seconds": seconds, "peak_mib": peak_mib(), "vocabulary": len(model.vocabulary_)}
-    profiles = interests(papers, args.candidates, args.n, args.seed)
+    profiles = interests(papers, args.candidates, args.n, args.seed, args.follows)
     candidates = papers[-args.candidates :]
     started = time.perf_counter()
     model = load_or_fit(args.cache, fingerprint, lambda: [p.text for p in papers])
@@ -149,7 +193,7 @@ def measure(args: argparse.Namespace, what: str, n: int = 0) -> dict[str, Any]:
     command = [
         sys.executable, __file__, "--child", what, "--n", str(n), "--cache", str(args.cache),
         "--papers", str(args.papers), "--candidates", str(args.candidates),
-        "--seed", str(args.seed),
+        "--seed", str(args.seed), *(["--follows"] if args.follows else []),
     ]  # fmt: skip
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     result: dict[str, Any] = json.loads(out.splitlines()[-1])
@@ -163,6 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--candidates", type=int, default=2_000)
     parser.add_argument("--repeat", type=int, default=1, help="runs per figure; median shown")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--follows", action="store_true", help="authors and categories too")
     parser.add_argument("--child", choices=("fit", "rank"), help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--cache", type=Path, help=argparse.SUPPRESS)
@@ -179,7 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(
         f"# corpus {args.papers} synthetic papers ({'dataset' if DATASET.exists() else 'Zipf'}"
-        f" vocabulary), {args.candidates} candidates, 5 keywords + 5 liked per subscriber, "
+        f" vocabulary), {args.candidates} candidates, 5 keywords + 5 liked per subscriber"
+        f"{' + 2 authors, 2 categories, 1 excluded category' if args.follows else ''}, "
         f"top 10 with reasons; median of {args.repeat}"
     )
     with tempfile.TemporaryDirectory() as tmp:

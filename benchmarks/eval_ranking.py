@@ -1,5 +1,18 @@
-"""Offline evaluation of the ranker on arXiv papers labelled with their categories.
+"""Offline evaluation of the ranker: real users' ratings, and arXiv categories.
 
+Real users (``../shared/datasets/reviewer-match/``, see its README): for each of 53
+researchers, their 5 most recent own papers are the liked papers of an Interest, and
+rank() orders the 463 rated candidates as ``digest rank --all`` does (the same call:
+include_below_threshold, every candidate listed, what would be sent first). Relevant: rated
+>= 4. Printed side by side, in the same run: nDCG@10, recall@50 and pairwise accuracy
+(pairs of the profile's rated papers with different ratings ordered the same way) for
+digest, the arxiv-sanity-lite recipe (its TF-IDF, one LinearSVC per profile: positives the
+5 own papers, negatives the rest of the corpus) and a TF-IDF centroid; mean ± standard
+deviation over profiles, and digest's paired difference to arxiv-sanity. Then digest's
+diversity and max_df settings, and how many relevant and unrelated papers pass each floor
+of the "strong enough to send" rule (LIKED_FLOOR, DESCRIPTION_FLOOR).
+
+Categories (``arxiv_categories_1000.csv``):
 For every category with at least 20 papers and every draw (seeded), a simulated subscriber
 gets 10 random "profile papers" of that category. From them come:
 
@@ -19,7 +32,7 @@ subscriber's ``seen`` ids, so they are never ranked. A pick is relevant when the
 the category. ``min_score`` is turned off (-1) so every method returns 10 picks: this
 measures ordering, not the threshold. Figures are macro-averages over categories.
 
-    python benchmarks/eval_ranking.py [CSV] [--draws 5] [--seed 0] [--sweep]
+    python benchmarks/eval_ranking.py [CSV] [--reviewers DIR] [--draws 5] [--seed 0] [--sweep]
 
 ``--sweep`` also scores vectorizer settings (min_df, max_df, n-grams) and score weights:
 the table that chose the defaults in digest/rank/ (ScoreWeights, the TF-IDF recipe).
@@ -46,6 +59,8 @@ import sklearn
 from sklearn.feature_extraction.text import CountVectorizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from eval_real_users import DEFAULT_LISTINGS, DEFAULT_REVIEWERS, real_users, specificity_report
 
 from digest.rank import (
     DEFAULT_WEIGHTS,
@@ -232,7 +247,16 @@ def model_ranker(
     weights: ScoreWeights = DEFAULT_WEIGHTS,
 ) -> Callable[[list[Interest]], dict[int, list[str]]]:
     def ranker(profiles: list[Interest]) -> dict[int, list[str]]:
-        picks = rank(vectorizer, papers, profiles, diversity=diversity, weights=weights)
+        # What would be sent first, then the rest: the "strong enough" floors must not
+        # shorten a list that measures ordering.
+        picks = rank(
+            vectorizer,
+            papers,
+            profiles,
+            diversity=diversity,
+            weights=weights,
+            include_below_threshold=True,
+        )
         return {k: [p.paper_id for p in v] for k, v in picks.items()}
 
     return ranker
@@ -244,6 +268,8 @@ METHODS = ("keywords", "category-name", "liked-only", "full", "full + feedback")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("csv", nargs="?", type=Path, default=DEFAULT_CSV)
+    parser.add_argument("--reviewers", type=Path, default=DEFAULT_REVIEWERS)
+    parser.add_argument("--listings", type=Path, default=DEFAULT_LISTINGS)
     parser.add_argument("--draws", type=int, default=10, help="profiles per category")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--diversity", type=float, default=0.7)
@@ -281,6 +307,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{name:<38} {p:6.3f} {ndcg:8.3f}")
     if args.sweep:
         sweep(papers, labels, cases, picker, args.diversity)
+    if args.listings.exists():
+        specificity_report(args.listings)
+    if args.reviewers.exists():
+        real_users(args.reviewers, args.diversity, args.sweep)
+    else:
+        print(f"# {args.reviewers}: not found, real-user evaluation skipped")
     print(f"# {time.perf_counter() - started:.1f} s")
     return 0
 

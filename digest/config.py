@@ -14,12 +14,15 @@ import math
 import os
 import tomllib
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
+from .fetch.kinds import MAX_RESULTS, SOURCE_KINDS, SOURCE_NAME
 from .records import MAX_PAPERS, MIN_SCORE_RANGE, is_valid_min_score
 from .text import plural
 from .transports import TRANSPORTS
@@ -51,6 +54,9 @@ class StoreConfig:
 @dataclass(frozen=True)
 class IngestConfig:
     inbox: Path = Path("inbox")
+    # Whether an arXiv cross-list ("Announce Type: cross") of a paper never seen is a new
+    # paper (a candidate); false stores it as an old paper, for reference only.
+    cross_lists: bool = True
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,31 @@ class WebConfig:
     header_timeout: float = 10.0  # seconds to send a request's headers, then disconnected
     keep_alive_timeout: int = 75  # idle seconds between requests on one connection
     max_connections: int = 1000  # connections and requests in flight; beyond: 503
+    # "open": anyone may sign up at /subscribe (double opt-in); "closed": admins add people.
+    signup: str = "closed"
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    """``[fetch]``: how ``digest fetch`` talks to the sources (see :mod:`digest.fetch`)."""
+
+    contact: str = ""  # an address for the User-Agent; empty: the address in email.sender
+    timeout: float = 30.0  # seconds per attempt, the whole response included
+    retries: int = 3  # more attempts after a timeout, a dropped connection, 429 or 5xx
+    backoff_seconds: float = 2.0  # the first wait between attempts; doubles each time
+    max_wait_seconds: float = 300.0  # the longest wait a Retry-After header can ask for
+    max_bytes: int = 50 * 1024 * 1024  # a response body past this is refused
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One ``[[sources]]`` table: where ``digest fetch`` collects a listing from."""
+
+    name: str = ""
+    kind: str = ""
+    url: str = ""
+    query: str = ""  # arxiv-api only: the search_query
+    max_results: int = 100  # arxiv-api only
 
 
 @dataclass(frozen=True)
@@ -132,6 +163,8 @@ class Config:
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    sources: tuple[SourceConfig, ...] = ()
     path: Path | None = None
 
     def secret(self, env_name: str, *, key: str) -> str:
@@ -195,6 +228,7 @@ def check_secret(secret: str, source: str) -> None:
 _CHOICES: dict[str, tuple[str, ...]] = {
     "delivery.transport": tuple(TRANSPORTS),
     "smtp.security": ("none", "starttls", "tls"),
+    "web.signup": ("closed", "open"),
 }
 
 
@@ -222,8 +256,11 @@ def config_from_dict(data: dict[str, Any], *, path: Path | None = None) -> Confi
     sections: dict[str, Any] = {}
     section_types = {f.name: f for f in dataclasses.fields(Config) if f.name != "path"}
     for name, value in data.items():
+        if name == "sources":
+            sections[name] = _build_sources(value, where, base)
+            continue
         if name not in section_types:
-            known = ", ".join(f"[{n}]" for n in section_types)
+            known = ", ".join(f"[[{n}]]" if n == "sources" else f"[{n}]" for n in section_types)
             raise ConfigError(f"{where}: unknown section [{name}]; known sections are {known}")
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: [{name}] must be a table (a [{name}] section)")
@@ -258,6 +295,16 @@ def _build_section(cls: type, section: str, table: dict[str, Any], where: str, b
             allowed = ", ".join(repr(c) for c in _CHOICES[dotted])
             raise ConfigError(f"{where}: {dotted} is {raw!r}; expected one of {allowed}")
     return cls(**values)
+
+
+def _build_sources(value: Any, where: str, base: Path) -> tuple[SourceConfig, ...]:
+    """The ``[[sources]]`` tables, each checked like a section (``sources[N].key``)."""
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ConfigError(f"{where}: sources must be [[sources]] tables, one per source")
+    return tuple(
+        _build_section(SourceConfig, f"sources[{n}]", table, where, base)
+        for n, table in enumerate(value, start=1)
+    )
 
 
 def _coerce(hint: Any, raw: Any, dotted: str, where: str, base: Path) -> Any:
@@ -360,3 +407,44 @@ def _validate(config: Config, where: str) -> None:
             raise bad(f"web.{key}", getattr(w, key), "a number of seconds above 0")
     if w.max_connections < 1:
         raise bad("web.max_connections", w.max_connections, "1 or more")
+    _validate_fetch(config, bad)
+
+
+def _validate_fetch(config: Config, bad: Callable[[str, object, str], ConfigError]) -> None:
+    """``[fetch]`` and every ``[[sources]]`` table; the kinds come from ``SOURCE_KINDS``."""
+    f = config.fetch
+    if f.contact and "@" not in f.contact:
+        raise bad("fetch.contact", f.contact, "an email address such as digest@example.org")
+    for key in ("timeout", "backoff_seconds", "max_wait_seconds"):
+        if getattr(f, key) <= 0:
+            raise bad(f"fetch.{key}", getattr(f, key), "a number of seconds above 0")
+    if not 0 <= f.retries <= 10:
+        raise bad("fetch.retries", f.retries, "0 to 10")
+    if f.max_bytes < 1024:
+        raise bad("fetch.max_bytes", f.max_bytes, "1024 bytes or more")
+    seen: set[str] = set()
+    for n, source in enumerate(config.sources, start=1):
+        key = f"sources[{n}]"
+        if not SOURCE_NAME.fullmatch(source.name):
+            raise bad(
+                f"{key}.name",
+                source.name,
+                "a name of letters, digits, '.', '-' or '_' (up to 64; it names the "
+                'inbox files), e.g. "arxiv-cs-cl"',
+            )
+        if source.name in seen:
+            raise bad(f"{key}.name", source.name, "a name no other source has")
+        seen.add(source.name)
+        if source.kind not in SOURCE_KINDS:
+            raise bad(f"{key}.kind", source.kind, "one of " + ", ".join(SOURCE_KINDS))
+        url = urlsplit(source.url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise bad(f"{key}.url", source.url, "an http:// or https:// URL")
+        if SOURCE_KINDS[source.kind].takes_query:
+            if not source.query.strip():
+                raise bad(f"{key}.query", source.query, 'an arXiv search such as "cat:cs.CL"')
+            if not 1 <= source.max_results <= MAX_RESULTS:
+                raise bad(f"{key}.max_results", source.max_results, f"1 to {MAX_RESULTS}")
+        elif source.query:
+            takers = ", ".join(name for name, k in SOURCE_KINDS.items() if k.takes_query)
+            raise bad(f"{key}.query", source.query, f"no query (only {takers} sources take one)")

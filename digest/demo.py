@@ -95,7 +95,7 @@ def run_demo(
     Returns (listing name, run report) per simulated day.
     """
     prepare_demo_dir(directory)
-    config = load_config(init_instance(directory))
+    config = load_config(_open_signup(init_instance(directory)))
     # `digest init` wrote the instance's secret file: `digest serve` on this instance
     # answers the emails' links with no environment variable to set.
     secret = config.link_secret()
@@ -132,6 +132,15 @@ def run_demo(
         return reports
     finally:
         store.close()
+
+
+def _open_signup(config_path: Path) -> Path:
+    """The demo takes sign-ups at /subscribe (``digest init`` writes ``signup = "closed"``)."""
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(
+        text.replace('signup = "closed"', 'signup = "open"', 1), encoding="utf-8"
+    )
+    return config_path
 
 
 def _simulate_day(store: Store, config: Config, renderer: Renderer, day: dt.date) -> RunReport:

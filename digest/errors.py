@@ -15,7 +15,8 @@ The hierarchy::
     │   ├── PermanentDeliveryError   a 5xx reply: retrying will not help
     │   └── TransportError           no message can get through (login refused, TLS, server
     │                                unreachable, outbox not writable): stop delivering
-    └── RunLockedError          another run holds the run lock
+    ├── RunLockedError          another run holds the run lock
+    └── FetchError              a source could not be fetched, or a fetch is in progress
 
 Messages name the file, line, key or email involved and say what to do about it.
 Library code raises these with ``raise ... from exc`` so the cause is kept for logs.
@@ -83,3 +84,7 @@ class TransportError(DeliveryError):
 
 class RunLockedError(DigestError):
     """Another digest run holds the run lock."""
+
+
+class FetchError(DigestError):
+    """A source could not be fetched (network, HTTP status, wrong content, too big)."""

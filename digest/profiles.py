@@ -13,6 +13,10 @@ The TOML form of a subscriber (also what ``digest profile edit`` shows)::
     liked = ["2305.07922", "GraphCodeBERT: Pre-training Code Representations with Data Flow"]
     disliked = []
     description = "I build code LLMs."
+    authors = ["Yann LeCun", "Hinton, Geoffrey"]   # matched on normalised names, initials too
+    categories = ["cs.CL", "cs.LG"]                 # arXiv categories (or archives: "cs")
+    exclude_categories = ["cs.CV"]                  # a paper in one is never sent
+    library = "ada.bib"          # import only: a reference library, relative to this file
     frequency = "daily"          # or "weekly:mon" … "weekly:sun"
     max_papers = 10
 """
@@ -20,6 +24,7 @@ The TOML form of a subscriber (also what ``digest profile edit`` shows)::
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 import tomllib
@@ -29,6 +34,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import SubscriberError
+from .follows import clean_author, normalize_category
 from .records import (
     MAX_PAPERS,
     MIN_SCORE_RANGE,
@@ -71,7 +77,11 @@ class SubscriberEntry:
     min_score: float | None = None
     quiet_day: str = "skip"
     status: str = "active"
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    exclude_categories: tuple[str, ...] = ()
     present: frozenset[str] = field(default=frozenset())  # keys the file actually gave
+    library: str = ""  # TOML import only: a reference library file to import (its path)
 
 
 ENTRY_KEYS = [
@@ -88,6 +98,9 @@ ENTRY_KEYS = [
     "min_score",
     "quiet_day",
     "status",
+    "authors",
+    "categories",
+    "exclude_categories",
 ]
 
 
@@ -231,6 +244,9 @@ def entry_from_mapping(data: dict[str, Any], *, where: str) -> SubscriberEntry:
         disliked = dedupe(v.strip() for v in strings("disliked"))
         keywords = merge_keywords(parse_keyword(k) for k in strings("keywords"))
         exclude = dedupe(_clean_term(t, "excluded term") for t in strings("exclude"))
+        authors = dedupe(clean_author(a) for a in strings("authors"))
+        categories = dedupe(normalize_category(c) for c in strings("categories"))
+        exclude_categories = dedupe(normalize_category(c) for c in strings("exclude_categories"))
         description = " ".join(text("description").split())
         if len(description) > MAX_DESCRIPTION_LENGTH:
             raise SubscriberError(f"description is over {MAX_DESCRIPTION_LENGTH} characters")
@@ -277,6 +293,9 @@ def entry_from_mapping(data: dict[str, Any], *, where: str) -> SubscriberEntry:
         min_score=float(min_score) if min_score is not None else None,
         quiet_day=quiet_day,
         status=status,
+        authors=authors,
+        categories=categories,
+        exclude_categories=exclude_categories,
         present=frozenset(data),
     )
 
@@ -293,16 +312,33 @@ def parse_subscribers_toml(text: str, *, source: str) -> list[SubscriberEntry]:
     tables = data.get("subscribers", [])
     if not isinstance(tables, list):
         raise SubscriberError(f"{source}: write each subscriber as a [[subscribers]] table")
-    entries = [
-        entry_from_mapping(table, where=f"{source}: subscriber {n}")
-        for n, table in enumerate(tables, start=1)
-    ]
+    entries = []
+    for n, table in enumerate(tables, start=1):
+        where = f"{source}: subscriber {n}"
+        library = table.pop("library", "") if isinstance(table, dict) else ""
+        if not isinstance(library, str):
+            raise SubscriberError(f'{where}: library must be a path such as "ada.bib"')
+        entry = entry_from_mapping(table, where=where)
+        entries.append(dataclasses.replace(entry, library=check_text(library.strip(), "library")))
     _no_repeats(entries, source)
     return entries
 
 
 CSV_COLUMNS = ENTRY_KEYS
-_LIST_COLUMNS = ("keywords", "exclude", "liked", "disliked")
+_LIST_COLUMNS = ("keywords", "exclude", "liked", "disliked", *ENTRY_KEYS[-3:])
+# A cell starting with one of these is a formula to a spreadsheet (CSV injection, see
+# https://owasp.org/www-community/attacks/CSV_Injection): export writes it after a "'",
+# which the spreadsheet shows as text, and import takes that quote off again.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize_cell(cell: str) -> str:
+    """``cell`` as a spreadsheet shows it as text: "'" before a formula's first character."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def _unneutralize(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_START) else cell
 
 
 def parse_subscribers_csv(text: str, *, source: str) -> list[SubscriberEntry]:
@@ -345,6 +381,7 @@ def _csv_entries(reader: csv.DictReader[str], source: str) -> list[SubscriberEnt
         for column, cell in row.items():
             if cell is None or cell == "":
                 continue
+            cell = _unneutralize(cell)
             if column in _LIST_COLUMNS:
                 data[column] = [v for v in cell.splitlines() if v.strip()]
             elif column == "max_papers":
@@ -406,6 +443,9 @@ def entry_to_toml(entry: SubscriberEntry) -> str:
         f"liked = {_toml_list(entry.liked)}",
         f"disliked = {_toml_list(entry.disliked)}",
         f"description = {toml_string(entry.description)}",
+        f"authors = {_toml_list(entry.authors)}",
+        f"categories = {_toml_list(entry.categories)}   # arXiv categories, e.g. cs.CL",
+        f"exclude_categories = {_toml_list(entry.exclude_categories)}",
         f"frequency = {toml_string(entry.frequency)}   # daily, or weekly:mon … weekly:sun",
         f"timezone = {toml_string(entry.timezone)}",
         f"max_papers = {entry.max_papers}",
@@ -432,6 +472,9 @@ def entry_to_mapping(entry: SubscriberEntry) -> dict[str, Any]:
         "max_papers": entry.max_papers,
         "quiet_day": entry.quiet_day,
         "status": entry.status,
+        "authors": list(entry.authors),
+        "categories": list(entry.categories),
+        "exclude_categories": list(entry.exclude_categories),
     }
     if entry.min_score is not None:
         data["min_score"] = entry.min_score
@@ -447,22 +490,26 @@ def entries_to_csv(entries: Iterable[SubscriberEntry]) -> str:
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for e in entries:
+        row: dict[str, object] = {
+            "email": e.email,
+            "name": e.name,
+            "keywords": "\n".join(str(k) for k in e.keywords),
+            "exclude": "\n".join(e.exclude),
+            "liked": "\n".join(e.liked),
+            "disliked": "\n".join(e.disliked),
+            "description": e.description,
+            "frequency": e.frequency,
+            "timezone": e.timezone,
+            "max_papers": e.max_papers,
+            "min_score": "" if e.min_score is None else repr(e.min_score),
+            "quiet_day": e.quiet_day,
+            "status": e.status,
+            "authors": "\n".join(e.authors),
+            "categories": "\n".join(e.categories),
+            "exclude_categories": "\n".join(e.exclude_categories),
+        }
         writer.writerow(
-            {
-                "email": e.email,
-                "name": e.name,
-                "keywords": "\n".join(str(k) for k in e.keywords),
-                "exclude": "\n".join(e.exclude),
-                "liked": "\n".join(e.liked),
-                "disliked": "\n".join(e.disliked),
-                "description": e.description,
-                "frequency": e.frequency,
-                "timezone": e.timezone,
-                "max_papers": e.max_papers,
-                "min_score": "" if e.min_score is None else repr(e.min_score),
-                "quiet_day": e.quiet_day,
-                "status": e.status,
-            }
+            {k: neutralize_cell(v) if isinstance(v, str) else v for k, v in row.items()}
         )
     return out.getvalue()
 
@@ -477,6 +524,9 @@ def profile_from_entry(
         liked=tuple(liked),
         disliked=tuple(disliked),
         description=entry.description,
+        authors=entry.authors,
+        categories=entry.categories,
+        exclude_categories=entry.exclude_categories,
     )
 
 
@@ -494,6 +544,9 @@ class ProfileChanges:
     dislike: tuple[str, ...] = ()
     remove: tuple[str, ...] = ()
     description: str | None = None
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    exclude_categories: tuple[str, ...] = ()
 
 
 def apply_profile_changes(
@@ -516,6 +569,11 @@ def apply_profile_changes(
         "liked": [p for p in entry.liked if p not in removed] + list(changes.like),
         "disliked": [p for p in entry.disliked if p not in removed] + list(changes.dislike),
         "description": entry.description if changes.description is None else changes.description,
+        "authors": [a for a in entry.authors if a.casefold() not in gone] + list(changes.authors),
+        "categories": [c for c in entry.categories if c.casefold() not in gone]
+        + list(changes.categories),
+        "exclude_categories": [c for c in entry.exclude_categories if c.casefold() not in gone]
+        + list(changes.exclude_categories),
     }
     return entry_from_mapping(data, where="profile set")
 

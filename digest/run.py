@@ -10,6 +10,7 @@ and the transport come in through :class:`RunContext`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import fcntl
 import logging
@@ -29,9 +30,10 @@ from .progress import NO_PROGRESS, Progress
 from .records import WEEKDAYS, DigestContent, Pick, Subscriber
 from .render import RenderedDigest, Renderer
 from .render.pool import RenderPool
-from .store import DigestRow, RunFailure, RunResult, Store
+from .store import DIGEST_PAGE_DAYS, DigestRow, RunFailure, RunResult, Store
 from .text import plural
 from .transports import OutgoingMessage, Transport
+from .transports.outbox import html_body
 
 FINAL_STATUSES = ("sent", "skipped", "failed")
 BATCH = 200  # digests per commit when the transport makes a repeat harmless (the outbox)
@@ -139,6 +141,7 @@ class RunContext:
     trigger: str = "cli"
     progress: Progress = NO_PROGRESS  # the CLI's progress bar on a terminal
     workers: int = 1  # render processes (see render_workers); 1 renders in this process
+    notes: tuple[str, ...] = ()  # said before the run began (a source that failed to fetch)
 
 
 def render_workers(requested: int) -> int:
@@ -169,6 +172,7 @@ def run_digests(
         digest_date=run_day.isoformat(),
         started_at=started.isoformat(timespec="seconds"),
         dry_run=dry_run,
+        notes=list(ctx.notes),
     )
     with RunLock(config.store.database):
         if not dry_run:
@@ -184,6 +188,8 @@ def run_digests(
         try:
             _ingest_inbox(store, config, ctx, report, run_day, dry_run=dry_run, enabled=ingest)
             _deliver_due(store, config, ctx, report, date_override, dry_run=dry_run, only=only)
+            if not dry_run:
+                _tidy(store, started)
         except BaseException as exc:
             report.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             report.notes.append(f"the run stopped: {exc}")
@@ -197,6 +203,13 @@ def run_digests(
             report.status = "dry-run" if dry_run else ("failed" if report.failed else "ok")
         _finish(store, ctx, report, started)
     return report
+
+
+def _tidy(store: Store, now: dt.datetime) -> None:
+    """Drop what is kept for a while only: digest pages past their retention, expired
+    sign-ups and the sign-up limits' old attempts."""
+    store.prune_digest_pages(now - dt.timedelta(days=DIGEST_PAGE_DAYS))
+    store.purge_signups(now, attempts_before=now - dt.timedelta(days=2))
 
 
 def _finish(store: Store, ctx: RunContext, report: RunReport, started: dt.datetime) -> None:
@@ -244,9 +257,18 @@ def _ingest_inbox(
                 "in the inbox (not ingested: dry run)"
             )
         return
-    for result in ingest_inbox(store, inbox, today=run_day, now=ctx.now(), progress=ctx.progress):
+    for result in ingest_inbox(
+        store,
+        inbox,
+        today=run_day,
+        now=ctx.now(),
+        progress=ctx.progress,
+        cross_lists=config.ingest.cross_lists,
+    ):
         if result.status == "ingested":
             report.listings_ingested += 1
+            if result.note:
+                report.notes.append(result.note)
         elif result.failed:
             report.notes.append(f"listing failed: {result.message}")
 
@@ -331,7 +353,7 @@ def _deliver_day(
     size = BATCH if getattr(ctx.transport, "idempotent_redelivery", False) else 1
     batch = _Batch(store, config, ctx, report, day, f"run {report.run_id} pid {os.getpid()}")
     verb = "rendering" if dry_run else "sending"
-    contents = (composed.content(sub.id) for sub in open_subs)
+    contents = (_content(composed.content(sub.id), digests[sub.id]) for sub in open_subs)
     with (
         _renderings(ctx, len(open_subs)) as render,
         ctx.progress.step(f"{verb} digests for {day}", total=len(open_subs)) as advance,
@@ -353,6 +375,11 @@ def _deliver_day(
             return False
         advance(len(items))
     return True
+
+
+def _content(content: DigestContent, row: DigestRow | None) -> DigestContent:
+    """A stored digest's content: its email links to its own page ("view in browser")."""
+    return content if row is None else dataclasses.replace(content, digest_id=row.id)
 
 
 @contextlib.contextmanager
@@ -417,6 +444,11 @@ class _Batch:
                 elif dry_run or row is None:
                     report.sent += 1  # would be sent
                 elif self._claim(sub, row, result):
+                    # The "view in browser" page shows the HTML part exactly as it goes out
+                    # (a copy sent again after a crash replaces it); it is shown once the
+                    # digest is marked sent. Saved with the batch's claims.
+                    assert result.data is not None
+                    store.save_digest_page(row.id, html_body(result.data) or b"", now=ctx.now())
                     claimed.append((sub, row, result))
         sent: list[tuple[Subscriber, DigestRow, RenderedDigest]] = []
         try:

@@ -3,7 +3,9 @@
 One job on a ``CronTrigger`` from config, ``max_instances=1`` (never two runs at once),
 ``coalesce`` (a backlog of missed fires runs once) and a misfire grace time. At start, if
 the latest scheduled time has passed with no successful run since (the machine was off),
-the job runs at once. SIGTERM and SIGINT let the current message finish, then exit.
+the job runs at once. When ``[[sources]]`` are configured, each run first fetches the
+day's listings into the inbox (:func:`fetch_first`). SIGTERM and SIGINT let the current
+message finish, then exit.
 
 :func:`run_on_schedule` is the whole of ``digest schedule``: it wires the scheduler to
 :func:`scheduled_run` (one run of :func:`digest.run.run_digests`, logged) and
@@ -184,6 +186,7 @@ def scheduled_run(config: Config, *, now: Callable[[], dt.datetime], stop: StopF
     """
     from .run import RunContext, render_workers, run_digests  # scikit-learn: only when run
 
+    notes = fetch_first(config, now=now()) if config.sources else ()
     store = Store.open(config.store.database)
     try:
         ctx = RunContext(
@@ -193,6 +196,7 @@ def scheduled_run(config: Config, *, now: Callable[[], dt.datetime], stop: StopF
             should_stop=stop,
             trigger="schedule",
             workers=render_workers(config.delivery.workers),
+            notes=notes,
         )
         report = run_digests(store, config, ctx)
         report_log.info(
@@ -210,6 +214,25 @@ def scheduled_run(config: Config, *, now: Callable[[], dt.datetime], stop: StopF
         report_log.error("run failed: %s", exc)
     finally:
         store.close()
+
+
+def fetch_first(config: Config, *, now: dt.datetime) -> tuple[str, ...]:
+    """Fetch the day's listings of every ``[[sources]]`` entry into the inbox, logging
+    one line per source. A failure is logged and returned as a note for the run report;
+    the run goes on with what arrived."""
+    from .fetch.collect import fetch_sources  # loads httpx: only when fetching
+
+    try:
+        results = fetch_sources(config, day=now.date(), now=now)
+    except DigestError as exc:
+        report_log.error("fetch failed: %s", exc)
+        return (f"fetch failed: {exc}",)
+    for r in results:
+        if r.failed:
+            report_log.error("fetch failed: %s", r.message)
+        else:
+            report_log.info("fetch %s: %s%s", r.source, r.status, f" {r.path}" if r.path else "")
+    return tuple(f"fetch failed: {r.message}" for r in results if r.failed)
 
 
 def missed_run(config: Config, fire_time: dt.datetime) -> bool:

@@ -98,6 +98,9 @@ def entry_for(store: Store, subscriber: Subscriber) -> SubscriberEntry:
         min_score=subscriber.min_score,
         quiet_day=subscriber.quiet_day,
         status=subscriber.status,
+        authors=profile.authors,
+        categories=profile.categories,
+        exclude_categories=profile.exclude_categories,
     )
 
 

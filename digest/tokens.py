@@ -1,9 +1,11 @@
 """Signed link tokens for the links in a digest email.
 
 Every link a subscriber can click without logging in (unsubscribe, preferences, "more like
-this", "less like this") carries a token that names the subscriber, the action and, for
-feedback, the paper. Tokens are signed with itsdangerous under the instance secret, with
-one salt per action, so a "more" token cannot be replayed as an "unsubscribe" token.
+this", "less like this", "view in browser") carries a token that names the subscriber, the
+action and, for feedback, the paper (for "view", the digest's id). A sign-up's confirmation
+link (``confirm``) names the pending sign-up instead of a subscriber. Tokens are signed
+with itsdangerous under the instance secret, with one salt per action, so a "more" token
+cannot be replayed as an "unsubscribe" token.
 
 A token also carries the time it was issued (from the caller's ``now``, so rendering stays
 deterministic); :meth:`LinkSigner.verify` can reject old tokens with ``max_age_seconds``.
@@ -25,7 +27,7 @@ from itsdangerous.encoding import base64_encode, want_bytes
 
 from .errors import TokenError
 
-ACTIONS = ("unsubscribe", "preferences", "more", "less")
+ACTIONS = ("unsubscribe", "preferences", "more", "less", "view", "confirm")
 FEEDBACK_ACTIONS = ("more", "less")
 
 # The path each action is served under by `digest serve`; both feedback actions share one
@@ -35,6 +37,8 @@ _ROUTES = {
     "preferences": "preferences",
     "more": "feedback",
     "less": "feedback",
+    "view": "d",
+    "confirm": "confirm",
 }
 
 _SALT_PREFIX = "digest.link."
@@ -42,7 +46,11 @@ _SALT_PREFIX = "digest.link."
 
 @dataclass(frozen=True)
 class LinkClaims:
-    """What a verified token says: who clicked, which action, and for which paper."""
+    """What a verified token says: who clicked, which action, and for which paper.
+
+    For ``view`` tokens ``paper_id`` holds the digest's id (as text); for ``confirm``
+    tokens ``subscriber_id`` is the pending sign-up's id.
+    """
 
     subscriber_id: int
     action: str

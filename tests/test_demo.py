@@ -38,6 +38,9 @@ def test_demo_simulates_days_and_says_where_the_emails_are(tmp_path):
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     db = sqlite_utils.Database(target / "digest.db")
     assert db["runs"].count == len(rows)
+    # The demo takes public sign-ups (issue 15), and every email links to its own page.
+    assert 'signup = "open"' in (target / "config.toml").read_text(encoding="utf-8")
+    assert "View in browser</a>" in html and db["digest_pages"].count == len(emails)
 
 
 def test_demo_twice_starts_clean(tmp_path):

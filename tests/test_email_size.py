@@ -47,6 +47,7 @@ def _check_outbox(config: Path) -> dict[str, int]:
         size = len(html.encode("utf-8").replace(b"\n", b"\r\n"))
         assert size < LIMIT, (eml.name, size)
         assert "Unsubscribe</a>" in html and "/unsubscribe/" in html
+        assert "View in browser</a>" in html and "/d/" in html  # issue 15, inside the bound
         titles = picked_titles(eml)
         recipient = str(message["To"]).split("<")[-1].rstrip(">")
         sends = db.execute(

@@ -19,10 +19,12 @@ MAX_LINES = 600
 # The data's path, earliest first: listing → ingest → store → rank → compose → render →
 # deliver → run, with the foundation below everything and the user-facing edges on top.
 TIERS: list[set[str]] = [
-    {"errors", "records", "text", "files", "resources", "tokens", "config", "profiles", "progress"},
+    {"errors", "records", "text", "files", "resources", "tokens", "config", "profiles", "progress"}
+    | {"follows"},
     {"sources"},
+    {"fetch"},
     {"store"},
-    {"ingest", "subscriptions", "instance"},
+    {"ingest", "subscriptions", "instance"} | {"libraries"},
     {"rank"},
     {"compose"},
     {"render"},
@@ -34,8 +36,9 @@ TIERS: list[set[str]] = [
     {"__init__", "__main__"},
 ]
 # Config validation reads the transport registry (the one list of transport names that
-# config, the CLI and make_transport share): the one deliberate look upward.
-ALLOWED_UPWARD = {("config", "transports")}
+# config, the CLI and make_transport share) and the source-kind registry (the one list of
+# kinds that config, the fetcher and the README share): the deliberate looks upward.
+ALLOWED_UPWARD = {("config", "transports"), ("config", "fetch")}
 
 TIER = {name: n for n, names in enumerate(TIERS) for name in names}
 MODULES = sorted(p for p in PACKAGE.rglob("*.py"))

@@ -708,7 +708,8 @@ def test_unknown_action_and_empty_secret(signer: LinkSigner) -> None:
     with pytest.raises(TokenError) as caught:
         signer.sign(1, "delete")
     assert str(caught.value) == (
-        "unknown link action 'delete'; expected one of 'unsubscribe', 'preferences', 'more', 'less'"
+        "unknown link action 'delete'; expected one of 'unsubscribe', 'preferences', 'more', "
+        "'less', 'view', 'confirm'"
     )
     with pytest.raises(TokenError) as caught:
         LinkSigner("")

@@ -11,12 +11,25 @@ new module plus one line here (and a row in the README's Commands table).
 
 from __future__ import annotations
 
-from . import ingest, instance, papers, preview, profile, rank, run, schedule, serve, subscribers
+from . import (
+    fetch,
+    ingest,
+    instance,
+    papers,
+    preview,
+    profile,
+    rank,
+    run,
+    schedule,
+    serve,
+    subscribers,
+)
 from .app import cli, main
 
 # Importing a module registers its commands on ``cli``; this is the list of them.
 COMMAND_MODULES = (
     instance,  # init, demo
+    fetch,  # fetch
     ingest,  # ingest
     papers,  # papers list|search|show
     subscribers,  # subscribers add|list|show|edit|pause|resume|remove|import|export

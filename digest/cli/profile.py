@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import click
 
 from ..errors import DigestError, SubscriberError
+from ..libraries import import_library, read_library
 from ..profiles import (
     ProfileChanges,
     entry_to_toml,
@@ -12,7 +16,7 @@ from ..profiles import (
     parse_subscribers_toml,
 )
 from ..subscriptions import change_profile, entry_for, save_entries
-from ..text import clip
+from ..text import clip, plural
 from .app import AppContext, changed_by, cli, emit_json, pass_app, print_error
 
 
@@ -47,12 +51,18 @@ def profile_show(app: AppContext, email: str, as_json: bool) -> None:
                 "liked_from_feedback": [p for p in liked if p not in prof.liked],
                 "disliked_from_feedback": [p for p in disliked if p not in prof.disliked],
                 "description": prof.description,
+                "authors": list(prof.authors),
+                "categories": list(prof.categories),
+                "exclude_categories": list(prof.exclude_categories),
             }
         )
         return
     titles = app.store.papers_by_id([*liked, *disliked, *prof.liked, *prof.disliked])
     click.echo(f"keywords:    {', '.join(str(k) for k in prof.keywords) or '-'}")
     click.echo(f"exclude:     {', '.join(prof.exclude) or '-'}")
+    click.echo(f"authors:     {'; '.join(prof.authors) or '-'}")
+    click.echo(f"categories:  {', '.join(prof.categories) or '-'}")
+    click.echo(f"excluded categories: {', '.join(prof.exclude_categories) or '-'}")
     for label, ids, own in (("liked", liked, prof.liked), ("disliked", disliked, prof.disliked)):
         if not ids:
             click.echo(f"{label + ':':<12} -")
@@ -69,7 +79,14 @@ def profile_show(app: AppContext, email: str, as_json: bool) -> None:
 @click.option("--exclude", multiple=True, help="Add an excluded term.")
 @click.option("--like", multiple=True, help="Add a liked paper (id or exact title).")
 @click.option("--dislike", multiple=True, help="Add a disliked paper (id or exact title).")
-@click.option("--remove", multiple=True, help="Remove a keyword, excluded term or paper.")
+@click.option("--author", "authors", multiple=True, help='Follow an author ("Yann LeCun").')
+@click.option("--category", "categories", multiple=True, help="Follow an arXiv category (cs.CL).")
+@click.option(
+    "--exclude-category", "exclude_categories", multiple=True, help="Never send this category."
+)
+@click.option(
+    "--remove", multiple=True, help="Remove a keyword, excluded term, author, category or paper."
+)
 @click.option("--description", help="Replace the description.")
 @pass_app
 def profile_set(
@@ -79,6 +96,9 @@ def profile_set(
     exclude: tuple[str, ...],
     like: tuple[str, ...],
     dislike: tuple[str, ...],
+    authors: tuple[str, ...],
+    categories: tuple[str, ...],
+    exclude_categories: tuple[str, ...],
     remove: tuple[str, ...],
     description: str | None,
 ) -> None:
@@ -88,6 +108,8 @@ def profile_set(
     Examples:
       digest profile set ada@example.org --keyword "program synthesis^2" --exclude vision
       digest profile set ada@example.org --like 2305.07922 --remove "medical imaging"
+      digest profile set ada@example.org --author "Yann LeCun" --category cs.CL \\
+          --exclude-category cs.CV
     """
     changes = ProfileChanges(
         keywords=keywords,
@@ -96,6 +118,9 @@ def profile_set(
         dislike=dislike,
         remove=remove,
         description=description,
+        authors=authors,
+        categories=categories,
+        exclude_categories=exclude_categories,
     )
     sub = change_profile(app.store, email, changes, who=changed_by(), now=app.now())
     app.done(f"profile of {sub.email} saved")
@@ -194,3 +219,58 @@ def profile_restore(app: AppContext, email: str, version: int) -> None:
     sub = app.store.subscriber(email)
     app.store.restore_profile(sub.id, version, who=changed_by(), now=app.now())
     app.done(f"profile of {sub.email} restored to version {version}")
+
+
+@profile.command("import-library")
+@click.argument("email")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the counts and problems as JSON.")
+@pass_app
+def profile_import_library(app: AppContext, email: str, file: Path, as_json: bool) -> None:
+    """Add the papers of a reference library to EMAIL's liked papers.
+
+    FILE is a BibTeX (.bib) or RIS (.ris) export, CSL JSON (Zotero's "Export Library…"),
+    or one arXiv id or DOI per line; the format is read from the content. Papers not in
+    the store are kept as reference papers: they shape the ranking and are never sent.
+    A bad entry is one line naming FILE:LINE (or its key); the others are imported, and
+    the exit code is 1.
+
+    \b
+    Examples:
+      digest profile import-library ada@example.org ~/zotero.bib
+      digest profile import-library ada@example.org papers.txt
+    """
+    text = read_library(file)
+    result = import_library(
+        app.store,
+        email,
+        text,
+        source=str(file),
+        suffix=file.suffix,
+        who=changed_by(),
+        now=app.now(),
+    )
+    if as_json:
+        emit_json(
+            {
+                "format": result.format,
+                "liked": result.liked,
+                "new": result.new,
+                "stored": result.stored,
+                "problems": list(result.problems),
+            }
+        )
+    else:
+        for problem in result.problems:
+            print_error(problem)
+        app.done(
+            f"{file}: {result.format}, {plural(result.liked, 'paper')} liked "
+            f"({result.new} new to the profile, {result.stored} stored as reference papers)"
+            + (
+                f"; {plural(len(result.problems), 'bad entry', 'bad entries')} left out"
+                if result.problems
+                else ""
+            )
+        )
+    if result.problems:
+        sys.exit(1)

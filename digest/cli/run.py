@@ -15,6 +15,7 @@ import click
 from ..config import MAX_WORKERS
 from ..transports import TRANSPORTS, make_transport
 from .app import ISO_DATE, AppContext, as_date, cli, emit_json, pass_app, print_table
+from .fetch import failure_notes, print_fetch_results, run_fetch
 
 
 def _print_report(report: Any) -> None:
@@ -50,6 +51,7 @@ def _print_report(report: Any) -> None:
     type=click.IntRange(min=0, max=MAX_WORKERS),
     help="Render processes (default: delivery.workers; 0 = one per core).",
 )
+@click.option("--fetch", "fetch", is_flag=True, help="Fetch the [[sources]] into the inbox first.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_app
 def run_command(
@@ -59,6 +61,7 @@ def run_command(
     only: str | None,
     transport: str | None,
     workers: int | None,
+    fetch: bool,
     as_json: bool,
 ) -> None:
     """Ingest the inbox, then rank, render, deliver and record every due digest.
@@ -72,11 +75,15 @@ def run_command(
       digest run --date 2026-11-22 --dry-run
       digest run --only ada@example.org --transport smtp
       digest run --workers 4
+      digest run --fetch
     """
     from ..render import make_renderer
     from ..run import RunContext, render_workers, run_digests
     from ..schedule import StopFlag
 
+    fetched = run_fetch(app, on_date=on_date, only=None, as_json=as_json) if fetch else []
+    if fetched and not as_json:
+        print_fetch_results(fetched)
     stop = StopFlag()
     ctx = RunContext(
         transport=make_transport(app.config, transport),
@@ -85,16 +92,17 @@ def run_command(
         should_stop=stop,
         progress=app.progress(as_json),
         workers=render_workers(app.config.delivery.workers if workers is None else workers),
+        notes=failure_notes(fetched),
     )
     with _stop_on_signals(stop):
         report = run_digests(
             app.store, app.config, ctx, date_override=as_date(on_date), dry_run=dry_run, only=only
         )
     if as_json:
-        emit_json(asdict(report))
+        emit_json({**asdict(report), **({"fetch": [asdict(r) for r in fetched]} if fetch else {})})
     else:
         _print_report(report)
-    if report.status in ("failed", "interrupted"):
+    if report.status in ("failed", "interrupted") or any(r.failed for r in fetched):
         sys.exit(1)
 
 

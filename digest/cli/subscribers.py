@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import click
 
 from ..errors import NotFoundError
+from ..libraries import save_entries_with_libraries
 from ..profiles import (
     entries_to_csv,
     entries_to_toml,
@@ -21,7 +23,16 @@ from ..profiles import (
 from ..records import SUBSCRIBER_STATUSES, Subscriber
 from ..subscriptions import entry_for, resume_subscriber, save_entries
 from ..text import plural
-from .app import AppContext, changed_by, cli, emit_json, pass_app, print_table, read_text_file
+from .app import (
+    AppContext,
+    changed_by,
+    cli,
+    emit_json,
+    pass_app,
+    print_error,
+    print_table,
+    read_text_file,
+)
 
 
 def _subscriber_dict(app: AppContext, sub: Subscriber) -> dict[str, Any]:
@@ -32,6 +43,9 @@ def _subscriber_dict(app: AppContext, sub: Subscriber) -> dict[str, Any]:
     data["liked"] = list(entry.liked)
     data["disliked"] = list(entry.disliked)
     data["description"] = entry.description
+    data["authors"] = list(entry.authors)
+    data["categories"] = list(entry.categories)
+    data["exclude_categories"] = list(entry.exclude_categories)
     return data
 
 
@@ -235,12 +249,22 @@ def subscribers_import(app: AppContext, file: Path, fmt: str | None) -> None:
     fmt = _format_for(file, fmt)
     parse = parse_subscribers_csv if fmt == "csv" else parse_subscribers_toml
     entries = parse(text, source=str(file))
-    results = save_entries(app.store, entries, who=changed_by(), now=app.now())
+    # A TOML entry's library = "path" is imported too (relative to the TOML file).
+    results, imports = save_entries_with_libraries(
+        app.store, entries, base=file.parent, who=changed_by(), now=app.now()
+    )
     created = sum(1 for _, was_created in results if was_created)
+    problems = [p for result in imports for p in result.problems]
+    for problem in problems:
+        print_error(problem)
+    liked = sum(result.liked for result in imports)
     app.done(
         f"imported {plural(len(results), 'subscriber')} "
         f"({created} new, {len(results) - created} updated)"
+        + (f"; {plural(liked, 'library paper')} liked" if imports else "")
     )
+    if problems:
+        sys.exit(1)
 
 
 @subscribers.command("export")

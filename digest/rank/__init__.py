@@ -12,6 +12,7 @@ Modules, each importing only those above it (and :mod:`digest.records`, ``errors
 
     budgets      memory bounds of the batched code (results never depend on them)
     terms        keywords and phrases matched as whole words; the term index
+    specificity  how common a term is in the stored corpus (kept with the fitted model)
     vectorizing  the TF-IDF recipe, fitting it, the fast tokenizer/counts transform
     matrices     sparse/dense helpers
     inputs       Interest, ScoreWeights
@@ -26,7 +27,9 @@ Modules, each importing only those above it (and :mod:`digest.records`, ``errors
 Adding a ranking signal (see :mod:`digest.rank.signals` for the score formula):
 
 1. Write ``signals/<name>.py`` with ``add(batch, chunk, num, denom)``: add weight · signal
-   (0..1) to ``num`` and the weight to ``denom`` for the chunk's rows that have the input —
+   (0..1) to ``num`` and the weight to ``denom`` for the chunk's rows that have the input,
+   and set ``chunk.strong`` where it alone is enough to send the paper (or, for a signal
+   specific by nature, list its ``hits(batch, rows)`` in ``SPECIFIC``) —
    or, to change the normalised score instead, ``adjust(batch, chunk, score)``.
 2. Add ``<name>.add`` to ``RELEVANCE`` (or ``<name>.adjust`` to ``ADJUSTMENTS``) in
    ``signals/__init__.py``, and a line to the table there.

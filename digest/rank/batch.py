@@ -10,7 +10,8 @@ scoring or anything outside rank.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -20,17 +21,99 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from ..records import Paper
 from . import budgets
+from .followed import Follows, build_follows
 from .inputs import Interest, ScoreWeights
-from .matrices import Floats, Ints, csr, dense_product, padded
+from .matrices import Bools, Floats, Ints, csr, dense_product, padded
+from .specificity import SPECIFIC_MIN, TermFrequencies
 from .terms import TermIndex, term_key
-from .vectorizing import Vectorize
+from .vectorizing import Vectorize, corpus_frequencies
 
+_COMPOUND = re.compile(r"\w+(?:-\w+)+")
+_WORD = re.compile(r"\w+")
 UPVOTES_FULL = 1000  # upvotes at which the popularity prior is full
+# A keyword found only in the abstract counts this much of a hit in the title: a title names
+# the paper's topic, an abstract mentions much in passing ("code coverage" as a metric).
+# Set with KEYWORD_FLOOR (signals/keywords.py), not fitted on its own: at 0.5 an abstract
+# hit of a full-weight keyword sends a paper only if the keyword is in at most ~9% of the
+# stored papers; on the shared listings this keeps "speech", "diffusion" and "code
+# generation" abstract hits (3-4%) and drops "vision" (26%) and "code" (39%) ones.
+ABSTRACT_HIT = 0.5
 
 
 def _hit_matrix(index: TermIndex, terms: Sequence[str], n_cols: int) -> sp.csr_matrix:
     """terms × candidates, 1 where the candidate contains the term."""
     return csr([[(c, 1.0) for c in index.hits(t)] for t in terms], n_cols)
+
+
+def _keyword_hits(
+    freqs: TermFrequencies, index: TermIndex, titles: TermIndex, terms: Sequence[str], n_cols: int
+) -> tuple[sp.csr_matrix, Floats]:
+    """terms × candidates hit strengths, and each term's specificity in the store's corpus.
+
+    A hit weighs the term's specificity (:mod:`digest.rank.specificity`), × ABSTRACT_HIT
+    when the term is not in the title; a term under SPECIFIC_MIN is no evidence: 0.
+    """
+    rows: list[list[tuple[int, float]]] = []
+    spec = np.zeros(len(terms), dtype=np.float32)
+    for j, t in enumerate(terms):
+        found = index.hits(t)
+        spec[j] = freqs.specificity(t)
+        s = float(spec[j]) if spec[j] >= SPECIFIC_MIN else 0.0
+        in_title = set(titles.hits(t)) if found else set()
+        rows.append([(c, s if c in in_title else s * ABSTRACT_HIT) for c in found])
+    return csr(rows, n_cols), spec
+
+
+def _compound_parts(text: str) -> set[str]:
+    """Words of ``text`` found only inside hyphenated compounds ("free" of
+    "distribution-free"): alone they are not what the text is about."""
+    low = text.casefold()
+    inside = {w for c in _COMPOUND.findall(low) for w in c.split("-")}
+    alone = set(_WORD.findall(_COMPOUND.sub(" ", low)))
+    return inside - alone
+
+
+def _description_terms(
+    description: str,
+    analyzer: Callable[[str], list[str]],
+    vocabulary: dict[str, int],
+    freqs: TermFrequencies,
+) -> dict[int, str]:
+    """The description's terms a reason may name: vocabulary column -> term.
+
+    Only specific terms (see :mod:`digest.rank.specificity`), and no word the description
+    uses only inside a compound ("free" of "distribution-free").
+    """
+    parts = _compound_parts(description)
+    return {
+        vocabulary[t]: t
+        for t in analyzer(description)
+        if t in vocabulary and t not in parts and freqs.is_specific(t)
+    }
+
+
+def description_vectors(
+    vectorizer: TfidfVectorizer, descriptions: Sequence[str], vectorize: Vectorize | None = None
+) -> tuple[sp.csr_matrix, list[dict[int, str]]]:
+    """descriptions × vocabulary TF-IDF vectors of their specific terms, and those terms.
+
+    A description's generic words ("models", "ML", "free" of "distribution-free") are
+    dropped from its vector (not renormalised: a description of generic words is far from
+    everything), so a paper is not close to it for sharing them. Used by the description
+    signal and by benchmarks/eval_ranking.py, which measures its floor.
+    """
+    vectorize = vectorize or Vectorize(vectorizer)
+    freqs = corpus_frequencies(vectorizer)
+    analyzer = vectorizer.build_analyzer()
+    terms = [_description_terms(d, analyzer, vectorizer.vocabulary_, freqs) for d in descriptions]
+    vectors = vectorize(list(descriptions)).tocoo()
+    keep = np.array(
+        [int(c) in terms[r] for r, c in zip(vectors.row, vectors.col, strict=True)], dtype=bool
+    )
+    kept = sp.csr_matrix(
+        (vectors.data[keep], (vectors.row[keep], vectors.col[keep])), shape=vectors.shape
+    )
+    return kept, terms
 
 
 @dataclass
@@ -50,14 +133,15 @@ class Batch:
     cand_sim: Floats | None  # candidates × candidates cosines, if not too many candidates
     kw_weight: sp.csr_matrix  # subscribers × keywords: weight / the profile's largest weight
     kw_norm: Floats  # per subscriber: norm of Σ weight·tfidf(keyword)
-    kw_hits: sp.csr_matrix  # keywords × candidates: 1 where found as words
-    kw_hit_sets: list[frozenset[int]]  # the same, per keyword
+    kw_hits: sp.csr_matrix  # keywords × candidates: hit strength where found as words
+    kw_hit_sets: list[frozenset[int]]  # where found, per keyword
+    kw_named: Ints  # per keyword: 1 if specific enough to name in a reason
     kw_sim: sp.csr_matrix  # keywords × candidates: tfidf(keyword) · tfidf(candidate)
     kw_display: list[list[tuple[int, str]]]  # per subscriber: (keyword, as typed), best first
     desc_onehot: sp.csr_matrix  # subscribers × descriptions
     desc_vectors: sp.csr_matrix  # descriptions × vocabulary
     desc_sim: sp.csr_matrix  # descriptions × candidates
-    desc_terms: list[dict[int, str]]  # per description: vocabulary column -> term
+    desc_terms: list[dict[int, str]]  # per description: vocabulary column -> specific term
     desc_of: list[int]  # per subscriber, -1 for none
     rated: list[Paper]  # liked or disliked by someone
     rated_x: sp.csr_matrix  # rated × vocabulary
@@ -65,6 +149,7 @@ class Batch:
     liked: list[list[int]]  # per subscriber, into rated
     disliked: list[list[int]]
     blocked: sp.csr_matrix  # subscribers × candidates: seen or excluded
+    follows: Follows  # followed authors and categories, excluded categories
     like_reasons: dict[int, str] = field(default_factory=dict)  # rated -> "like: …"
 
 
@@ -80,6 +165,7 @@ def build_batch(
     x = vectorize(texts)
     xt = x.T.tocsr()
     index = TermIndex(texts)
+    titles = TermIndex([p.title for p in candidates])
     position = {p.id: i for i, p in enumerate(candidates)}
     offered = frozenset(position)
     upvotes = np.array([max(p.upvotes or 0, 0) for p in candidates], dtype=np.float32)
@@ -133,15 +219,15 @@ def build_batch(
     kw_vectors = vectorize(kw_keys)
     combined = kw_weight @ kw_vectors
     kw_norm = np.sqrt(np.asarray(combined.multiply(combined).sum(axis=1)).ravel())
-    kw_hits = _hit_matrix(index, kw_keys, n_cand)
+    freqs = corpus_frequencies(vectorizer)
+    kw_hits, kw_spec = _keyword_hits(freqs, index, titles, kw_keys, n_cand)
     kw_sim = sp.csr_matrix(kw_vectors @ xt)
     kw_sim.sort_indices()  # searched per pick by reasons.related_keyword
     excluded = csr(ex_rows, len(ex_keys)) @ _hit_matrix(index, ex_keys, n_cand)
-    blocked = sp.csr_matrix(csr(seen_rows, n_cand) + excluded)
+    follows = build_follows(candidates, interests)
+    blocked = sp.csr_matrix(csr(seen_rows, n_cand) + excluded + follows.excluded)
 
-    desc_vectors = vectorize(descs)
-    analyzer = vectorizer.build_analyzer()
-    vocabulary = vectorizer.vocabulary_
+    desc_vectors, desc_terms = description_vectors(vectorizer, descs, vectorize)
     rated_x = vectorize([p.text for p in rated])
     small = (len(rated) + 1) * n_cand <= budgets.RATED_CELL_BUDGET
     return Batch(
@@ -157,12 +243,13 @@ def build_batch(
         kw_hit_sets=[
             frozenset(kw_hits.indices[a:b].tolist()) for a, b in pairwise(kw_hits.indptr.tolist())
         ],
+        kw_named=(kw_spec >= SPECIFIC_MIN).astype(np.intp),
         kw_sim=kw_sim,
         kw_display=kw_display,
         desc_onehot=csr([[(d, 1.0)] if d >= 0 else [] for d in desc_of], len(descs)),
         desc_vectors=desc_vectors,
         desc_sim=sp.csr_matrix(desc_vectors @ xt),
-        desc_terms=[{vocabulary[t]: t for t in analyzer(d) if t in vocabulary} for d in descs],
+        desc_terms=desc_terms,
         desc_of=desc_of,
         rated=rated,
         rated_x=rated_x,
@@ -170,6 +257,7 @@ def build_batch(
         liked=liked,
         disliked=disliked,
         blocked=blocked,
+        follows=follows,
     )
 
 
@@ -181,6 +269,9 @@ class Chunk:
     rated_sim: Floats  # rated papers × candidates, last row zero
     liked_local: Ints  # chunk × most liked: rows of rated_sim (pad: the zero row)
     disliked_local: Ints  # chunk × most disliked: rows of rated_sim (pad: the zero row)
+    # chunk × candidates: some signal alone is specific and strong enough to send the paper
+    # (the signals set it, see digest.rank.signals).
+    strong: Bools
 
 
 def chunk_of(batch: Batch, rows: list[int]) -> Chunk:
@@ -192,6 +283,7 @@ def chunk_of(batch: Batch, rows: list[int]) -> Chunk:
         rated_sim=rated_sim,
         liked_local=padded(liked, pad),
         disliked_local=padded(disliked, pad),
+        strong=np.zeros((len(rows), len(batch.candidates)), dtype=np.bool_),
     )
 
 

@@ -29,6 +29,10 @@ class ScoreWeights:
     classifier: float = 1.0
     disliked: float = 0.5
     upvotes: float = 0.1
+    # A followed author is the most specific thing a profile says; a followed category
+    # holds a hundred papers a day, so it counts for less (issue 13).
+    author: float = 1.0
+    category: float = 0.5
 
 
 DEFAULT_WEIGHTS = ScoreWeights()
@@ -51,3 +55,6 @@ class Interest:
     seen: frozenset[str] = frozenset()
     min_score: float = 0.05
     limit: int = 10
+    authors: tuple[str, ...] = ()  # followed authors as typed (see digest.follows)
+    categories: tuple[str, ...] = ()  # followed arXiv categories or archives
+    exclude_categories: tuple[str, ...] = ()  # a paper in one is never offered

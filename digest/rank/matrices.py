@@ -15,6 +15,7 @@ from . import budgets
 
 Floats = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.intp]
+Bools = npt.NDArray[np.bool_]
 
 
 def csr(rows: Sequence[Sequence[tuple[int, float]]], n_cols: int) -> sp.csr_matrix:

@@ -28,7 +28,7 @@ from .vectorizing import build_vectorizer, fit_model
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "tfidf.joblib"
-FORMAT = 1
+FORMAT = 2  # 2: the model keeps the corpus term frequencies
 
 
 def _recipe() -> str:
@@ -46,6 +46,10 @@ def _read(path: Path) -> dict[str, Any] | None:
         return None
     except Exception as exc:  # any unreadable cache is only a cache miss
         log.warning("%s: cannot read the cached model (%s); fitting a new one", path, exc)
+        return None
+    old = isinstance(payload, dict) and isinstance(payload.get("format"), int)
+    if old and payload["format"] < FORMAT:  # expected once after an upgrade: no warning
+        log.info("%s: a model of an older digest; fitting a new one", path)
         return None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         log.warning("%s: not a digest model file; fitting a new one", path)

@@ -35,7 +35,8 @@ def rank(
 
     Drops each subscriber's ``seen`` (and liked and disliked) papers and papers with an
     ``exclude`` term in their title or abstract, scores the rest (see
-    :mod:`digest.rank.signals`), keeps those scoring at least ``min_score`` and chooses at
+    :mod:`digest.rank.signals`), keeps those scoring at least ``min_score`` that some signal
+    alone supports (a specific keyword hit, a close liked paper or description) and chooses at
     most ``limit`` of them by maximal marginal relevance with ``diversity`` as lambda (1.0:
     by score alone, lower: less alike). Every pick has at least one reason.
 
@@ -61,10 +62,10 @@ def rank(
     for start in range(0, len(order), step):
         rows = order[start : start + step]
         chunk = chunk_of(batch, rows)
-        score = score_chunk(batch, chunk)
+        score, strong = score_chunk(batch, chunk)
         limits = np.array([max(interests[r].limit, 0) for r in rows], dtype=np.intp)
         floor = np.array([interests[r].min_score for r in rows], dtype=np.float32)
-        eligible = np.isfinite(score) & (score >= floor[:, None])
+        eligible = strong & np.isfinite(score) & (score >= floor[:, None])
         chosen = mmr(batch, score, eligible, limits, diversity)
         counts = (chosen >= 0).sum(axis=1)
         if include_below_threshold:

@@ -1,9 +1,10 @@
 """Reasons: why each pick was chosen, in the subscriber's own words.
 
-"matches: program synthesis" names the keywords found in the paper, "like: GraphCodeBERT"
+"matches: program synthesis" names the specific keywords found in the paper (never a
+term most papers contain, see :mod:`digest.rank.specificity`), "like: GraphCodeBERT"
 the nearest liked paper when close; otherwise a weaker reason (a related keyword, the
 description's words, the classifier). May import the batch, the matrix helpers, the
-classifier signal (whether one ran) and :mod:`digest.records`.
+classifier and description signals (whether one ran, its floor) and :mod:`digest.records`.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import numpy as np
 from ..records import Pick
 from . import budgets
 from .batch import Batch, Chunk
+from .followed import follow_reasons
 from .matrices import Floats, Ints
 from .signals.classifier import has_classifier
+from .signals.description import DESCRIPTION_FLOOR
 
 LIKE_REASON_MIN = 0.1  # cosine from which the nearest liked paper is worth naming
 
@@ -60,6 +63,8 @@ def _related_keyword(batch: Batch, r: int, c: int) -> str:
     best, name = 0.0, ""
     sims = batch.kw_sim
     for k, text in batch.kw_display[r]:
+        if not batch.kw_named[k]:
+            continue
         start, end = sims.indptr[k], sims.indptr[k + 1]
         at = start + int(np.searchsorted(sims.indices[start:end], c))
         if at < end and sims.indices[at] == c and sims.data[at] > best:
@@ -69,9 +74,14 @@ def _related_keyword(batch: Batch, r: int, c: int) -> str:
 
 def _weaker_reasons(batch: Batch, r: int, c: int) -> tuple[str, ...]:
     """Why ``c`` was picked when no keyword is in it and no liked paper is close."""
+    d = batch.desc_of[r]
+    close = d >= 0 and batch.desc_sim[d, c] >= DESCRIPTION_FLOOR
+    # Sent on the description: its own words say why.
+    if close and (words := _description_words(batch, d, c)):
+        return ("about: " + ", ".join(words),)
     if related := _related_keyword(batch, r, c):
         return ("related to: " + related,)
-    if (d := batch.desc_of[r]) >= 0:
+    if d >= 0:
         words = _description_words(batch, d, c)
         return ("about: " + ", ".join(words) if words else "close to your description",)
     if has_classifier(batch, r):
@@ -112,7 +122,8 @@ def picks_with_reasons(
     for i, r in enumerate(chunk.rows):
         n = int(counts[i])
         cands = order[i, :n]
-        keywords = [(hit_sets[k], text) for k, text in batch.kw_display[r]]
+        # Only specific keywords are named: "matches: models" says nothing.
+        keywords = [(hit_sets[k], text) for k, text in batch.kw_display[r] if batch.kw_named[k]]
         liked = batch.liked[r]
         picks = []
         for c, score, at, value in zip(
@@ -122,7 +133,7 @@ def picks_with_reasons(
             like_value[i, :n].tolist(),
             strict=True,
         ):
-            reasons = []
+            reasons = follow_reasons(batch.follows, r, c)  # "by: LeCun", "in: cs.CL"
             matched = [text for hits, text in keywords if c in hits]
             if matched:
                 reasons.append("matches: " + ", ".join(matched[:3]))

@@ -14,6 +14,7 @@ from itertools import pairwise
 _WORD = re.compile(r"\w+")
 # Any punctuation but a hyphen ends a phrase: "a program. Synthesis" is no "program synthesis".
 _PHRASE_BREAK = re.compile(r"[^\w\s-]+")
+_STREAM = re.compile(r"\w+|[^\w\s-]+")
 
 
 def _singular(word: str) -> str:
@@ -25,7 +26,7 @@ def _singular(word: str) -> str:
     return word
 
 
-def _segments(text: str, memo: dict[str, str] | None = None) -> list[list[str]]:
+def segments(text: str, memo: dict[str, str] | None = None) -> list[list[str]]:
     """The text's words, split where punctuation breaks a phrase."""
     memo = {} if memo is None else memo
     return [
@@ -34,14 +35,28 @@ def _segments(text: str, memo: dict[str, str] | None = None) -> list[list[str]]:
     ]
 
 
-def _term_words(term: str) -> tuple[str, ...]:
+def word_stream(text: str, memo: dict[str, str]) -> list[str]:
+    """The words of ``text`` in matching form, in order, with a punctuation mark (never a
+    word) where :func:`segments` would break a phrase: neighbours here are its word pairs."""
+    return [
+        memo.get(w) or memo.setdefault(w, _singular(w)) for w in _STREAM.findall(text.casefold())
+    ]
+
+
+def word_set(text: str, memo: dict[str, str]) -> set[str]:
+    """The distinct words of ``text`` in matching form (the words of :func:`segments`)."""
+    return {memo.get(w) or memo.setdefault(w, _singular(w)) for w in _WORD.findall(text.casefold())}
+
+
+def term_words(term: str) -> tuple[str, ...]:
+    """A keyword's words as matching compares them (casefolded, singular)."""
     return tuple(_singular(w) for w in _WORD.findall(term.casefold()))
 
 
-def _has_phrase(segments: list[list[str]], words: tuple[str, ...]) -> bool:
+def _has_phrase(segs: list[list[str]], words: tuple[str, ...]) -> bool:
     n = len(words)
     first = words[0]
-    for seg in segments:
+    for seg in segs:
         for i in range(len(seg) - n + 1):
             if seg[i] == first and tuple(seg[i : i + n]) == words:
                 return True
@@ -55,8 +70,8 @@ def matches_term(term: str, text: str) -> bool:
     whitespace or hyphens between them ("program synthesis" matches "program-synthesis").
     A plural ending is ignored on both sides ("vision" matches "visions").
     """
-    words = _term_words(term)
-    return bool(words) and _has_phrase(_segments(text), words)
+    words = term_words(term)
+    return bool(words) and _has_phrase(segments(text), words)
 
 
 def term_key(text: str) -> str:
@@ -69,7 +84,7 @@ class TermIndex:
 
     def __init__(self, texts: Sequence[str]) -> None:
         memo: dict[str, str] = {}
-        self._segments = [_segments(t, memo) for t in texts]
+        self._segments = [segments(t, memo) for t in texts]
         postings: dict[str, list[int]] = {}
         for i, segs in enumerate(self._segments):
             for word in {w for seg in segs for w in seg}:
@@ -87,7 +102,7 @@ class TermIndex:
 
     def hits(self, term: str) -> list[int]:
         """Sorted indices of the texts that contain ``term`` (see :func:`matches_term`)."""
-        words = _term_words(term)
+        words = term_words(term)
         if not words:
             return []
         sets = sorted((self._postings.get(w, frozenset()) for w in set(words)), key=len)

@@ -21,6 +21,7 @@ from sklearn.preprocessing import normalize
 
 from ..errors import DigestError
 from . import budgets
+from .specificity import TermFrequencies, term_frequencies
 
 # Tokens of two or more word characters with at least one letter: "3d", "t5" and "gpt4"
 # are words, "2023" and "10" are not (numbers only add noise to similarities).
@@ -84,7 +85,11 @@ def build_vectorizer(n_docs: int = MIN_DF_LARGE_FROM) -> TfidfVectorizer:
 
 
 def fit_model(texts: Sequence[str]) -> TfidfVectorizer:
-    """Fit the TF-IDF model on the stored corpus (``Paper.text`` of every paper)."""
+    """Fit the TF-IDF model on the stored corpus (``Paper.text`` of every paper).
+
+    The model also keeps the corpus's :class:`~digest.rank.specificity.TermFrequencies`
+    (attribute ``term_frequencies_``, read by :func:`corpus_frequencies`).
+    """
     docs = [t for t in texts if t.strip()]
     vectorizer = build_vectorizer(len(docs))
     try:
@@ -101,7 +106,19 @@ def fit_model(texts: Sequence[str]) -> TfidfVectorizer:
             ) from exc
     if hasattr(vectorizer, "stop_words_"):
         del vectorizer.stop_words_  # older scikit-learn: every pruned term, only bloats the cache
+    # Fitted on the same corpus, kept with the model: how specific each keyword is.
+    vectorizer.term_frequencies_ = term_frequencies(docs)
     return vectorizer
+
+
+def corpus_frequencies(vectorizer: TfidfVectorizer) -> TermFrequencies:
+    """The store's term frequencies :func:`fit_model` kept with the model.
+
+    A vectorizer fitted otherwise has none: then only the generic words known beforehand
+    (:data:`digest.rank.specificity.GENERIC_SHARES`) are common.
+    """
+    found = getattr(vectorizer, "term_frequencies_", None)
+    return found if isinstance(found, TermFrequencies) else TermFrequencies()
 
 
 # -- fast TF-IDF transform --------------------------------------------------------------

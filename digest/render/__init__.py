@@ -8,7 +8,9 @@ Three steps, one module each, wired by :class:`Renderer` (:mod:`.renderer`):
 - :mod:`.templates`: ``subject.txt``, ``digest.txt`` and ``digest.mjml``, loaded and
   compiled once, filled per email;
 - :mod:`.message`: the MIME message, its headers (Message-ID, List-Unsubscribe, …) and its
-  bytes.
+  bytes;
+- :mod:`.notice`: the sign-up emails (the confirmation link, or the preferences link of an
+  address already subscribed).
 
 Pure: no database, clock or network. This package may import records, config, errors,
 tokens, resources and text, never the store, the ranker, compose, the run or the
@@ -29,11 +31,13 @@ from .content import (
     top_topics,
 )
 from .message import format_address, message_id
+from .notice import NoticeRenderer
 from .renderer import MAX_HTML_BYTES, RenderedDigest, Renderer, make_renderer
 
 __all__ = [
     "MAX_HTML_BYTES",
     "DigestContent",
+    "NoticeRenderer",
     "PaperView",
     "RenderedDigest",
     "Renderer",

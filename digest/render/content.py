@@ -303,6 +303,12 @@ class ContextBuilder:
         else:
             preheader = _quiet_reason(content)
         lead = f"Hi {name}, here" if name else "Here"
+        # "View in browser": only a stored digest (the run's) has a page to link to.
+        view_url = (
+            ""
+            if content.digest_id is None
+            else link_url(base, "view", sign(sub.id, "view", str(content.digest_id), issued_at=now))
+        )
         return {
             "product": PRODUCT,
             "subject": subject,
@@ -327,6 +333,7 @@ class ContextBuilder:
             "unsubscribe_url": link_url(
                 base, "unsubscribe", sign(sub.id, "unsubscribe", issued_at=now)
             ),
+            "view_url": view_url,
             "postal_address": clean_text(email.postal_address),
             "list_id": email.list_id,
         }

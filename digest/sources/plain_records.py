@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import ListingError
 from ..records import ListingStream, PaperRecord, ParsedListing
-from .ids import ABS_URL, arxiv_id_from
+from .ids import ABS_URL, arxiv_id_and_version
 from .json_fields import (
     MAX_COUNT,
     FieldProblem,
@@ -140,17 +140,19 @@ def _well_formed_record(item: dict[str, Any]) -> PaperRecord | None:
     published_day = iso_date(published)
     if published is not None and published_day is None:
         return None
-    arxiv_id = arxiv_id_from(raw_id)
+    in_id = arxiv_id_and_version(raw_id)
+    arxiv_id, version = in_id or (None, None)
     return PaperRecord(
         title=title,
         abstract=abstract,
         arxiv_id=arxiv_id,
-        source_id=raw_id if arxiv_id is None else None,
+        source_id=raw_id if in_id is None else None,
         authors=tuple(names),
         url=ABS_URL.format(arxiv_id) if arxiv_id else None,
         published=published_day,
         upvotes=votes,
         categories=(),
+        version=version,
     )
 
 
@@ -181,8 +183,8 @@ def _checked_record(item: Any) -> PaperRecord:
     else:
         raise FieldProblem(f'"id" must be a string, not {json_type(raw_id)}')
     url = optional_str(item, "url")
-    id_arxiv_id = arxiv_id_from(record_id) if record_id else None
-    arxiv_id = id_arxiv_id or (arxiv_id_from(url) if url else None)
+    in_id = arxiv_id_and_version(record_id) if record_id else None
+    arxiv_id, version = in_id or (arxiv_id_and_version(url) if url else None) or (None, None)
     published = item.get("published")
     published_day = iso_date(published)
     if published is not None and published_day is None:
@@ -191,10 +193,11 @@ def _checked_record(item: Any) -> PaperRecord:
         title=title,
         abstract=abstract,
         arxiv_id=arxiv_id,
-        source_id=record_id if record_id and id_arxiv_id is None else None,
+        source_id=record_id if record_id and in_id is None else None,
         authors=authors(item.get("authors"), '"authors"'),
         url=url or (ABS_URL.format(arxiv_id) if arxiv_id else None),
         published=published_day,
         upvotes=upvotes(item.get("upvotes"), '"upvotes"'),
         categories=categories(item.get("categories")),
+        version=version,
     )

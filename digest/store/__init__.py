@@ -8,15 +8,20 @@ One module per aggregate, over one shared connection (:mod:`.db`):
 
 - :mod:`.papers`: ``papers`` (one row per distinct paper; ``id`` is the arXiv id when
   known, else the listing's own id, else ``t:`` + a hash of the normalized title, and
-  ``title_key``, the normalized title, indexed: papers with different arXiv ids may
-  share one), ``papers_fts`` (FTS5 over title and
-  abstract), ``listings`` (every file ingested or tried) and ``paper_listings``; the
+  ``title_key``, the normalized title; ``version``, the newest arXiv version seen;
+  ``is_new``, 0 for an old paper first seen as a replacement, never a candidate),
+  ``paper_titles`` (every title a paper was seen under, its normalized key indexed and
+  not unique: papers with different arXiv ids may share one), ``papers_fts`` (FTS5 over
+  title and abstract), ``listings`` (every file ingested or tried) and ``paper_listings``; the
   identity and merge rules themselves are pure code in :mod:`.merge`.
 - :mod:`.subscribers`: ``subscribers``, ``profiles``, ``profile_history``, ``feedback``.
 - :mod:`.digests`: ``digests`` (pending → rendered → sent/skipped/failed), ``sends`` and
   ``runs``.
 - :mod:`.web_sessions`: ``web_sessions`` and ``login_failures`` (``digest serve``'s admin
   sessions and failed sign-ins).
+- :mod:`.signups`: ``signups`` (public sign-ups awaiting confirmation) and
+  ``signup_attempts`` (what the sign-up limits count).
+- :mod:`.digest_pages`: ``digest_pages`` (each sent digest's HTML, for "view in browser").
 - :mod:`.reports`: read-only queries for the admin pages.
 - :mod:`.schema`: the migrations.
 
@@ -33,10 +38,13 @@ import sqlite3
 from pathlib import Path
 
 from .db import BUSY_TIMEOUT, busy, cannot_open, connect, is_busy
+from .digest_pages import KEEP_DAYS as DIGEST_PAGE_DAYS
+from .digest_pages import DigestPage, DigestPageStore
 from .digests import DigestRow, DigestStore, RunFailure, RunResult, RunRow
 from .papers import IngestCounts, ListingInfo, ListingRow, PaperStore
 from .reports import PaperActivity, PaperSend, PaperVote, ReportStore, SubscriberVote
 from .schema import MIGRATIONS, migrate
+from .signups import Signup, SignupStore
 from .subscribers import (
     ProfileChange,
     StatusChange,
@@ -48,7 +56,9 @@ from .subscribers import (
 from .web_sessions import WebSession, WebSessionStore
 
 __all__ = [
+    "DIGEST_PAGE_DAYS",
     "MIGRATIONS",
+    "DigestPage",
     "DigestRow",
     "IngestCounts",
     "ListingInfo",
@@ -60,6 +70,7 @@ __all__ = [
     "RunFailure",
     "RunResult",
     "RunRow",
+    "Signup",
     "StatusChange",
     "Store",
     "SubscriberSettings",
@@ -70,7 +81,15 @@ __all__ = [
 ]
 
 
-class Store(PaperStore, SubscriberStore, DigestStore, ReportStore, WebSessionStore):
+class Store(
+    PaperStore,
+    SubscriberStore,
+    DigestStore,
+    ReportStore,
+    WebSessionStore,
+    SignupStore,
+    DigestPageStore,
+):
     """All reads and writes of digest's SQLite database."""
 
     @classmethod

@@ -1,5 +1,5 @@
 """Papers and listings: the ingest of a listing (with its background full-text indexer)
-and every query about papers.
+and the listings' queries; the queries about papers are :mod:`.paper_reads`.
 
 Owns the tables ``papers``, ``papers_fts``, ``listings``, ``paper_listings`` and the
 ingest's ``staged_papers`` and ``staged_placements``. An ingest commits chunk by chunk
@@ -10,31 +10,34 @@ chunk is parsed.
 
 May import: the standard library, ``sqlite_utils``, :mod:`digest.errors`,
 :mod:`digest.sources` (identity helpers), :mod:`digest.records` and the store's ``db``,
-``schema`` and ``merge`` modules.
+``schema``, ``merge``, ``indexer`` and ``paper_reads`` modules.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import json
 import os
-import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as futures_wait
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
-
-from ..errors import AlreadyIngestedError, NotFoundError, StoreError
-from ..records import Paper, PaperRecord, paper_text
-from ..sources import arxiv_id_from, normalize_title
-from .db import StoreBase, day_text, in_chunks, stamp
-from .merge import PAPER_COLUMNS, UPDATED_COLUMNS, Merge, chunks, identify, paper_values
-from .schema import FTS_INSERT_TRIGGER, VISIBLE
+from ..errors import AlreadyIngestedError
+from ..records import PaperRecord
+from .db import day_text, in_chunks, stamp
+from .indexer import BackgroundIndexer
+from .merge import (
+    PAPER_COLUMNS,
+    TEXT_COLUMNS,
+    UPDATED_COLUMNS,
+    Merge,
+    chunks,
+    identify,
+    paper_values,
+)
+from .paper_reads import PaperReads
+from .schema import FTS_INSERT_TRIGGER
 
 _INGEST_CHUNK = 5000  # records identified, looked up, merged and written in one transaction
 _INSERT_PAPER = (
@@ -63,6 +66,12 @@ class IngestCounts:
     duplicates: int
     # Records without an arXiv id whose title names several stored papers: left out.
     ambiguous: int = 0
+    # Of ``new``: old papers first seen as a replacement (or an unwanted cross-list),
+    # stored for reference and never candidates.
+    old_papers: int = 0
+    # Records that brought a newer arXiv version of a known paper (among ``updated`` or
+    # ``duplicates``).
+    revised: int = 0
 
 
 @dataclass(frozen=True)
@@ -83,43 +92,7 @@ class ListingRow:
     error: str | None
 
 
-def visible_only(clause: str) -> str:
-    """``clause`` (``[JOIN …] [WHERE …] [ORDER BY …] [LIMIT …]`` over ``papers p``, its
-    conditions joined by AND) restricted to published papers (see :data:`VISIBLE`)."""
-    head, where, tail = clause.partition("WHERE ")
-    if where:
-        return f"{head}WHERE {VISIBLE} AND {tail}"
-    head, order, tail = clause.partition("ORDER BY")
-    return f"{head} WHERE {VISIBLE} {order}{tail}"
-
-
-def select_papers(db: sqlite_utils.Database, clause: str, args: Sequence[Any]) -> list[Paper]:
-    """Published papers of ``papers p`` filtered and ordered by ``clause`` (see
-    :func:`visible_only`), with their latest listing date."""
-    clause = visible_only(clause)
-    sql = (
-        "SELECT p.id, p.title, p.abstract, p.authors, p.url, p.published, p.upvotes, "
-        "p.first_seen, (SELECT max(l.listing_date) FROM paper_listings pl "
-        "JOIN listings l ON l.id = pl.listing_id WHERE pl.paper_id = p.id) AS listing_date "
-        f"FROM papers p {clause}"
-    )
-    return [
-        Paper(
-            id=row["id"],
-            title=row["title"],
-            abstract=row["abstract"],
-            authors=tuple(json.loads(row["authors"])),
-            url=row["url"],
-            published=row["published"],
-            upvotes=row["upvotes"],
-            first_seen=row["first_seen"],
-            listing_date=row["listing_date"],
-        )
-        for row in db.query(sql, args)
-    ]
-
-
-class PaperStore(StoreBase):
+class PaperStore(PaperReads):
     """Listings and papers: ingest and queries."""
 
     _ingest_lock_depth = 0
@@ -173,14 +146,22 @@ class PaperStore(StoreBase):
         *,
         first_seen: dt.date,
         now: dt.datetime,
+        cross_lists: bool = True,
     ) -> IngestCounts:
         """Store one listing and its papers, deduplicating papers; all or nothing.
 
-        A record is the same paper as a stored one when their ids match, else when their
-        normalized titles do, except that two different arXiv ids are two papers; a
-        record without an arXiv id whose title names several papers is left out and
-        counted as ambiguous. A repeat keeps ``first_seen``, fills in what was missing (a better id,
-        authors, url, published, categories) and takes the latest upvotes.
+        A record is the same paper as a stored one when their ids match, else when its
+        normalized title is one the paper was seen under (``paper_titles``), except that
+        two different arXiv ids are two papers; a record without an arXiv id whose title
+        names several papers is left out and counted as ambiguous. A repeat keeps
+        ``first_seen``, fills in what was missing (a better id, authors, url, published,
+        categories) and takes the latest upvotes; a newer arXiv version replaces title,
+        abstract and authors, and an older one changes nothing. A paper never seen that
+        arXiv announces as a replacement (or as a cross-list, when ``cross_lists`` is
+        false) is stored as an old paper, never a candidate; a title-only paper whose
+        title a record with an arXiv id carries is folded into that paper (see
+        :mod:`.merge`), unless the paper is one this listing created (a failure would
+        delete it).
 
         Records are taken in chunks, each identified, looked up, merged and written in a
         transaction of its own, so no write transaction lasts more than about a second
@@ -195,7 +176,7 @@ class PaperStore(StoreBase):
 
         Each chunk's new papers go into the full-text index on a helper thread, in a
         transaction of their own, while the next chunk is parsed (see
-        :class:`_BackgroundIndexer`). Holds :meth:`ingest_lock`.
+        :class:`BackgroundIndexer`). Holds :meth:`ingest_lock`.
         """
         with self.ingest_lock():
             self.discard_staged()  # what a crashed ingest left
@@ -203,8 +184,14 @@ class PaperStore(StoreBase):
             if already is not None:
                 raise AlreadyIngestedError(f"{listing.path}: already ingested (as {already.path})")
             try:
-                with _BackgroundIndexer(self._index_staged) as indexer:
-                    counts = self._stage(records, indexer, first_seen=first_seen, now=now)
+                with BackgroundIndexer(self._index_staged) as indexer:
+                    counts = self._stage(
+                        records,
+                        indexer,
+                        first_seen=first_seen,
+                        now=now,
+                        cross_lists=cross_lists,
+                    )
                 return self._publish(listing, counts, now=now)
             except BaseException:
                 self.discard_staged()
@@ -213,27 +200,28 @@ class PaperStore(StoreBase):
     def _stage(
         self,
         records: Iterable[PaperRecord],
-        indexer: _BackgroundIndexer,
+        indexer: BackgroundIndexer,
         *,
         first_seen: dt.date,
         now: dt.datetime,
+        cross_lists: bool,
     ) -> IngestCounts:
         """Write the records chunk by chunk as staged papers and placements."""
         conn = self.db.conn
         first_seen_text, now_text = day_text(first_seen), stamp(now)
-        position = created = updated = duplicates = ambiguous = 0
+        position = created = updated = duplicates = ambiguous = old_papers = revised = 0
         # Reading a chunk runs the parser (records is a lazy stream), which overlaps the
         # indexing of the chunk before it.
         for chunk in chunks(records, _INGEST_CHUNK):
             prepared = [identify(record) for record in chunk]
             indexer.wait()  # the connection is ours again
             with self.transaction():
-                merge = Merge()
+                merge = Merge(cross_lists=cross_lists)
                 ids = {p.id for p in prepared}
                 keys = {p.title_key for p in prepared}
-                published, staged, aliases = self._papers_matching(ids, keys)
+                published, staged, aliases, titles = self._papers_matching(ids, keys)
                 merge.learn(staged, created_here=True)
-                merge.learn(published)
+                merge.learn(published, titles=titles)
                 merge.learn_aliases(aliases)
                 for item in prepared:
                     merge.add(item, position, first_seen=first_seen_text, now=now_text)
@@ -252,6 +240,11 @@ class PaperStore(StoreBase):
                     )
                     conn.execute(FTS_INSERT_TRIGGER)
                 self._write_changes(merge)
+                conn.executemany(
+                    "INSERT OR IGNORE INTO staged_references (paper_rowid, first_seen) "
+                    "SELECT rowid, ? FROM papers WHERE id = ?",
+                    [(first_seen_text, row["id"]) for row in merge.listed_references],
+                )
                 # An id renamed here still names its paper in later chunks.
                 conn.executemany(
                     "INSERT OR IGNORE INTO staged_aliases (old_id, paper_rowid) "
@@ -260,9 +253,17 @@ class PaperStore(StoreBase):
                 )
                 conn.executemany(
                     "INSERT OR IGNORE INTO staged_placements (paper_id, position) VALUES (?, ?)",
-                    [(row["id"], pos) for row, pos in merge.placements],
+                    [(merge.paper_of(row)["id"], pos) for row, pos in merge.placements],
+                )
+                # Every title a paper is seen under names it from now on.
+                conn.executemany(
+                    "INSERT OR IGNORE INTO paper_titles (paper_id, title_key, title) "
+                    "VALUES (?, ?, ?)",
+                    [(merge.paper_of(r)["id"], key, title) for r, key, title in merge.new_titles],
                 )
             created += merge.created
+            old_papers += merge.old_papers
+            revised += merge.revised
             updated += merge.updated
             duplicates += merge.duplicates
             ambiguous += merge.ambiguous
@@ -275,7 +276,46 @@ class PaperStore(StoreBase):
             updated=updated,
             duplicates=duplicates,
             ambiguous=ambiguous,
+            old_papers=old_papers,
+            revised=revised,
         )
+
+    def store_reference_papers(
+        self, records: Sequence[PaperRecord], *, day: dt.date, now: dt.datetime
+    ) -> list[str | None]:
+        """The paper ids of a library's ``records`` (None: a title naming several papers),
+        storing unknown ones as *reference* papers: liked papers for the ranker, never
+        candidates (:meth:`papers` leaves them out) until a listing carries them. One
+        transaction; holds :meth:`ingest_lock`."""
+        day_str, now_str = day_text(day), stamp(now)
+        result: list[str | None] = []
+        with self.ingest_lock(), self.transaction():
+            for chunk in chunks(records, _INGEST_CHUNK):
+                prepared = [identify(record) for record in chunk]
+                published, _, _, titles = self._papers_matching(
+                    {p.id for p in prepared}, {p.title_key for p in prepared}
+                )
+                merge = Merge()
+                merge.learn(published, titles=titles)
+                rows = []
+                for position, item in enumerate(prepared):
+                    before = merge.ambiguous
+                    merge.add(item, position, first_seen=day_str, now=now_str)
+                    placed = merge.placements[-1][0]
+                    rows.append(None if merge.ambiguous > before else merge.paper_of(placed))
+                new_rows = merge.take_new_rows()
+                for row in new_rows:
+                    row["reference"] = 1
+                self.db.conn.executemany(_INSERT_PAPER, [paper_values(r) for r in new_rows])
+                merge.retexts.clear()  # a reference paper found again stays one
+                self._write_changes(merge)
+                self.db.conn.executemany(
+                    "INSERT OR IGNORE INTO paper_titles (paper_id, title_key, title) "
+                    "VALUES (?, ?, ?)",
+                    [(merge.paper_of(r)["id"], key, title) for r, key, title in merge.new_titles],
+                )
+                result += [row["id"] if row is not None else None for row in rows]
+        return result
 
     def _publish(
         self, listing: ListingInfo, counts: IngestCounts, *, now: dt.datetime
@@ -308,6 +348,13 @@ class PaperStore(StoreBase):
             conn.execute("DELETE FROM staged_placements")
             conn.execute("DELETE FROM staged_aliases")
             conn.execute("DELETE FROM staged_papers")
+            # The reference papers this listing carried become papers like any other.
+            conn.execute(
+                "UPDATE papers SET reference = 0, first_seen = (SELECT s.first_seen FROM "
+                "staged_references s WHERE s.paper_rowid = papers.rowid) "
+                "WHERE rowid IN (SELECT paper_rowid FROM staged_references)"
+            )
+            conn.execute("DELETE FROM staged_references")
         return counts
 
     def discard_staged(self) -> int:
@@ -328,6 +375,7 @@ class PaperStore(StoreBase):
                 if not rowids:
                     conn.execute("DELETE FROM staged_placements")
                     conn.execute("DELETE FROM staged_aliases")
+                    conn.execute("DELETE FROM staged_references")
                     return deleted
                 self._index_staged()
                 for chunk, marks in in_chunks(rowids):
@@ -352,18 +400,33 @@ class PaperStore(StoreBase):
 
     def _papers_matching(
         self, ids: set[str], keys: set[str]
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[tuple[str, str]]]:
-        """Stored rows with one of ``ids`` or ``keys`` (or renamed from one of ``ids``
-        earlier in this ingest): (published, staged, [(old id, id)])."""
+    ) -> tuple[
+        list[dict[str, Any]],
+        list[dict[str, Any]],
+        list[tuple[str, str]],
+        list[tuple[str, str]],
+    ]:
+        """Stored rows with one of ``ids``, or seen under a title of one of ``keys`` (or
+        renamed from one of ``ids`` earlier in this ingest): (published, staged,
+        [(old id, id)], [(paper id, title key)] of those titles). Index lookups only."""
         found: dict[str, dict[str, Any]] = {}
         aliases: list[tuple[str, str]] = []
-        staged = "p.rowid IN (SELECT paper_rowid FROM staged_papers) AS _staged"
-        for column, values in (("id", sorted(ids)), ("title_key", sorted(keys))):
-            for chunk, marks in in_chunks(values):
-                for row in self.db.query(
-                    f"SELECT p.*, {staged} FROM papers p WHERE {column} IN ({marks})", chunk
-                ):
-                    found[row["id"]] = dict(row)
+        titles: list[tuple[str, str]] = []
+        for chunk, marks in in_chunks(sorted(keys)):
+            titles += self.db.execute(
+                f"SELECT paper_id, title_key FROM paper_titles WHERE title_key IN ({marks})",
+                chunk,
+            ).fetchall()
+        # A reference paper an earlier chunk listed counts as this listing's, like its own.
+        staged = (
+            "(p.rowid IN (SELECT paper_rowid FROM staged_papers) OR p.rowid IN "
+            "(SELECT paper_rowid FROM staged_references)) AS _staged"
+        )
+        for chunk, marks in in_chunks(sorted(ids | {paper_id for paper_id, _ in titles})):
+            for row in self.db.query(
+                f"SELECT p.*, {staged} FROM papers p WHERE id IN ({marks})", chunk
+            ):
+                found[row["id"]] = dict(row)
         for chunk, marks in in_chunks(sorted(ids)):
             for row in self.db.query(
                 f"SELECT a.old_id AS _old_id, p.*, {staged} FROM staged_aliases a "
@@ -376,8 +439,12 @@ class PaperStore(StoreBase):
         published: list[dict[str, Any]] = []
         staged_rows: list[dict[str, Any]] = []
         for row in found.values():
-            (staged_rows if row.pop("_staged") else published).append(row)
-        return published, staged_rows, aliases
+            if row.pop("_staged"):
+                row["reference"] = 0
+                staged_rows.append(row)
+            else:
+                published.append(row)
+        return published, staged_rows, aliases, titles
 
     def _write_changes(self, merge: Merge) -> None:
         """Renames, then field updates, of rows written before this listing or earlier in
@@ -386,12 +453,36 @@ class PaperStore(StoreBase):
         for old_id, new_id in merge.renames:
             # ON UPDATE CASCADE carries the new id into paper_listings and friends.
             conn.execute("UPDATE papers SET id = ?, id_kind = ? WHERE id = ?", [*new_id, old_id])
-        if merge.dirty:
-            sets = ", ".join(f"{c} = ?" for c in UPDATED_COLUMNS)
-            conn.executemany(
-                f"UPDATE papers SET {sets} WHERE id = ?",
-                [(*(r[c] for c in UPDATED_COLUMNS), r["id"]) for r in merge.dirty.values()],
+        for stray, paper in merge.absorbed:
+            self._absorb(stray["id"], paper["id"])
+        for columns, rows in (
+            (UPDATED_COLUMNS, merge.dirty),
+            (TEXT_COLUMNS, merge.retitled),  # a newer version's text
+            (TEXT_COLUMNS, merge.retexts),  # a reference paper's text from its listing
+        ):
+            if rows:
+                sets = ", ".join(f"{c} = ?" for c in columns)
+                conn.executemany(
+                    f"UPDATE papers SET {sets} WHERE id = ?",
+                    [(*(r[c] for c in columns), r["id"]) for r in rows.values()],
+                )
+
+    def _absorb(self, stray_id: str, paper_id: str) -> None:
+        """Fold the paper ``stray_id`` into ``paper_id`` (see Merge._absorb): its sends,
+        votes, listings and titles go to the paper (where the paper has the same one, it
+        stays as it is), then the row goes."""
+        conn = self.db.conn
+        for table in ("sends", "paper_listings", "paper_titles", "staged_placements"):
+            conn.execute(
+                f"UPDATE OR IGNORE {table} SET paper_id = ? WHERE paper_id = ?",
+                [paper_id, stray_id],
             )
+        conn.execute("UPDATE feedback SET paper_id = ? WHERE paper_id = ?", [paper_id, stray_id])
+        conn.execute(
+            "DELETE FROM staged_papers WHERE paper_rowid = (SELECT rowid FROM papers WHERE id = ?)",
+            [stray_id],
+        )
+        conn.execute("DELETE FROM papers WHERE id = ?", [stray_id])  # cascades the rest
 
     # --- listings -------------------------------------------------------------------------
 
@@ -415,160 +506,3 @@ class PaperStore(StoreBase):
                 args,
             )
         ]
-
-    # --- papers ---------------------------------------------------------------------------
-
-    def paper_count(self) -> int:
-        return int(self.db.execute(f"SELECT count(*) FROM papers p WHERE {VISIBLE}").fetchone()[0])
-
-    def corpus_fingerprint(self) -> str:
-        """Changes whenever a paper is added, renamed or edited (``max(updated_at)`` is a
-        change marker here, not a time: its text is not compared with anything)."""
-        row = self.db.execute(
-            "SELECT count(*), coalesce(max(rowid), 0), coalesce(max(updated_at), '') "
-            f"FROM papers p WHERE {VISIBLE}"
-        ).fetchone()
-        return f"{row[0]}:{row[1]}:{row[2]}"
-
-    def iter_paper_texts(self) -> Iterator[str]:
-        """Title and abstract of every paper, for fitting the ranker's vocabulary."""
-        for title, abstract in self.db.execute(
-            f"SELECT title, abstract FROM papers p WHERE {VISIBLE} ORDER BY rowid"
-        ):
-            yield paper_text(title, abstract)
-
-    def papers(
-        self,
-        *,
-        since: dt.date | None = None,
-        until: dt.date | None = None,
-        limit: int | None = None,
-    ) -> list[Paper]:
-        """Papers first seen in [since, until] (both optional), newest first."""
-        clauses, args = [], []
-        if since:
-            clauses.append("p.first_seen >= ?")  # YYYY-MM-DD compares as text correctly
-            args.append(day_text(since))
-        if until:
-            clauses.append("p.first_seen <= ?")
-            args.append(day_text(until))
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        suffix = f" LIMIT {int(limit)}" if limit else ""
-        return self._papers(f"{where} ORDER BY p.first_seen DESC, p.rowid{suffix}", args)
-
-    def paper_page(self, *, offset: int, limit: int) -> list[Paper]:
-        """One page of papers, newest first (the order of :meth:`papers`)."""
-        return self._papers(
-            "ORDER BY p.first_seen DESC, p.rowid LIMIT ? OFFSET ?", [int(limit), int(offset)]
-        )
-
-    def papers_by_id(self, ids: Iterable[str]) -> dict[str, Paper]:
-        result: dict[str, Paper] = {}
-        for chunk, marks in in_chunks(sorted(set(ids))):
-            for paper in self._papers(f"WHERE p.id IN ({marks})", chunk):
-                result[paper.id] = paper
-        return result
-
-    def paper(self, paper_id: str) -> Paper:
-        """One paper by id (a versioned arXiv id such as ``2305.07922v2`` also works)."""
-        candidates = [paper_id, arxiv_id_from(paper_id) or paper_id]
-        for candidate in candidates:
-            found = self.papers_by_id([candidate])
-            if found:
-                return found[candidate]
-        raise NotFoundError(f"no paper with id {paper_id!r}; try `digest papers search`")
-
-    def paper_by_title(self, title: str) -> Paper | None:
-        """The paper whose normalized title equals that of ``title``; ``None`` when no
-        paper or several (different arXiv ids) have it."""
-        rows = self._papers("WHERE p.title_key = ?", [normalize_title(title)])
-        return rows[0] if len(rows) == 1 else None
-
-    def paper_exists(self, paper_id: str) -> bool:
-        row = self.db.execute(
-            f"SELECT 1 FROM papers p WHERE id = ? AND {VISIBLE}", [paper_id]
-        ).fetchone()
-        return row is not None
-
-    def resolve_paper_ref(self, ref: str) -> str | None:
-        """A paper id for ``ref``: a stored id (versioned arXiv ids too) or an exact title."""
-        ref = ref.strip()
-        for candidate in (ref, arxiv_id_from(ref)):
-            if candidate and self.paper_exists(candidate):
-                return candidate
-        paper = self.paper_by_title(ref)
-        return paper.id if paper else None
-
-    def search_papers(self, query: str, *, limit: int = 20) -> list[Paper]:
-        """Full-text search over title and abstract, best match first."""
-        words = [w for w in query.replace('"', " ").split() if w]
-        if not words:
-            return []
-        # Quote every word so user input cannot be read as FTS5 syntax.
-        match = " ".join(f'"{w}"' for w in words)
-        try:
-            return self._papers(
-                "JOIN papers_fts f ON f.rowid = p.rowid WHERE papers_fts MATCH ? "
-                f"ORDER BY f.rank LIMIT {int(limit)}",
-                [match],
-            )
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"cannot search for {query!r}: {exc}") from exc
-
-    def new_paper_count(self, day: dt.date) -> int:
-        """Papers first seen on ``day``."""
-        return int(
-            self.db.execute(
-                f"SELECT count(*) FROM papers p WHERE first_seen = ? AND {VISIBLE}",
-                [day_text(day)],
-            ).fetchone()[0]
-        )
-
-    def trending(self, day: dt.date, *, limit: int) -> list[Paper]:
-        """The day's new papers with the most upvotes (not personalised)."""
-        if limit <= 0:
-            return []
-        return self._papers(
-            "WHERE p.first_seen = ? AND p.upvotes IS NOT NULL AND p.upvotes > 0 "
-            f"ORDER BY p.upvotes DESC, p.rowid LIMIT {int(limit)}",
-            [day_text(day)],
-        )
-
-    def _papers(self, clause: str, args: Sequence[Any]) -> list[Paper]:
-        return select_papers(self.db, clause, args)
-
-
-class _BackgroundIndexer:
-    """Indexes (FTS5) each chunk's new papers on a helper thread, in a transaction of its
-    own, while the ingest parses the next chunk: SQLite tokenizes without holding Python's
-    GIL, so the two run at once on two cores. One thread at a time uses the connection:
-    the ingest calls :meth:`wait` before it touches it again, and leaving the block waits
-    too (also on an error, before the staged papers are discarded)."""
-
-    def __init__(self, index: Callable[[], None]) -> None:
-        self._index = index
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-fts")
-        self._pending: Future[None] | None = None
-
-    def __enter__(self) -> _BackgroundIndexer:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        try:
-            if exc_info[0] is None:
-                self.wait()
-            elif self._pending is not None:
-                futures_wait([self._pending])  # its error, if any, is not the one to report
-        finally:
-            self._pool.shutdown()
-
-    def index_new_papers(self) -> None:
-        """Start indexing the staged papers not indexed yet."""
-        self.wait()
-        self._pending = self._pool.submit(self._index)
-
-    def wait(self) -> None:
-        """Until the indexing started last has finished; raises its error."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()

@@ -74,7 +74,8 @@ class ReportStore(StoreBase):
         return [
             (row[0], int(row[1]))
             for row in self.db.execute(
-                f"SELECT first_seen, count(*) FROM papers p WHERE {VISIBLE} GROUP BY first_seen "
+                f"SELECT first_seen, count(*) FROM papers p WHERE {VISIBLE} AND reference = 0 "
+                "GROUP BY first_seen "
                 "ORDER BY first_seen DESC LIMIT ?",
                 [int(days)],
             )

@@ -319,6 +319,86 @@ def _m011_titles_not_unique(db: sqlite_utils.Database) -> None:
     db.conn.execute("CREATE INDEX papers_title_key ON papers (title_key)")
 
 
+def _m012_signups_and_digest_pages(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE signups (                        -- public sign-ups awaiting confirmation
+            id INTEGER PRIMARY KEY AUTOINCREMENT,     -- never reused: links name it
+            email TEXT NOT NULL,                      -- lowercased
+            name TEXT NOT NULL DEFAULT '',
+            keywords TEXT NOT NULL DEFAULT '[]',      -- JSON list of "term^weight" strings
+            frequency TEXT NOT NULL DEFAULT 'daily',
+            client TEXT NOT NULL,                     -- the address it came from
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE INDEX signups_email ON signups (email);
+        CREATE TABLE signup_attempts (                -- for the sign-up limits
+            id INTEGER PRIMARY KEY,
+            client TEXT NOT NULL,
+            email TEXT,                               -- set when an email went to it
+            at TEXT NOT NULL
+        );
+        CREATE INDEX signup_attempts_client ON signup_attempts (client, at);
+        CREATE INDEX signup_attempts_email ON signup_attempts (email, at)
+            WHERE email IS NOT NULL;
+        CREATE TABLE digest_pages (                   -- each sent digest's HTML, for /d/TOKEN
+            digest_id INTEGER PRIMARY KEY REFERENCES digests (id) ON DELETE CASCADE,
+            html BLOB NOT NULL,                       -- zlib of the UTF-8 HTML part
+            stored_at TEXT NOT NULL
+        );
+        CREATE INDEX digest_pages_stored_at ON digest_pages (stored_at);
+        """
+    )
+
+
+def _m013_follows_and_reference_papers(db: sqlite_utils.Database) -> None:
+    # Issue 13: a profile follows authors and arXiv categories and may exclude categories;
+    # a library import stores papers not yet listed as *reference* papers (used for
+    # ranking, never candidates) until a real listing carries them. A listing that does
+    # names them in staged_references, and its publish makes them normal papers (first
+    # seen that day), so a failed ingest changes nothing.
+    # One statement at a time: executescript() would commit the migration's transaction.
+    for statement in (
+        "ALTER TABLE profiles ADD COLUMN authors TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE profiles ADD COLUMN categories TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE profiles ADD COLUMN exclude_categories TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE papers ADD COLUMN reference INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX papers_reference ON papers (reference) WHERE reference = 1",
+        "CREATE TABLE staged_references (paper_rowid INTEGER PRIMARY KEY, "
+        "first_seen TEXT NOT NULL)",
+    ):
+        db.execute(statement)
+
+
+def _m014_versions_titles_announcements(db: sqlite_utils.Database) -> None:
+    # Issue 12: a paper keeps one row across its arXiv versions and titles. ``version`` is
+    # the newest arXiv version seen (NULL: never said); ``is_new`` is 0 for a paper first
+    # seen as a replacement of an older paper (or an unwanted cross-list), which is stored
+    # for reference and never a candidate. ``paper_titles`` holds every title a paper was
+    # seen under (its key as normalize_title makes it): title-only records match any of
+    # them. A paper's rows go with it (renamed or deleted, e.g. a failed ingest's papers).
+    for statement in (
+        "ALTER TABLE papers ADD COLUMN version INTEGER",
+        "ALTER TABLE papers ADD COLUMN is_new INTEGER NOT NULL DEFAULT 1",
+        """CREATE TABLE paper_titles (
+            paper_id TEXT NOT NULL
+                REFERENCES papers (id) ON UPDATE CASCADE ON DELETE CASCADE,
+            title_key TEXT NOT NULL,
+            title TEXT NOT NULL,
+            PRIMARY KEY (paper_id, title_key)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX paper_titles_key ON paper_titles (title_key)",
+        # Titles are looked up here now; the papers' own title index would only cost.
+        "DROP INDEX papers_title_key",
+        # A title-only paper folded into its arXiv paper moves its votes by paper.
+        "CREATE INDEX feedback_paper ON feedback (paper_id)",
+        "INSERT INTO paper_titles (paper_id, title_key, title) "
+        "SELECT id, title_key, title FROM papers",
+    ):
+        db.execute(statement)
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_papers_and_listings", _m001_papers_and_listings),
     ("002_subscribers_profiles_feedback_sends", _m002_subscribers),
@@ -331,6 +411,9 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("009_subscriber_status_changes", _m009_subscriber_status_changes),
     ("010_staged_ingest", _m010_staged_ingest),
     ("011_titles_not_unique", _m011_titles_not_unique),
+    ("012_signups_and_digest_pages", _m012_signups_and_digest_pages),
+    ("013_follows_and_reference_papers", _m013_follows_and_reference_papers),
+    ("014_versions_titles_announcements", _m014_versions_titles_announcements),
 )
 
 

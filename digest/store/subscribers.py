@@ -78,6 +78,20 @@ class ProfileChange:
     profile: Profile
 
 
+# The profile's columns of ``profiles`` (and keys of a history snapshot), in order.
+_PROFILE_COLUMNS = (
+    "keywords",
+    "exclude",
+    "liked",
+    "disliked",
+    "description",
+    "authors",
+    "categories",
+    "exclude_categories",
+)
+_PROFILE_SELECT = ", ".join(_PROFILE_COLUMNS)
+
+
 def _profile_to_json(profile: Profile) -> dict[str, str]:
     return {
         "keywords": json.dumps([{"text": k.text, "weight": k.weight} for k in profile.keywords]),
@@ -85,18 +99,32 @@ def _profile_to_json(profile: Profile) -> dict[str, str]:
         "liked": json.dumps(list(profile.liked)),
         "disliked": json.dumps(list(profile.disliked)),
         "description": profile.description,
+        "authors": json.dumps(list(profile.authors)),
+        "categories": json.dumps(list(profile.categories)),
+        "exclude_categories": json.dumps(list(profile.exclude_categories)),
     }
 
 
 def _profile_from_json(
-    keywords: str, exclude: str, liked: str, disliked: str, description: str
+    keywords: str,
+    exclude: str,
+    liked: str,
+    disliked: str,
+    description: str,
+    authors: str = "[]",
+    categories: str = "[]",
+    exclude_categories: str = "[]",
 ) -> Profile:
+    # The defaults read history snapshots taken before profiles followed authors.
     return Profile(
         keywords=tuple(Keyword(k["text"], float(k["weight"])) for k in json.loads(keywords)),
         exclude=tuple(json.loads(exclude)),
         liked=tuple(json.loads(liked)),
         disliked=tuple(json.loads(disliked)),
         description=description,
+        authors=tuple(json.loads(authors)),
+        categories=tuple(json.loads(categories)),
+        exclude_categories=tuple(json.loads(exclude_categories)),
     )
 
 
@@ -108,9 +136,13 @@ def describe_profile_change(old: Profile, new: Profile) -> str:
         ("exclude", list(old.exclude), list(new.exclude)),
         ("like", list(old.liked), list(new.liked)),
         ("dislike", list(old.disliked), list(new.disliked)),
+        ("author", list(old.authors), list(new.authors)),
+        ("category", list(old.categories), list(new.categories)),
+        ("exclude category", list(old.exclude_categories), list(new.exclude_categories)),
     ):
-        parts += [f"+{label} {v}" for v in after if v not in before]
-        parts += [f"-{label} {v}" for v in before if v not in after]
+        had, has = set(before), set(after)  # a library import may add thousands
+        parts += [f"+{label} {v}" for v in after if v not in had]
+        parts += [f"-{label} {v}" for v in before if v not in has]
     if old.description != new.description:
         parts.append("description changed")
     return "; ".join(parts) or "no change"
@@ -194,11 +226,7 @@ class SubscriberStore(StoreBase):
             old = Profile()
         wanted = update.profile
         new = Profile(
-            keywords=wanted.keywords if "keywords" in given else old.keywords,
-            exclude=wanted.exclude if "exclude" in given else old.exclude,
-            liked=wanted.liked if "liked" in given else old.liked,
-            disliked=wanted.disliked if "disliked" in given else old.disliked,
-            description=wanted.description if "description" in given else old.description,
+            **{f: getattr(wanted, f) if f in given else getattr(old, f) for f in PROFILE_FIELDS}
         )
         if created or new != old:
             self._write_profile(subscriber_id, new, old, who=who, now=now)
@@ -264,8 +292,7 @@ class SubscriberStore(StoreBase):
 
     def profile(self, subscriber_id: int) -> Profile:
         row = self.db.execute(
-            "SELECT keywords, exclude, liked, disliked, description FROM profiles "
-            "WHERE subscriber_id = ?",
+            f"SELECT {_PROFILE_SELECT} FROM profiles WHERE subscriber_id = ?",
             [subscriber_id],
         ).fetchone()
         return _profile_from_json(*row) if row else Profile()
@@ -275,7 +302,7 @@ class SubscriberStore(StoreBase):
         result = {i: Profile() for i in ids}
         for chunk, marks in in_chunks(ids):
             for row in self.db.execute(
-                "SELECT subscriber_id, keywords, exclude, liked, disliked, description "
+                f"SELECT subscriber_id, {_PROFILE_SELECT} "
                 f"FROM profiles WHERE subscriber_id IN ({marks})",
                 chunk,
             ):
@@ -297,13 +324,12 @@ class SubscriberStore(StoreBase):
         self, subscriber_id: int, new: Profile, old: Profile, *, who: str, now: dt.datetime
     ) -> None:
         data = _profile_to_json(new)
+        sets = ", ".join(f"{c} = excluded.{c}" for c in (*_PROFILE_COLUMNS, "updated"))
         self.db.execute(
-            "INSERT INTO profiles (subscriber_id, keywords, exclude, liked, disliked, "
-            "description, updated) VALUES (?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (subscriber_id) DO UPDATE SET keywords = excluded.keywords, "
-            "exclude = excluded.exclude, liked = excluded.liked, disliked = excluded.disliked, "
-            "description = excluded.description, updated = excluded.updated",
-            [subscriber_id, *data.values(), stamp(now)],
+            f"INSERT INTO profiles (subscriber_id, {_PROFILE_SELECT}, updated) "
+            f"VALUES ({', '.join('?' * (len(_PROFILE_COLUMNS) + 2))}) "
+            f"ON CONFLICT (subscriber_id) DO UPDATE SET {sets}",
+            [subscriber_id, *(data[c] for c in _PROFILE_COLUMNS), stamp(now)],
         )
         self.db.execute(
             "INSERT INTO profile_history (subscriber_id, changed_at, changed_by, change, profile) "
@@ -319,7 +345,7 @@ class SubscriberStore(StoreBase):
                 changed_at=row["changed_at"],
                 changed_by=row["changed_by"],
                 change=row["change"],
-                profile=_profile_from_json(*json.loads(row["profile"]).values()),
+                profile=_profile_from_json(**json.loads(row["profile"])),
             )
             for row in self.db.query(
                 # Versions are counted per subscriber in row order, which never changes:

@@ -27,6 +27,9 @@ class OutgoingMessage:
     sender: str  # the From address, bare or as "Name <addr>"; the envelope uses the address
     recipient: str  # the one envelope recipient
     digest_date: dt.date  # the digest's date: the outbox files messages by it
+    # What else this message is ("signup-…" for a sign-up email): the outbox keeps it in a
+    # file of its own beside the day's digest; empty for a digest.
+    label: str = ""
 
 
 @dataclass(frozen=True, slots=True)

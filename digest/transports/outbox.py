@@ -51,11 +51,13 @@ class OutboxTransport:
         """The outbox at ``delivery.outbox``, with HTML copies if ``delivery.outbox_html``."""
         return cls(config.delivery.outbox, html_copy=config.delivery.outbox_html)
 
-    def path_for(self, recipient: str, digest_date: dt.date) -> Path:
-        return self.folder / digest_date.isoformat() / f"{outbox_name(recipient)}.eml"
+    def path_for(self, recipient: str, digest_date: dt.date, label: str = "") -> Path:
+        """``DATE/NAME.eml``, or ``DATE/NAME.LABEL.eml`` for a labelled message."""
+        name = outbox_name(recipient) + (f".{outbox_name(label)}" if label else "")
+        return self.folder / digest_date.isoformat() / f"{name}.eml"
 
     def send(self, message: OutgoingMessage) -> Receipt:
-        path = self.path_for(message.recipient, message.digest_date)
+        path = self.path_for(message.recipient, message.digest_date, message.label)
         try:
             if path.parent not in self._made:
                 make_private_dir(path.parent)

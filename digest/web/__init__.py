@@ -9,7 +9,10 @@ One module per concern, each importing only the ones listed before it:
 - :mod:`.base`: :class:`~.base.WebContext`, the templates, the endpoint wrappers and form
   helpers; imports :mod:`.auth` and :mod:`.lane`.
 - :mod:`.links`: the signed-link pages (unsubscribe, preferences, feedback).
+- :mod:`.library_upload`: the admin editor's reference library upload.
 - :mod:`.admin`: the admin pages (dashboard, subscribers, profile editor, papers, listings).
+- :mod:`.signup`: the public sign-up with double opt-in, its limits, the pending sign-ups.
+- :mod:`.pages`: the day's papers (``/papers/DATE``, ``/``) and "view in browser" (``/d/``).
 - :mod:`.sessions`: admin sessions and the sign-in limit, in the database.
 - :mod:`.app`: :func:`create_app` and the security headers on every response.
 - :mod:`.server`: :func:`serve`: uvicorn with timeouts, limits and ``--workers``.

@@ -42,6 +42,7 @@ from .base import (
     redirect,
     text_field,
 )
+from .library_upload import library_upload
 from .links import FREQUENCIES
 
 WHO = "web:admin"
@@ -63,7 +64,13 @@ EDITOR_FIELDS = (
     "disliked",
     "description",
     "preview_date",
+    "authors",
+    "categories",
+    "exclude_categories",
 )
+# The editor's fields of one item per line.
+_LIST_FIELDS = ("keywords", "exclude", "liked", "disliked")
+_FOLLOW_FIELDS = ("authors", "categories", "exclude_categories")
 
 
 # --- sign-in --------------------------------------------------------------------------------
@@ -216,6 +223,7 @@ def _values_from_entry(entry: SubscriberEntry, day: dt.date) -> dict[str, str]:
         "disliked": "\n".join(entry.disliked),
         "description": entry.description,
         "preview_date": day.isoformat(),
+        **{key: "\n".join(getattr(entry, key)) for key in _FOLLOW_FIELDS},
     }
 
 
@@ -237,7 +245,7 @@ def _entry_from_form(email: str, form: Form) -> SubscriberEntry:
     data: dict[str, Any] = {"email": email, "max_papers": count, "min_score": threshold}
     for key in ("name", "frequency", "timezone", "quiet_day", "description"):
         data[key] = text_field(form, key)
-    for key in ("keywords", "exclude", "liked", "disliked"):
+    for key in (*_LIST_FIELDS, *_FOLLOW_FIELDS):
         data[key] = line_field(form, key)
     return entry_from_mapping(data, where="profile")
 
@@ -523,6 +531,7 @@ def admin_routes() -> list[Route]:
         Route(f"{sub}/status", admin(set_status), methods=post),
         Route(f"{sub}/purge", admin(purge), methods=both),
         Route(f"{sub}/history", admin(history), methods=get),
+        Route(f"{sub}/library", admin(library_upload), methods=post),
         Route(f"{sub}/history/{{version}}/restore", admin(restore), methods=post),
         Route("/admin/preview/{key}", admin(preview_frame), methods=get),
         Route("/admin/papers", admin(papers), methods=get),

@@ -2,8 +2,9 @@
 
 A Starlette app served by uvicorn (:mod:`.server`). Pages are Jinja templates rendered on the
 server (``templates/web/``, autoescaped) with one stylesheet and two small scripts, so there
-is no front-end build. The routes live in :mod:`.admin` (behind a password) and
-:mod:`.links` (the signed links: unsubscribe, preferences, feedback).
+is no front-end build. The routes live in :mod:`.admin` (behind a password),
+:mod:`.links` (the signed links: unsubscribe, preferences, feedback), :mod:`.signup` (the
+public sign-up) and :mod:`.pages` (the day's papers, each digest in the browser).
 
 Every response carries security headers (:func:`security_headers`): a Content-Security-
 Policy without inline scripts, no framing except the admin's preview iframe, ``nosniff``,
@@ -26,7 +27,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,13 +39,18 @@ from .admin import admin_routes
 from .auth import AdminPassword, derive_key
 from .base import WebContext, context_of, make_templates, web_dir
 from .links import link_routes
+from .pages import page_routes
 from .sessions import SessionMiddleware, password_tag
+from .signup import signup_routes
 
 SESSION_COOKIE = "digest_admin"
 SESSION_MAX_AGE = 12 * 3600  # an admin signs in again after half a day
 MAX_BODY_BYTES = 256 * 1024  # the largest form is a profile: far below this
-SUBSCRIBER_PREFIXES = ("/unsubscribe/", "/preferences/", "/feedback/")
+SUBSCRIBER_PREFIXES = ("/unsubscribe/", "/preferences/", "/feedback/", "/confirm/", "/d/")
+# Public pages: error pages there use the subscriber layout too.
+PUBLIC_PREFIXES = (*SUBSCRIBER_PREFIXES, "/subscribe", "/papers/")
 PREVIEW_PREFIX = "/admin/preview/"
+VIEW_PREFIX = "/d/"
 
 _PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -57,14 +63,22 @@ _PREVIEW_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'self'; sandbox"
 )
+# A digest in the browser (/d/TOKEN) is the email as sent: inline styles, nothing run, and
+# no one may frame it. Its links open as a top-level page does.
+_VIEW_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'; "
+    "sandbox allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation"
+)
 
 
 def security_headers(path: str, *, https: bool) -> dict[str, str]:
     """The security headers of the response to ``path``."""
     subscriber = path.startswith(SUBSCRIBER_PREFIXES)
     framed = path.startswith(PREVIEW_PREFIX)
+    csp = _PREVIEW_CSP if framed else _VIEW_CSP if path.startswith(VIEW_PREFIX) else _PAGE_CSP
     headers = {
-        "Content-Security-Policy": _PREVIEW_CSP if framed else _PAGE_CSP,
+        "Content-Security-Policy": csp,
         "X-Frame-Options": "SAMEORIGIN" if framed else "DENY",
         "X-Content-Type-Options": "nosniff",
         # Subscriber URLs carry their token: never send them on to another page.
@@ -73,7 +87,7 @@ def security_headers(path: str, *, https: bool) -> dict[str, str]:
         "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
     }
     if not path.startswith("/static/"):
-        headers["Cache-Control"] = "no-store"
+        headers["Cache-Control"] = "no-store"  # unless the page set its own (the day's papers)
     if https:
         headers["Strict-Transport-Security"] = "max-age=31536000"
     return headers
@@ -99,6 +113,8 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in extra.items():
+                    if name == "Cache-Control" and name in headers:
+                        continue
                     headers[name] = value
                 # Time in the app (queueing and database waits included), for browser dev
                 # tools and benchmarks/bench_web.py, which compares it with what clients see.
@@ -118,7 +134,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, HTTPException):  # registered for HTTPException only
         raise exc
     titles = {404: "Not found", 405: "Method not allowed", 413: "Request too large"}
-    public = request.url.path.startswith(SUBSCRIBER_PREFIXES)
+    public = request.url.path.startswith(PUBLIC_PREFIXES)
     response = context_of(request).error(
         request,
         exc.status_code,
@@ -133,10 +149,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def _healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
-
-
-def _home(request: Request) -> Response:
-    return RedirectResponse("/admin", status_code=303)
 
 
 def create_app(
@@ -164,10 +176,11 @@ def create_app(
         templates=make_templates(),
     )
     routes = [
-        Route("/", _home, methods=["GET"]),
         Route("/healthz", _healthz, methods=["GET"]),
         *admin_routes(),
         *link_routes(),
+        *signup_routes(),
+        *page_routes(),
         Mount("/static", StaticFiles(directory=web_dir() / "static"), name="static"),
     ]
     middleware = [

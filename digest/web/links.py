@@ -209,6 +209,10 @@ class _Feedback(_LinkHandler):
         return self.page("feedback.html", sub, done=done, more=more, paper=paper)
 
 
+# Followed authors, categories and excluded categories: one textarea each, a line per item.
+_FOLLOW_FIELDS = ("authors", "categories", "exclude_categories")
+
+
 class _Preferences(_LinkHandler):
     async def get(self) -> Response:
         sub, values = await self.ctx.lane.read(self._load)
@@ -243,6 +247,7 @@ class _Preferences(_LinkHandler):
             "exclude": "\n".join(profile.exclude),
             "quiet_day": sub.quiet_day,
             "paused": sub.status == "paused",
+            **{key: "\n".join(getattr(profile, key)) for key in _FOLLOW_FIELDS},
         }
 
     def _save(self, store: Store, form: FormData) -> tuple[Subscriber, dict[str, object]]:
@@ -254,6 +259,7 @@ class _Preferences(_LinkHandler):
             "exclude": "\n".join(line_field(form, "exclude")),
             "quiet_day": text_field(form, "quiet_day"),
             "paused": bool(text_field(form, "pause")),
+            **{key: "\n".join(line_field(form, key)) for key in _FOLLOW_FIELDS},
         }
         try:
             entry = entry_from_mapping(
@@ -265,6 +271,7 @@ class _Preferences(_LinkHandler):
                     "exclude": line_field(form, "exclude"),
                     "quiet_day": values["quiet_day"] or "skip",
                     "status": "paused" if values["paused"] else "active",
+                    **{key: line_field(form, key) for key in _FOLLOW_FIELDS},
                 },
                 where="preferences",
             )

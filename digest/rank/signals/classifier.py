@@ -29,6 +29,7 @@ def has_classifier(batch: Batch, r: int) -> bool:
 
 
 def add(batch: Batch, chunk: Chunk, num: Floats, denom: Floats) -> None:
+    """Adds to the score only: a paper is sent on the liked papers' own floor (liked.py)."""
     w = batch.weights
     for i, r in enumerate(chunk.rows):
         if has_classifier(batch, r):

@@ -1,0 +1,170 @@
+"""Library import: the papers a subscriber keeps become liked papers of their profile.
+
+``digest profile import-library``, the admin editor's upload and a TOML import's
+``library = "path"`` all call :func:`import_library`: the file is parsed
+(:mod:`digest.sources.library`), each entry found in the store by the ingest's identity
+rules (arXiv id, else DOI, else title) or stored as a *reference* paper (used for ranking,
+never a candidate: see :meth:`digest.store.Store.store_reference_papers`), and the ids are
+added to the profile's liked papers as one recorded profile change. Bad entries are one
+line each and the rest is imported; a file no format reads changes nothing.
+
+May import records, errors, sources and store (tier of :mod:`digest.subscriptions`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import SubscriberError
+from .profiles import SubscriberEntry
+from .records import PaperRecord, Subscriber
+from .sources.library import LibraryEntry, parse_library
+from .store import Store
+from .subscriptions import save_entries
+
+# Far above a real library (a 10,000-paper BibTeX export is about 10 MB); refuses runaways.
+MAX_LIBRARY_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LibraryImport:
+    """What importing one library did: its format, the entries now liked (``liked``,
+    of which ``new`` were not liked before and ``stored`` were stored as reference papers)
+    and one line per bad entry."""
+
+    format: str
+    liked: int
+    new: int
+    stored: int
+    problems: tuple[str, ...]
+
+
+def read_library(path: Path, *, source: str | None = None) -> str:
+    """The text of a library file; :class:`SubscriberError` (one line) when it is too
+    big, unreadable, binary or not UTF-8."""
+    source = source or str(path)
+    try:
+        if path.stat().st_size > MAX_LIBRARY_BYTES:
+            raise SubscriberError(
+                f"{source}: over the {MAX_LIBRARY_BYTES:,}-byte limit for a library; "
+                "split it into smaller files"
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SubscriberError(f"{source}: cannot read the file ({exc.strerror})") from exc
+    return decode_library(data, source=source)
+
+
+def decode_library(data: bytes, *, source: str) -> str:
+    """``data`` as UTF-8 text (a BOM is fine); :class:`SubscriberError` otherwise."""
+    if len(data) > MAX_LIBRARY_BYTES:
+        raise SubscriberError(f"{source}: over the {MAX_LIBRARY_BYTES:,}-byte limit for a library")
+    if b"\x00" in data[:65536]:
+        raise SubscriberError(f"{source}: a binary file, not a library; export it as text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SubscriberError(
+            f"{source}:{line}: not UTF-8 text; export the library as UTF-8"
+        ) from exc
+    if not text.strip():
+        raise SubscriberError(f"{source}: the file is empty; nothing to import")
+    return text
+
+
+def _record(entry: LibraryEntry) -> PaperRecord:
+    # An entry known only by its id is titled by it, so that it has a title key of its own
+    # (a later listing of the paper gives it its real title and abstract).
+    title = entry.title or (f"arXiv:{entry.arxiv_id}" if entry.arxiv_id else f"doi:{entry.doi}")
+    return PaperRecord(
+        title=title,
+        abstract=entry.abstract,
+        arxiv_id=entry.arxiv_id,
+        source_id=None if entry.arxiv_id else entry.doi,
+        authors=entry.authors,
+        url=entry.url if entry.url and entry.url.startswith(("http://", "https://")) else None,
+    )
+
+
+def import_library(
+    store: Store,
+    email: str,
+    text: str,
+    *,
+    source: str,
+    suffix: str = "",
+    who: str,
+    now: dt.datetime,
+) -> LibraryImport:
+    """Add the papers of a library file's ``text`` to ``email``'s liked papers.
+
+    Raises :class:`~digest.errors.NotFoundError` for an unknown subscriber and
+    :class:`SubscriberError` for a file no format reads (nothing is imported then).
+    """
+    parsed = parse_library(text, source=source, suffix=suffix)
+    subscriber = store.subscriber(email)
+    problems = list(parsed.problems)
+    records = [_record(e) for e in parsed.entries]
+    with store.ingest_lock(), store.transaction():
+        before = store.paper_count()
+        ids = store.store_reference_papers(records, day=now.date(), now=now)
+        stored = store.paper_count() - before
+        liked: dict[str, None] = {}  # in order, each once
+        for entry, paper_id in zip(parsed.entries, ids, strict=True):
+            if paper_id is None:
+                problems.append(
+                    f"{entry.where}: its title names several stored papers; give its arXiv "
+                    "id or DOI"
+                )
+            else:
+                liked[paper_id] = None
+        profile = store.profile(subscriber.id)
+        known = set(profile.liked)
+        new = [p for p in liked if p not in known]
+        if new:
+            added = set(new)
+            changed = dataclasses.replace(
+                profile,
+                liked=(*profile.liked, *new),
+                disliked=tuple(p for p in profile.disliked if p not in added),
+            )
+            store.save_profile(subscriber.id, changed, who=who, now=now)
+    return LibraryImport(parsed.format, len(liked), len(new), stored, tuple(problems))
+
+
+def save_entries_with_libraries(
+    store: Store,
+    entries: Sequence[SubscriberEntry],
+    *,
+    base: Path,
+    who: str,
+    now: dt.datetime,
+) -> tuple[list[tuple[Subscriber, bool]], list[LibraryImport]]:
+    """:func:`digest.subscriptions.save_entries`, then each entry's ``library`` (a path
+    relative to ``base``, the TOML file's folder) imported; all in one transaction.
+
+    Every library file is read and parsed before anything is saved: one that cannot be
+    read is a :class:`SubscriberError` naming the subscriber, and nothing is imported.
+    """
+    texts: dict[str, tuple[str, str, str]] = {}
+    for entry in entries:
+        if entry.library:
+            path = base / entry.library
+            try:
+                text = read_library(path, source=entry.library)
+                parse_library(text, source=entry.library, suffix=path.suffix)
+            except SubscriberError as exc:
+                raise SubscriberError(f"{entry.email}: library {exc}") from exc
+            texts[entry.email] = (text, entry.library, path.suffix)
+    with store.ingest_lock(), store.transaction():
+        results = save_entries(store, entries, who=who, now=now)
+        imports = [
+            import_library(store, email, text, source=source, suffix=suffix, who=who, now=now)
+            for email, (text, source, suffix) in texts.items()
+        ]
+    return results, imports

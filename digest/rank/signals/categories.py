@@ -1,0 +1,33 @@
+"""Signal ``category``: 1 when the paper is in an arXiv category (or archive) the
+subscriber follows, else 0.
+
+A followed category is a specific signal (the send gate may rest on it): :func:`hits` says
+where it fired. Excluded categories are not a signal: the batch blocks those papers
+(:mod:`digest.rank.followed`). May import the batch and the matrix helpers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..batch import Batch, Chunk
+from ..followed import followed_hits
+from ..matrices import Floats, add_scaled
+
+
+def hits(batch: Batch, rows: list[int]) -> sp.csr_matrix:
+    """rows × candidates, nonzero where the candidate is in a followed category."""
+    return followed_hits(batch.follows, rows, authors=False)
+
+
+def add(batch: Batch, chunk: Chunk, num: Floats, denom: Floats) -> None:
+    of = batch.follows.category_of[chunk.rows]
+    has = np.diff(of.indptr) > 0
+    if not has.any():
+        return
+    found = hits(batch, chunk.rows)
+    found.data = np.minimum(found.data, 1)
+    weight = np.float32(batch.weights.category)
+    add_scaled(num, found, np.full(len(chunk.rows), weight, dtype=np.float32))
+    denom += has * weight

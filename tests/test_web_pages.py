@@ -1,0 +1,164 @@
+"""The day's papers (/papers/DATE, /) and "view in browser" (/d/TOKEN), in process, on a
+real instance: a real `digest run` into the outbox, then the page against the sent HTML."""
+
+# The fixtures come from test_web_signup (one instance set-up for both files).
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import re
+from email import policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest.config import Config
+from digest.tokens import LinkSigner
+from tests.run_helpers import TEST_SECRET, invoke
+from tests.test_web_signup import (  # noqa: F401 - fixtures
+    DAY,
+    HOSTILE,
+    TestClient,
+    client,
+    clock,
+    config,
+    prepared,
+    rows,
+)
+
+
+def test_day_page_lists_the_day_trending_first_escaped_and_cached(client: TestClient) -> None:
+    page = client.get(f"/papers/{DAY}")
+    assert page.status_code == 200
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    # The hostile listing is text, never markup; its javascript: link is not a link.
+    assert HOSTILE not in page.text and "<script>alert" not in page.text
+    assert "&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;" in page.text
+    assert "<img src=x" not in page.text and "<i>Eve</i>" not in page.text
+    assert 'href="javascript:' not in page.text
+    # Most upvoted first.
+    upvotes = [int(n) for n in re.findall(r"&#9650; (\d+)", page.text)]
+    assert upvotes and upvotes == sorted(upvotes, reverse=True)
+    assert 'action="/subscribe"' in page.text and 'name="website"' in page.text
+    # Cached by the browser: an ETag, and 304 when it still has this page.
+    assert page.headers["cache-control"] == "private, max-age=300"
+    again = client.get(f"/papers/{DAY}", headers={"If-None-Match": page.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    # `/` shows the latest day with papers.
+    home = client.get("/")
+    assert home.status_code == 200 and "Monday, November 16, 2026" in home.text
+
+
+def test_day_page_is_paged(client: TestClient, config: Config) -> None:
+    count = rows(config, "SELECT count(*) AS n FROM papers WHERE first_seen = ?", [DAY])[0]["n"]
+    assert count > 30
+    first, second = client.get(f"/papers/{DAY}"), client.get(f"/papers/{DAY}?page=2")
+    titles = re.compile(r'class="day-title" href="[^"]*" rel="noopener">([^<]+)<')
+    one, two = titles.findall(first.text), titles.findall(second.text)
+    assert len(one) == 30 and len(two) == count - 30 and not set(one) & set(two)
+    assert 'href="?page=2"' in first.text and 'href="?page=3"' not in second.text
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/papers/2026-02-30", 400),
+        ("/papers/yesterday", 400),
+        ("/papers/0000-01-01", 400),
+        ("/papers/2026-11-16?page=0", 400),
+        ("/papers/2026-11-16?page=99999999999999999999999", 400),
+        ("/papers/%3Cscript%3E", 400),
+    ],
+)
+def test_bad_dates_and_pages_are_error_pages(client: TestClient, path: str, status: int) -> None:
+    response = client.get(path)
+    assert response.status_code == status
+    assert "<script>" not in response.text and "Error" in response.text
+
+
+def test_an_empty_day_says_so(client: TestClient) -> None:
+    page = client.get("/papers/1999-01-01")
+    assert page.status_code == 200 and "No new papers were listed on this day." in page.text
+
+
+def _sent_digest(config: Config) -> tuple[Path, Any]:
+    result = invoke(config.path, "run", "--date", DAY)  # type: ignore[arg-type]
+    assert result.exit_code == 0, result.output
+    eml = config.delivery.outbox / DAY / "ada_at_example.org.eml"
+    return eml, email.message_from_bytes(eml.read_bytes(), policy=policy.default)  # type: ignore[arg-type]
+
+
+def test_view_in_browser_shows_exactly_the_html_sent(client: TestClient, config: Config) -> None:
+    eml, message = _sent_digest(config)
+    html = message.get_body(("html",)).get_content()
+    token = re.search(r'href="[^"]*/d/([^"]+)"[^>]*>View in browser', html)
+    assert token, "no view-in-browser link in the HTML part"
+    text = message.get_body(("plain",)).get_content()
+    assert f"/d/{token.group(1)}" in text  # the text part carries it too
+    page = client.get(f"/d/{token.group(1)}")
+    assert page.status_code == 200
+    assert page.content == eml.with_suffix(".html").read_bytes()  # byte for byte
+    assert page.text.splitlines() == html.splitlines()  # the same HTML the reader got
+    csp = page.headers["content-security-policy"]
+    assert "sandbox" in csp and "script-src" not in csp and "frame-ancestors 'none'" in csp
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert len(page.content) < 98_000
+    # The hostile listing was picked (it matches "program synthesis"), as text.
+    assert "Program synthesis &lt;img src=x onerror=alert(1)&gt;" in page.text
+    assert "<script>alert" not in page.text and "<img src=x" not in page.text
+
+
+def test_view_tokens_cannot_be_swapped_tampered_or_outlive_a_purge(
+    client: TestClient, config: Config
+) -> None:
+    _sent_digest(config)
+    signer = LinkSigner(TEST_SECRET)
+    digests = {
+        r["email"]: (r["subscriber_id"], r["id"])
+        for r in rows(
+            config,
+            "SELECT d.id, d.subscriber_id, s.email FROM digests d "
+            "JOIN subscribers s ON s.id = d.subscriber_id WHERE d.status = 'sent'",
+        )
+    }
+    (ada_sub, ada_digest), (grace_sub, grace_digest) = (
+        digests["ada@example.org"],
+        digests["grace@example.org"],
+    )
+    own = signer.sign(ada_sub, "view", str(ada_digest))
+    assert client.get(f"/d/{own}").status_code == 200
+    # Ada's id with Grace's digest: signed, but not hers.
+    assert client.get(f"/d/{signer.sign(ada_sub, 'view', str(grace_digest))}").status_code == 403
+    assert client.get(f"/d/{own[:-3]}abc").status_code == 403  # tampered
+    assert (
+        client.get(f"/d/{LinkSigner('x' * 40).sign(ada_sub, 'view', str(ada_digest))}").status_code
+        == 403
+    )
+    # Another action's token (made for the same subscriber) opens nothing here.
+    assert client.get(f"/d/{signer.sign(ada_sub, 'preferences')}").status_code == 403
+    assert client.get(f"/d/{signer.sign(ada_sub, 'more', 'x')}").status_code == 403
+    # A digest that was not sent has no page.
+    assert client.get(f"/d/{signer.sign(ada_sub, 'view', str(10**6))}").status_code == 403
+    purged = invoke(config.path, "subscribers", "remove", "grace@example.org", "--purge", "--yes")  # type: ignore[arg-type]
+    assert purged.exit_code == 0, purged.output
+    gone = client.get(f"/d/{signer.sign(grace_sub, 'view', str(grace_digest))}")
+    assert gone.status_code == 410
+    assert rows(config, "SELECT * FROM digest_pages WHERE digest_id = ?", [grace_digest]) == []
+
+
+def test_digest_pages_are_pruned_after_their_retention(config: Config) -> None:
+    _sent_digest(config)
+    stored = rows(config, "SELECT count(*) AS n FROM digest_pages")[0]["n"]
+    assert stored >= 2
+    from digest.store import DIGEST_PAGE_DAYS, Store
+
+    store = Store.open(config.store.database)
+    try:
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(days=DIGEST_PAGE_DAYS + 1)
+        assert store.prune_digest_pages(later - dt.timedelta(days=DIGEST_PAGE_DAYS)) == stored
+    finally:
+        store.close()
