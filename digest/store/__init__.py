@@ -42,7 +42,7 @@ from .digest_pages import KEEP_DAYS as DIGEST_PAGE_DAYS
 from .digest_pages import DigestPage, DigestPageStore
 from .digests import DigestRow, DigestStore, RunFailure, RunResult, RunRow
 from .papers import IngestCounts, ListingInfo, ListingRow, PaperStore
-from .reports import PaperActivity, PaperSend, PaperVote, ReportStore, SubscriberVote
+from .reports import PaperActivity, PaperDays, PaperSend, PaperVote, ReportStore, SubscriberVote
 from .schema import MIGRATIONS, migrate
 from .signups import Signup, SignupStore
 from .subscribers import (
@@ -64,6 +64,7 @@ __all__ = [
     "ListingInfo",
     "ListingRow",
     "PaperActivity",
+    "PaperDays",
     "PaperSend",
     "PaperVote",
     "ProfileChange",
