@@ -1,21 +1,24 @@
 """Paper identity and the merge of a listing's records into stored papers: pure code.
 
-Owns how a record gets its paper id (arXiv id, else the listing's own id, else a hash of
-the normalized title), which stored paper a record is (its id, else any title the paper
-was seen under: never a paper with a different arXiv id, and never one of several papers
-sharing the title), how a repeat fills in a stored paper (a newer arXiv version replaces
-title, abstract and authors; an older one changes nothing), whether a new paper is new
-(arXiv's announce types: a replacement of a paper never seen is an old paper, stored but
-never a candidate) and the counts of new, updated, duplicate and ambiguous records. Rows
-are plain dicts keyed by the ``papers`` columns; there is no SQL here
-(:mod:`digest.store.papers` reads and writes them).
+Owns the one point every record passes on its way in (listings and library imports):
+:func:`identify` strips bidirectional controls from its text
+(:func:`digest.text.strip_bidi_controls`). Owns how a record gets its paper id (arXiv id,
+else the listing's own id, else a hash of the normalized title), which stored paper a
+record is (its id, else any title the paper was seen under: never a paper with a different
+arXiv id, and never one of several papers sharing the title), how a repeat fills in a
+stored paper (a newer arXiv version replaces title, abstract and authors; an older one
+changes nothing), whether a new paper is new (arXiv's announce types: a replacement of a
+paper never seen is an old paper, stored but never a candidate) and the counts of new,
+updated, duplicate and ambiguous records. Rows are plain dicts keyed by the ``papers``
+columns; there is no SQL here (:mod:`digest.store.papers` reads and writes them).
 
-May import: the standard library, :mod:`digest.sources` (identity helpers) and
-:mod:`digest.records`. Nothing else from the store.
+May import: the standard library, :mod:`digest.sources` (identity helpers),
+:mod:`digest.text` and :mod:`digest.records`. Nothing else from the store.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from typing import Any
 
 from ..records import REPLACEMENT_TYPES, PaperRecord
 from ..sources import arxiv_id_from, arxiv_id_month, normalize_title
+from ..text import strip_bidi_controls
 
 ID_KIND_RANK = {"title": 0, "source": 1, "arxiv": 2}
 
@@ -96,8 +100,30 @@ def json_list(values: Sequence[str]) -> str:
     return "[" + ", ".join(map(encode_basestring, values)) + "]"
 
 
+def without_bidi_controls(record: PaperRecord) -> PaperRecord:
+    """``record`` with no bidirectional controls in its title, abstract or authors (spaces
+    collapsed where one was taken out); ``record`` itself when it had none."""
+    title, abstract = strip_bidi_controls(record.title), strip_bidi_controls(record.abstract)
+    authors = tuple(strip_bidi_controls(name) for name in record.authors)
+    if (
+        title is record.title
+        and abstract is record.abstract
+        and all(a is b for a, b in zip(authors, record.authors, strict=True))
+    ):
+        return record  # the usual case: nothing to copy
+    names = (" ".join(name.split()) for name in authors)
+    return dataclasses.replace(
+        record,
+        title=" ".join(title.split()),
+        abstract=" ".join(abstract.split()),
+        authors=tuple(name for name in names if name),
+    )
+
+
 def identify(record: PaperRecord) -> Identified:
-    """A record's paper id: arXiv id, else the listing's own id, else a title hash."""
+    """A record's paper id: arXiv id, else the listing's own id, else a title hash; its
+    text is stripped of bidirectional controls first (:func:`without_bidi_controls`)."""
+    record = without_bidi_controls(record)
     title_key = normalize_title(record.title)
     arxiv = (
         record.arxiv_id  # the parsers give it without its version already
