@@ -153,3 +153,21 @@ def test_format_address_encodes_the_name_as_data(name: str) -> None:
     assert isinstance(message, EmailMessage)
     check_headers(raw, message, name, ["To", "Subject"])
     assert message.get_content() == "body\r\n"
+
+
+def test_an_encoded_word_as_a_topic_stays_text_in_the_digest_subject(
+    client: TestClient, config: Config
+) -> None:
+    """The topics typed in the form end up in the digest's Subject (``{topics}``)."""
+    sign_up(client, email=VICTIM, name="Vic", keywords=f"{BCC_Q}^3, program synthesis^2")
+    (path,) = outbox_signups(config)
+    token = link_in(parsed(path)[1], "confirm")
+    form = csrf_of(client.get(f"/confirm/{token}").text)
+    assert client.post(f"/confirm/{token}", data={"csrf": form}).status_code == 200
+    result = invoke(config.path, "run", "--date", DAY)  # type: ignore[arg-type]
+    assert result.exit_code == 0, result.output
+    raw, digest = parsed(config.delivery.outbox / DAY / "victim_at_example.org.eml")
+    check_headers(raw, digest, "Vic", DIGEST_HEADERS)
+    (raw_subject,) = [v for k, v in digest.raw_items() if k == "Subject"]
+    subject = str(make_header(decode_header(str(raw_subject))))
+    assert BCC_Q in subject and BCC_Q in str(digest["Subject"])
