@@ -95,8 +95,9 @@ class ReportStore(StoreBase):
     def paper_days(self, day: dt.date, *, last: dt.date) -> PaperDays:
         """The first day with public papers, and the days with papers nearest ``day``: the
         one before it, and the one after it but not after ``last`` (the public pages' today).
-        Reads the ``first_seen`` index; a library's reference papers do not count."""
-        public = f"FROM papers p WHERE {VISIBLE} AND reference = 0"
+        Reads the ``first_seen`` index; only the papers the day's page lists count (new
+        ones: not a library's reference papers, nor old papers first seen as replacements)."""
+        public = f"FROM papers p WHERE {VISIBLE} AND reference = 0 AND is_new = 1"
 
         def one(sql: str, args: list[str]) -> dt.date | None:
             value = self.db.execute(sql, args).fetchone()[0]
