@@ -239,13 +239,14 @@ def rank_interests(
     include_below_threshold: bool = False,
     progress: Progress = NO_PROGRESS,
 ) -> Ranking:
-    """Rank ``today``'s candidates for prepared interests (keys are subscriber ids).
+    """Rank ``today``'s candidates (new papers of the lookback window; old papers, first
+    seen as replacements, never are) for prepared interests (keys are subscriber ids).
 
     ``interests`` is called only when there are candidates: a day with none reads no
     profiles, feedback or sends.
     """
     since, until = lookback_window(config, today)
-    candidates = store.papers(since=since, until=until)
+    candidates = store.papers(since=since, until=until, new_only=True)
     by_id = {p.id: p for p in candidates}
     if not candidates:
         return Ranking({}, by_id)

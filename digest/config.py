@@ -43,6 +43,9 @@ ARXIV_SEARCH_URL = "https://arxiv.org/search/?query={title}&searchtype=all"
 BROKEN_SEARCH_URL = "https://arxiv.org/a/search?query={title}"
 
 
+MAX_WORKERS = 64  # render processes of the daily run (delivery.workers)
+
+
 @dataclass(frozen=True)
 class StoreConfig:
     database: Path = Path("digest.db")
@@ -52,6 +55,9 @@ class StoreConfig:
 @dataclass(frozen=True)
 class IngestConfig:
     inbox: Path = Path("inbox")
+    # Whether an arXiv cross-list ("Announce Type: cross") of a paper never seen is a new
+    # paper (a candidate); false stores it as an old paper, for reference only.
+    cross_lists: bool = True
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,8 @@ class EmailConfig:
 class DeliveryConfig:
     transport: str = "outbox"
     outbox: Path = Path("outbox")
+    outbox_html: bool = False  # also write each message's HTML beside its .eml
+    workers: int = 0  # render processes in the daily run; 0: one per core, 1: in-process
 
 
 @dataclass(frozen=True)
@@ -432,6 +440,12 @@ def _validate(config: Config, where: str) -> None:
             raise bad(f"email.{key}", value, f"an http:// or https:// URL with {placeholder}")
     if "@" not in e.sender:
         raise bad("email.sender", e.sender, 'an address such as "digest <digest@example.org>"')
+    if not 0 <= config.delivery.workers <= MAX_WORKERS:
+        raise bad(
+            "delivery.workers",
+            config.delivery.workers,
+            f"0 (one per core) to {MAX_WORKERS} render processes",
+        )
     s = config.smtp
     if not 1 <= s.port <= 65535:
         raise bad("smtp.port", s.port, "a port number from 1 to 65535")

@@ -22,7 +22,7 @@ from .resources import examples_dir
 from .run import RunContext, RunReport, run_digests
 from .store import Store
 from .subscriptions import save_entries
-from .transports import make_transport
+from .transports import OutboxTransport
 
 MARKER = ".digest-demo"
 
@@ -146,7 +146,8 @@ def _open_signup(config_path: Path) -> Path:
 def _simulate_day(store: Store, config: Config, renderer: Renderer, day: dt.date) -> RunReport:
     moment = dt.datetime.combine(day, dt.time(7), tzinfo=dt.UTC)
     ctx = RunContext(
-        transport=make_transport(config, "outbox"),
+        # The demo keeps each email's HTML beside it, to open in a browser.
+        transport=OutboxTransport(config.delivery.outbox, html_copy=True),
         renderer=renderer,
         now=lambda: moment,
         trigger="demo",

@@ -48,11 +48,29 @@ class IngestResult:
     updated: int = 0
     duplicates: int = 0
     ambiguous: int = 0  # title-only records naming several papers: not attached
+    old_papers: int = 0  # of ``new``: old papers (replacements), never candidates
+    revised: int = 0  # records that brought a newer arXiv version of a known paper
     message: str = ""
+    # For an ingested file that brought nothing new: a stale feed or an empty one.
+    note: str = ""
 
     @property
     def failed(self) -> bool:
         return self.status == "failed"
+
+
+def listing_note(source: str, *, found: int, new: int, ambiguous: int, revised: int) -> str:
+    """What to say about a listing that brought no new paper, else ``""``.
+
+    An empty feed (no items) is how arXiv marks a day without announcements (a weekend,
+    a holiday); a feed whose every paper was already known, with no new version of any,
+    is more likely one that was not updated (a cached or re-saved file): worth a look.
+    """
+    if found == 0:
+        return f"{source} had no papers: a holiday or an empty feed"
+    if new == 0 and ambiguous == 0 and revised == 0:
+        return f"every paper in {source} was already known: a stale feed?"
+    return ""
 
 
 def read_listing_bytes(path: Path, *, source: str | None = None) -> bytes:
@@ -164,11 +182,13 @@ def ingest_file(
     now: dt.datetime,
     source: str | None = None,
     progress: Progress = NO_PROGRESS,
+    cross_lists: bool = True,
 ) -> IngestResult:
     """Ingest one file. ``today`` is the ingest day (``first_seen`` of new papers);
     ``listing_date`` is used when the file carries no date of its own (default: today);
     ``source`` names the file in the store and in messages (default: ``path``);
-    ``progress`` hears of each record stored.
+    ``progress`` hears of each record stored; ``cross_lists`` (config
+    ``ingest.cross_lists``): whether arXiv's cross-lists of unknown papers are new papers.
 
     Holds the store's ingest lock from the "already ingested?" check to the end, so two
     processes ingesting the same content ingest it once."""
@@ -182,6 +202,7 @@ def ingest_file(
             now=now,
             source=source,
             progress=progress,
+            cross_lists=cross_lists,
         )
 
 
@@ -195,6 +216,7 @@ def _ingest_file(
     now: dt.datetime,
     source: str | None,
     progress: Progress,
+    cross_lists: bool,
 ) -> IngestResult:
     source = source or str(path)
     sha = ""
@@ -221,6 +243,7 @@ def _ingest_file(
                 _counted(parsed.records, advance),
                 first_seen=today,
                 now=now,
+                cross_lists=cross_lists,
             )
     except AlreadyIngestedError:  # the same content, ingested meanwhile by another process
         already = store.ingested_listing(sha)
@@ -245,6 +268,15 @@ def _ingest_file(
         updated=counts.updated,
         duplicates=counts.duplicates,
         ambiguous=counts.ambiguous,
+        old_papers=counts.old_papers,
+        revised=counts.revised,
+        note=listing_note(
+            source,
+            found=counts.found,
+            new=counts.new,
+            ambiguous=counts.ambiguous,
+            revised=counts.revised,
+        ),
     )
 
 
@@ -277,8 +309,10 @@ def ingest_paths(
     fmt: str | None = None,
     listing_date: dt.date | None = None,
     progress: Progress = NO_PROGRESS,
+    cross_lists: bool = True,
 ) -> list[IngestResult]:
-    """Ingest files and folders; one result per file, failures included."""
+    """Ingest files and folders; one result per file, failures included (``cross_lists``:
+    see :func:`ingest_file`)."""
     results: list[IngestResult] = []
     files = list(iter_listing_files(paths))
     with progress.step("ingesting", total=len(files)) as advance:
@@ -302,6 +336,7 @@ def ingest_paths(
                         listing_date=listing_date,
                         now=now,
                         progress=progress,
+                        cross_lists=cross_lists,
                     )
                 )
             advance()
@@ -317,8 +352,10 @@ def ingest_inbox(
     fmt: str | None = None,
     listing_date: dt.date | None = None,
     progress: Progress = NO_PROGRESS,
+    cross_lists: bool = True,
 ) -> list[IngestResult]:
-    """Ingest every file waiting in ``inbox``; move each to ``processed/`` or ``failed/``.
+    """Ingest every file waiting in ``inbox``; move each to ``processed/`` or ``failed/``
+    (``cross_lists``: see :func:`ingest_file`).
 
     A failed file gets ``NAME.error.txt`` beside it saying what was wrong. Files already
     ingested (same content) count as processed.
@@ -353,6 +390,7 @@ def ingest_inbox(
                 now=now,
                 source=str(path),
                 progress=progress,
+                cross_lists=cross_lists,
             )
             results.append(_file_away(result, path.name, claimed, processed, failed))
             advance()

@@ -21,6 +21,11 @@ QUIET_DAY_CHOICES = ("skip", "note")
 # The range of a relevance threshold: every ranking signal is on a 0..1 scale (see
 # digest.rank.signals), so a threshold outside it would keep everything or nothing.
 MIN_SCORE_RANGE = (0.0, 1.0)
+# arXiv's announcement types (its RSS feeds' ``Announce Type:``): a new submission, a
+# cross-list from another category, and a new version of an older paper (``replace``,
+# ``replace-cross``). See https://info.arxiv.org/help/rss_specifications.html.
+ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
+REPLACEMENT_TYPES = ("replace", "replace-cross")
 
 
 def is_valid_min_score(value: object) -> bool:
@@ -45,6 +50,8 @@ class PaperRecord:
     published: str | None = None  # ISO date, yyyy-mm-dd
     upvotes: int | None = None
     categories: tuple[str, ...] = ()
+    version: int | None = None  # the arXiv version (2 for 2305.07922v2) when the listing says
+    announce_type: str | None = None  # one of ANNOUNCE_TYPES when the listing says
 
 
 @dataclass(frozen=True)

@@ -9,31 +9,35 @@ and the transport come in through :class:`RunContext`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import fcntl
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 from zoneinfo import ZoneInfo
 
-from .compose import Composition, compose
+from .compose import compose
 from .config import Config
 from .errors import DeliveryError, PermanentDeliveryError, RunLockedError, TransportError
 from .ingest import inbox_files, ingest_inbox
 from .progress import NO_PROGRESS, Progress
-from .records import WEEKDAYS, Pick, Subscriber
-from .render import Renderer
+from .records import WEEKDAYS, DigestContent, Pick, Subscriber
+from .render import RenderedDigest, Renderer
+from .render.pool import RenderPool
 from .store import DIGEST_PAGE_DAYS, DigestRow, RunFailure, RunResult, Store
 from .text import plural
 from .transports import OutgoingMessage, Transport
 from .transports.outbox import html_body
 
 FINAL_STATUSES = ("sent", "skipped", "failed")
+BATCH = 200  # digests per commit when the transport makes a repeat harmless (the outbox)
+POOL_MIN_DIGESTS = 32  # fewer digests in a day render in-process: a pool takes ~1 s to start
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +140,15 @@ class RunContext:
     should_stop: Callable[[], bool] = lambda: False
     trigger: str = "cli"
     progress: Progress = NO_PROGRESS  # the CLI's progress bar on a terminal
+    workers: int = 1  # render processes (see render_workers); 1 renders in this process
     notes: tuple[str, ...] = ()  # said before the run began (a source that failed to fetch)
+
+
+def render_workers(requested: int) -> int:
+    """Render processes for ``delivery.workers`` / ``--workers``: 0 means one per core."""
+    if requested > 0:
+        return requested
+    return max(1, len(os.sched_getaffinity(0)))
 
 
 def run_digests(
@@ -245,9 +257,18 @@ def _ingest_inbox(
                 "in the inbox (not ingested: dry run)"
             )
         return
-    for result in ingest_inbox(store, inbox, today=run_day, now=ctx.now(), progress=ctx.progress):
+    for result in ingest_inbox(
+        store,
+        inbox,
+        today=run_day,
+        now=ctx.now(),
+        progress=ctx.progress,
+        cross_lists=config.ingest.cross_lists,
+    ):
         if result.status == "ingested":
             report.listings_ingested += 1
+            if result.note:
+                report.notes.append(result.note)
         elif result.failed:
             report.notes.append(f"listing failed: {result.message}")
 
@@ -311,10 +332,12 @@ def _deliver_day(
     digests: dict[int, DigestRow | None] = {}
     open_subs: list[Subscriber] = []
     rendered: dict[int, tuple[Pick, ...]] = {}  # picks recorded before a crash: sent as they are
-    for sub in due:
-        row = (
-            store.digest_row(sub.id, day) if dry_run else store.open_digest(sub.id, day, now=opened)
-        )
+    rows = (
+        [store.digest_row(sub.id, day) for sub in due]
+        if dry_run
+        else store.open_digests([sub.id for sub in due], day, now=opened)
+    )
+    for sub, row in zip(due, rows, strict=True):
         if row is not None and row.status in FINAL_STATUSES:
             report.already_done += 1
             continue
@@ -325,106 +348,199 @@ def _deliver_day(
     if not digests:
         return True
     composed = compose(store, config, open_subs, day, resume=rendered, progress=ctx.progress)
-    claim = f"run {report.run_id} pid {os.getpid()}"
+    # A batch of claims, hand-offs and marks per commit where a repeat is harmless; else
+    # one digest at a time, which bounds the SMTP duplicate window to one message.
+    size = BATCH if getattr(ctx.transport, "idempotent_redelivery", False) else 1
+    batch = _Batch(store, config, ctx, report, day, f"run {report.run_id} pid {os.getpid()}")
     verb = "rendering" if dry_run else "sending"
-    with ctx.progress.step(f"{verb} digests for {day}", total=len(open_subs)) as advance:
+    contents = (_content(composed.content(sub.id), digests[sub.id]) for sub in open_subs)
+    with (
+        _renderings(ctx, len(open_subs)) as render,
+        ctx.progress.step(f"{verb} digests for {day}", total=len(open_subs)) as advance,
+    ):
+        results = render(contents)
+        items: list[tuple[Subscriber, DigestRow | None, RenderedDigest]] = []
         for sub in open_subs:
+            if ctx.should_stop():
+                return batch.stop()
             # An SMTP server that retries keeps the bar on this subscriber, still spinning.
             advance(0, description=f"{verb} {sub.email}")
-            row = digests[sub.id]
-            if not _deliver_one(
-                store, config, ctx, report, sub, day, row, composed, claim, dry_run=dry_run
-            ):
-                return False
-            advance()
+            items.append((sub, digests[sub.id], next(results)))
+            if len(items) == size:
+                if not batch.deliver(items, candidates=composed.candidates, dry_run=dry_run):
+                    return False
+                advance(len(items))
+                items = []
+        if items and not batch.deliver(items, candidates=composed.candidates, dry_run=dry_run):
+            return False
+        advance(len(items))
     return True
 
 
-def _deliver_one(
-    store: Store,
-    config: Config,
-    ctx: RunContext,
-    report: RunReport,
-    sub: Subscriber,
-    day: dt.date,
-    row: DigestRow | None,
-    composed: Composition,
-    claim: str,
-    *,
-    dry_run: bool,
-) -> bool:
-    """Render, deliver and record one digest; False when the run must stop."""
-    candidates = composed.candidates
-    sender = config.email.sender
-    if ctx.should_stop():
-        report.notes.append("stopped by a signal; the rest is left for the next run")
-        report.status = "interrupted"
+def _content(content: DigestContent, row: DigestRow | None) -> DigestContent:
+    """A stored digest's content: its email links to its own page ("view in browser")."""
+    return content if row is None else dataclasses.replace(content, digest_id=row.id)
+
+
+@contextlib.contextmanager
+def _renderings(
+    ctx: RunContext, count: int
+) -> Iterator[Callable[[Iterable[DigestContent]], Iterator[RenderedDigest]]]:
+    """How this day's digests are rendered: in ``ctx.workers`` processes for a large day,
+    else here, one at a time as the loop asks (so a stop renders nothing more)."""
+    if ctx.workers > 1 and count >= POOL_MIN_DIGESTS:
+        with RenderPool(ctx.renderer, ctx.workers) as pool:
+            yield lambda contents: pool.render(contents, now=ctx.now)
+        return
+    yield lambda contents: (ctx.renderer.render_digest(c, now=ctx.now()) for c in contents)
+
+
+class _Batch:
+    """Records and hands over rendered digests, one batch at a time, in the documented
+    order: each digest is claimed (committed) before its hand-off and marked sent after.
+
+    A batch of more than one digest (a transport with ``idempotent_redelivery``) commits
+    its skips and claims together and its marks together; just before each hand-off the
+    subscriber is read again, so an unsubscribe that landed after the claim still wins.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        ctx: RunContext,
+        report: RunReport,
+        day: dt.date,
+        claim: str,
+    ) -> None:
+        self.store, self.config, self.ctx, self.report = store, config, ctx, report
+        self.day, self.claim = day, claim
+
+    def stop(self) -> bool:
+        self.report.notes.append("stopped by a signal; the rest is left for the next run")
+        self.report.status = "interrupted"
         return False
-    content = composed.content(sub.id)
-    if row is not None:  # a stored digest: its email links to its own page
-        content = dataclasses.replace(content, digest_id=row.id)
-    result = ctx.renderer.render_digest(content, now=ctx.now())
-    message, picks = result.message, result.content.picks  # what fits in one email
-    if message is None:
-        report.skipped += 1
-        if not dry_run and row is not None:
-            reason = f"{plural(candidates, 'candidate paper')}, none above the threshold"
-            store.mark_digest_skipped(row.id, reason=reason, now=ctx.now())
+
+    def deliver(
+        self,
+        items: list[tuple[Subscriber, DigestRow | None, RenderedDigest]],
+        *,
+        candidates: int,
+        dry_run: bool,
+    ) -> bool:
+        """Skip, claim, hand over and mark ``items``; False when the run must stop."""
+        store, ctx, report = self.store, self.ctx, self.report
+        batched = len(items) > 1
+        claimed: list[tuple[Subscriber, DigestRow, RenderedDigest]] = []
+        with store.transaction() if batched else contextlib.nullcontext():
+            for sub, row, result in items:
+                if result.data is None:
+                    report.skipped += 1
+                    if not dry_run and row is not None:
+                        reason = (
+                            f"{plural(candidates, 'candidate paper')}, none above the threshold"
+                        )
+                        store.mark_digest_skipped(row.id, reason=reason, now=ctx.now())
+                elif dry_run or row is None:
+                    report.sent += 1  # would be sent
+                elif self._claim(sub, row, result):
+                    # The "view in browser" page shows the HTML part exactly as it goes out
+                    # (a copy sent again after a crash replaces it); it is shown once the
+                    # digest is marked sent. Saved with the batch's claims.
+                    assert result.data is not None
+                    store.save_digest_page(row.id, html_body(result.data) or b"", now=ctx.now())
+                    claimed.append((sub, row, result))
+        sent: list[tuple[Subscriber, DigestRow, RenderedDigest]] = []
+        try:
+            for index, (sub, row, result) in enumerate(claimed):
+                if batched and index and ctx.should_stop():
+                    self._release(claimed[index:])
+                    return self.stop()
+                if batched and store.skip_claim_if_inactive(
+                    row.id, claimed_by=self.claim, now=ctx.now()
+                ):
+                    report.skipped += 1  # unsubscribed since the batch was claimed
+                    continue
+                outcome = self._hand_over(sub, row, result)
+                if outcome is None:
+                    self._release(claimed[index:])
+                    return False
+                if outcome:
+                    sent.append((sub, row, result))
+        finally:
+            self._mark_sent(sent, batched=batched)
         return True
-    if dry_run or row is None:
-        report.sent += 1  # would be sent
-        return True
-    claimed = store.claim_digest(
-        row.id,
-        from_status=row.status,
-        claimed_by=claim,
-        previous_claim=row.claimed_by,
-        picks=[p for _, p in picks],
-        message_id=str(message["Message-ID"]),
-        run_id=report.run_id or 0,
-        now=ctx.now(),
-    )
-    if not claimed:
-        after = store.digest_row(sub.id, day)
+
+    def _claim(self, sub: Subscriber, row: DigestRow, result: RenderedDigest) -> bool:
+        store, report = self.store, self.report
+        claimed = store.claim_digest(
+            row.id,
+            from_status=row.status,
+            claimed_by=self.claim,
+            previous_claim=row.claimed_by,
+            picks=[p for _, p in result.content.picks],  # what fits in one email
+            message_id=result.message_id,
+            run_id=report.run_id or 0,
+            now=self.ctx.now(),
+        )
+        if claimed:
+            return True
+        after = store.digest_row(sub.id, self.day)
         if after is not None and after.status == "skipped":
             report.skipped += 1  # unsubscribed since the run loaded them
-            return True
-        report.already_done += 1  # another run took it (or the subscriber stopped)
-        return True
-    outgoing = OutgoingMessage(message.as_bytes(), sender, sub.email, day)
-    # The "view in browser" page shows the HTML part exactly as it goes out (a copy sent
-    # again after a crash replaces it); it is shown once the digest is marked sent.
-    store.save_digest_page(row.id, html_body(outgoing.data) or b"", now=ctx.now())
-    try:
-        receipt = ctx.transport.send(outgoing)
-    except TransportError as exc:
-        store.release_digest(row.id, claimed_by=claim, now=ctx.now())
-        report.fail(sub.email, str(exc))
-        report.notes.append("delivery stopped: the transport failed; the rest stay pending")
+        else:
+            report.already_done += 1  # another run took it (or the subscriber stopped)
         return False
-    except DeliveryError as exc:
-        permanent = isinstance(exc, PermanentDeliveryError)
-        bounced = store.mark_digest_failed(
-            row.id,
-            subscriber_id=sub.id,
-            claimed_by=claim,
-            reason=str(exc),
-            permanent=permanent,
-            max_hard_failures=config.smtp.max_hard_failures,
-            now=ctx.now(),
-        )
-        report.fail(sub.email, str(exc))
-        if bounced:
-            report.notes.append(f"{sub.email} is now bounced after repeated hard failures")
+
+    def _hand_over(self, sub: Subscriber, row: DigestRow, result: RenderedDigest) -> bool | None:
+        """True when the transport took the message, False when it refused this one
+        (recorded), None when nothing can go (the run stops)."""
+        store, ctx, report = self.store, self.ctx, self.report
+        assert result.data is not None  # only rendered messages are claimed
+        outgoing = OutgoingMessage(result.data, self.config.email.sender, sub.email, self.day)
+        try:
+            receipt = ctx.transport.send(outgoing)
+        except TransportError as exc:
+            report.fail(sub.email, str(exc))
+            report.notes.append("delivery stopped: the transport failed; the rest stay pending")
+            return None
+        except DeliveryError as exc:
+            permanent = isinstance(exc, PermanentDeliveryError)
+            bounced = store.mark_digest_failed(
+                row.id,
+                subscriber_id=sub.id,
+                claimed_by=self.claim,
+                reason=str(exc),
+                permanent=permanent,
+                max_hard_failures=self.config.smtp.max_hard_failures,
+                now=ctx.now(),
+            )
+            report.fail(sub.email, str(exc))
+            if bounced:
+                report.notes.append(f"{sub.email} is now bounced after repeated hard failures")
+            return False
+        if receipt.file is not None:
+            report.delivered.append(str(receipt.file))
         return True
-    store.mark_digest_sent(
-        row.id,
-        subscriber_id=sub.id,
-        paper_ids=[p.id for p, _ in picks],
-        claimed_by=claim,
-        now=ctx.now(),
-    )
-    report.sent += 1
-    if receipt.file is not None:
-        report.delivered.append(str(receipt.file))
-    return True
+
+    def _release(self, rest: list[tuple[Subscriber, DigestRow, RenderedDigest]]) -> None:
+        """Give back claimed digests that were not handed over (they stay pending)."""
+        with self.store.transaction():
+            for _, row, _ in rest:
+                self.store.release_digest(row.id, claimed_by=self.claim, now=self.ctx.now())
+
+    def _mark_sent(
+        self, sent: list[tuple[Subscriber, DigestRow, RenderedDigest]], *, batched: bool
+    ) -> None:
+        if not sent:
+            return
+        with self.store.transaction() if batched else contextlib.nullcontext():
+            for sub, row, result in sent:
+                self.store.mark_digest_sent(
+                    row.id,
+                    subscriber_id=sub.id,
+                    paper_ids=[p.id for p, _ in result.content.picks],
+                    claimed_by=self.claim,
+                    now=self.ctx.now(),
+                )
+                self.report.sent += 1

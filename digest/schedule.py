@@ -184,7 +184,7 @@ def scheduled_run(config: Config, *, now: Callable[[], dt.datetime], stop: StopF
     Opens its own store (one connection per thread), logs the report, and logs a
     :class:`DigestError` instead of raising it, so the next scheduled run still happens.
     """
-    from .run import RunContext, run_digests  # imports scikit-learn: only when running
+    from .run import RunContext, render_workers, run_digests  # scikit-learn: only when run
 
     notes = fetch_first(config, now=now()) if config.sources else ()
     store = Store.open(config.store.database)
@@ -195,6 +195,7 @@ def scheduled_run(config: Config, *, now: Callable[[], dt.datetime], stop: StopF
             now=now,
             should_stop=stop,
             trigger="schedule",
+            workers=render_workers(config.delivery.workers),
             notes=notes,
         )
         report = run_digests(store, config, ctx)

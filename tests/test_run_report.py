@@ -84,6 +84,7 @@ def test_counts_read_in_the_singular_and_tables_have_headers(tmp_path):
     repeat = invoke(config_path, "ingest", "--date", DAY, str(again)).output
     assert repeat.endswith(
         f": records, 1 listing, 0 new papers, 0 updated, 1 duplicate (dated {DAY})\n"
+        f"  note: every paper in {again} was already known: a stale feed?\n"
     )
 
     for email_address in ("grace@example.org", "alan@example.org"):

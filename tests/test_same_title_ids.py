@@ -111,10 +111,12 @@ def test_title_only_then_ids_then_title_only(tmp_path, monkeypatch, chunk):
 
 
 def test_the_title_key_is_indexed_not_unique(tmp_path):
+    # Titles are looked up in paper_titles (every title a paper was seen under), whose
+    # key index is not unique: papers with different arXiv ids may share a title.
     store = Store.open(tmp_path / "s.db", create=True)
-    indexes = {row[1]: row[2] for row in store.db.execute("PRAGMA index_list(papers)")}
+    indexes = {row[1]: row[2] for row in store.db.execute("PRAGMA index_list(paper_titles)")}
     store.close()
-    assert indexes["papers_title_key"] == 0
+    assert indexes["paper_titles_key"] == 0
 
 
 _RECORD = st.tuples(

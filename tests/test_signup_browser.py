@@ -28,6 +28,7 @@ import pytest
 import sqlite_utils
 
 from digest.config import load_config
+from digest.transports.outbox import html_body
 from tests.browser import artifacts_dir, launch_chromium
 from tests.run_helpers import TEST_SECRET, invoke, set_config, setup_instance
 from tests.test_web_browser import PASSWORD, _free_port, _login, _wait_until_up, _watch_console
@@ -202,7 +203,8 @@ def test_sign_up_confirm_and_view_the_digest_in_the_browser(
     assert run.returncode == 0, run.stderr + run.stdout
     outbox = load_config(config).delivery.outbox
     (eml,) = [p for p in outbox.rglob("ina_at_example.org.eml")]
-    sent_html = eml.with_suffix(".html").read_bytes()
+    sent_html = html_body(eml.read_bytes())  # the HTML part as it was sent
+    assert sent_html is not None
     view = re.search(rb'href="([^"]*/d/[^"]+)"[^>]*>View in browser', sent_html)
     assert view, "the digest has no view-in-browser link"
     response = page.goto(view.group(1).decode())

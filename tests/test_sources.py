@@ -505,6 +505,7 @@ def test_records_json_lines() -> None:
             published="2023-05-13",
             upvotes=5,
             categories=("cs.CL", "cs.LG"),
+            version=3,
         ),
         PaperRecord(
             title="Other",
@@ -514,6 +515,7 @@ def test_records_json_lines() -> None:
             authors=("Ada Lovelace",),
             url="https://arxiv.org/pdf/2101.00001v1.pdf",
             categories=("cs.IR",),
+            version=1,
         ),
         PaperRecord(title="No arXiv", abstract="Text.", source_id="17"),
     )
@@ -605,6 +607,7 @@ def test_atom() -> None:
                 url="https://arxiv.org/abs/2305.07922",
                 published="2023-05-13",
                 categories=("cs.SD", "cs.CL"),
+                version=2,
             ),
         ),
     )
@@ -694,6 +697,8 @@ def test_rss() -> None:
                 url="https://arxiv.org/abs/2305.07922",
                 published="2023-05-16",
                 categories=("cs.CL", "eess.AS"),
+                version=1,
+                announce_type="new",
             ),
         ),
     )
@@ -729,6 +734,7 @@ def test_rss_1_0() -> None:
             authors=("Ada Lovelace", "Alan Turing"),
             url="https://arxiv.org/abs/2305.07922",
             categories=("cs.CL",),
+            version=1,
         ),
     )
 

@@ -9,6 +9,7 @@ import pytest
 import sqlite_utils
 
 import digest.store.papers as store_module
+from digest.errors import StoreError
 from digest.records import PaperRecord
 from digest.store import ListingInfo, Store
 
@@ -163,9 +164,9 @@ def test_a_record_that_fails_midway_leaves_no_paper_and_no_index_entry(
     def records():
         for n in range(5):
             yield PaperRecord(title=f"Paper {n}", abstract="fine")
-        raise store_module.StoreError("the parser found a bad line 6")
+        raise StoreError("the parser found a bad line 6")
 
-    with pytest.raises(store_module.StoreError, match="bad line 6"):
+    with pytest.raises(StoreError, match="bad line 6"):
         store.ingest_listing(
             ListingInfo("x", "sha", "records", None),
             records(),

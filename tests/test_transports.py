@@ -63,13 +63,31 @@ def smtp_config(port: int, **overrides: object) -> SmtpConfig:
 
 
 def test_outbox_writes_eml_and_html_atomically(tmp_path):
-    outbox = OutboxTransport(tmp_path / "outbox")
+    outbox = OutboxTransport(tmp_path / "outbox", html_copy=True)
     data = message("ada@example.org")
     outbox.send(OutgoingMessage(data, SENDER, "ada@example.org", DAY))
     eml = tmp_path / "outbox" / "2026-11-22" / "ada_at_example.org.eml"
     assert eml.read_bytes() == data
     assert eml.with_suffix(".html").read_text(encoding="utf-8") == "<p>html body — ünïcode</p>\n"
     assert [p.name for p in eml.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_outbox_writes_one_private_file_per_message_and_rewrites_it_on_a_repeat(tmp_path):
+    # Issue 16: one file per message unless delivery.outbox_html asks for the HTML copy;
+    # a message handed over again (after a crash) replaces the same file whole.
+    outbox = OutboxTransport(tmp_path / "outbox")
+    assert outbox.idempotent_redelivery is True
+    first, second = message("ada@example.org"), message("ada@example.org") + b"again\r\n"
+    outbox.send(OutgoingMessage(first, SENDER, "ada@example.org", DAY))
+    outbox.send(OutgoingMessage(second, SENDER, "ada@example.org", DAY))
+    folder = tmp_path / "outbox" / "2026-11-22"
+    assert [p.name for p in folder.iterdir()] == ["ada_at_example.org.eml"]
+    assert (folder / "ada_at_example.org.eml").read_bytes() == second
+    assert (folder / "ada_at_example.org.eml").stat().st_mode & 0o777 == 0o600
+
+
+def test_only_the_outbox_declares_a_repeat_harmless():
+    assert getattr(SmtpTransport, "idempotent_redelivery", False) is False
 
 
 def test_plain_delivery_keeps_the_message_intact():
@@ -268,7 +286,7 @@ def _rendered_messages() -> list[EmailMessage]:
 
 
 def test_outbox_html_is_the_renderers_html_byte_for_byte(tmp_path):
-    outbox = OutboxTransport(tmp_path / "outbox")
+    outbox = OutboxTransport(tmp_path / "outbox", html_copy=True)
     messages = _rendered_messages()
     encodings = [m.get_body(("html",))["Content-Transfer-Encoding"] for m in messages]
     assert encodings == ["7bit", "quoted-printable", "7bit"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import json
 import re
 from email import policy
 from pathlib import Path
@@ -15,12 +16,16 @@ from typing import Any
 
 import pytest
 
-from digest.config import Config
+from digest.config import Config, load_config
 from digest.tokens import LinkSigner
-from tests.run_helpers import TEST_SECRET, invoke
+from digest.transports.outbox import html_body
+from digest.web import create_app
+from tests.run_helpers import TEST_SECRET, invoke, set_config
 from tests.test_web_signup import (  # noqa: F401 - fixtures
     DAY,
     HOSTILE,
+    PASSWORD,
+    Clock,
     TestClient,
     client,
     clock,
@@ -80,9 +85,78 @@ def test_bad_dates_and_pages_are_error_pages(client: TestClient, path: str, stat
     assert "<script>" not in response.text and "Error" in response.text
 
 
-def test_an_empty_day_says_so(client: TestClient) -> None:
-    page = client.get("/papers/1999-01-01")
-    assert page.status_code == 200 and "No new papers were listed on this day." in page.text
+DAY_LINKS = re.compile(r'<a href="/papers/([0-9-]+)">[^<]*(Previous|Next) day')
+
+
+def day_links(html: str) -> dict[str, str]:
+    """ "Previous"/"Next" → the day that link leads to."""
+    return {which: day for day, which in DAY_LINKS.findall(html)}
+
+
+def test_days_outside_the_store_and_pages_past_the_last_are_404(
+    client: TestClient, clock: Clock
+) -> None:
+    # The store's only day is DAY, and it is today: nowhere to go either way.
+    page = client.get(f"/papers/{DAY}")
+    assert page.status_code == 200 and day_links(page.text) == {}
+    for path in (
+        "/papers/2026-11-17",
+        "/papers/9999-12-31",
+        "/papers/2026-11-15",
+        "/papers/0001-01-01",
+    ):
+        missing = client.get(path)
+        assert missing.status_code == 404, path
+        assert "No such day" in missing.text and "from 2026-11-16 up to today" in missing.text
+        assert "default-src 'self'" in missing.headers["content-security-policy"]
+        assert 'action="/subscribe"' not in missing.text  # an error page, not a listing
+    assert client.get(f"/papers/{DAY}?page=2").status_code == 200  # 31 papers: two pages
+    past = client.get(f"/papers/{DAY}?page=500")
+    assert past.status_code == 404 and "start at page 1" in past.text
+    assert client.get(f"/papers/{DAY}?page=3").status_code == 404
+
+
+def test_day_links_lead_only_to_days_with_papers(
+    client: TestClient, clock: Clock, config: Config, tmp_path: Path
+) -> None:
+    later = tmp_path / "later.jsonl"
+    later.write_text(
+        json.dumps(
+            {"id": "2611.97001", "title": "A later paper", "abstract": "On sparse retrieval."}
+        ),
+        encoding="utf-8",
+    )
+    result = invoke(config.path, "ingest", "--date", "2026-11-18", str(later))  # type: ignore[arg-type]
+    assert result.exit_code == 0, result.output
+    clock.moment += dt.timedelta(days=1)  # today is 2026-11-17: the 18th is not public yet
+    assert day_links(client.get(f"/papers/{DAY}").text) == {}
+    assert client.get("/papers/2026-11-18").status_code == 404
+    clock.moment += dt.timedelta(days=3)  # today is 2026-11-20
+    assert day_links(client.get(f"/papers/{DAY}").text) == {"Next": "2026-11-18"}
+    assert day_links(client.get("/papers/2026-11-18").text) == {"Previous": DAY}
+    # An empty day inside the range says so, and links to the days around it with papers.
+    empty = client.get("/papers/2026-11-17")
+    assert empty.status_code == 200
+    assert "No papers were first seen on Tuesday, November 17, 2026." in empty.text
+    assert day_links(empty.text) == {"Previous": DAY, "Next": "2026-11-18"}
+    today = client.get("/papers/2026-11-20")
+    assert today.status_code == 200 and day_links(today.text) == {"Previous": "2026-11-18"}
+    assert client.get("/papers/2026-11-21").status_code == 404
+    assert client.get("/papers/2026-11-17?page=2").status_code == 404
+
+
+def test_today_is_the_instance_time_zone(config: Config, clock: Clock) -> None:
+    clock.moment = dt.datetime(2026, 11, 16, 23, 0, tzinfo=dt.UTC)  # the 17th east of +01:00
+    for zone, status in (("UTC", 404), ("Pacific/Kiritimati", 200)):
+        set_config(config.path, "schedule", "timezone", f'"{zone}"')  # type: ignore[arg-type]
+        app = create_app(
+            load_config(config.path),  # type: ignore[arg-type]
+            secret=TEST_SECRET,
+            admin_password=PASSWORD,
+            now=clock,
+        )
+        with TestClient(app) as zoned:
+            assert zoned.get("/papers/2026-11-17").status_code == status, zone
 
 
 def _sent_digest(config: Config) -> tuple[Path, Any]:
@@ -101,7 +175,7 @@ def test_view_in_browser_shows_exactly_the_html_sent(client: TestClient, config:
     assert f"/d/{token.group(1)}" in text  # the text part carries it too
     page = client.get(f"/d/{token.group(1)}")
     assert page.status_code == 200
-    assert page.content == eml.with_suffix(".html").read_bytes()  # byte for byte
+    assert page.content == html_body(eml.read_bytes())  # byte for byte, as it was sent
     assert page.text.splitlines() == html.splitlines()  # the same HTML the reader got
     csp = page.headers["content-security-policy"]
     assert "sandbox" in csp and "script-src" not in csp and "frame-ancestors 'none'" in csp

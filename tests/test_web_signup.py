@@ -182,6 +182,28 @@ def test_closed_signup_has_no_public_pages(
     assert outbox_mails(closed) == []
 
 
+def test_a_confirmation_link_after_signup_closed_says_so(
+    client: TestClient, config: Config, clock: Clock
+) -> None:
+    sign_up(client, email="late@example.org", keywords="program synthesis")
+    token = link_in(outbox_mails(config)[0], "confirm")
+    form = csrf_of(client.get(f"/confirm/{token}").text)
+    set_config(config.path, "web", "signup", '"closed"')  # type: ignore[arg-type]
+    closed = load_config(config.path)  # type: ignore[arg-type]
+    app = create_app(closed, secret=TEST_SECRET, admin_password=PASSWORD, now=clock)
+    with TestClient(app) as late:
+        for response in (
+            late.get(f"/confirm/{token}"),
+            late.post(f"/confirm/{token}", data={"csrf": form}),
+        ):
+            assert response.status_code == 404
+            assert "<h1>Sign-ups are closed</h1>" in response.text
+            assert "ask the instance&#39;s admin to add you" in response.text
+            assert '<body class="public">' in response.text  # the subscriber pages' style
+            assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert subscriber(config, "late@example.org") is None
+
+
 # --- the sign-up and its confirmation ---------------------------------------------------------
 
 

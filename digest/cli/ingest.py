@@ -58,10 +58,24 @@ def ingest(
                 f"{inbox_dir}: inbox folder does not exist; run `digest init` or fix ingest.inbox"
             )
         results += ingest_inbox(
-            app.store, inbox_dir, today=today, now=now, fmt=fmt, progress=progress
+            app.store,
+            inbox_dir,
+            today=today,
+            now=now,
+            fmt=fmt,
+            progress=progress,
+            cross_lists=app.config.ingest.cross_lists,
         )
     if paths:
-        results += ingest_paths(app.store, paths, today=today, now=now, fmt=fmt, progress=progress)
+        results += ingest_paths(
+            app.store,
+            paths,
+            today=today,
+            now=now,
+            fmt=fmt,
+            progress=progress,
+            cross_lists=app.config.ingest.cross_lists,
+        )
     _print_ingest_results(results, as_json)
     if any(r.failed for r in results):
         sys.exit(1)
@@ -77,7 +91,13 @@ def _print_ingest_results(results: list[IngestResult], as_json: bool) -> None:
         if r.status == "ingested":
             click.echo(
                 f"{r.path}: {r.format}, {plural(r.found, 'listing')}, "
-                f"{plural(r.new, 'new paper')}, {r.updated} updated, "
+                f"{plural(r.new - r.old_papers, 'new paper')}, "
+                + (
+                    f"{plural(r.old_papers, 'old paper')} (kept for reference, never sent), "
+                    if r.old_papers
+                    else ""
+                )
+                + f"{r.updated} updated, "
                 f"{plural(r.duplicates, 'duplicate')}"
                 + (
                     f", {plural(r.ambiguous, 'ambiguous title')}, not attached"
@@ -86,6 +106,8 @@ def _print_ingest_results(results: list[IngestResult], as_json: bool) -> None:
                 )
                 + (f" (dated {r.listing_date})" if r.listing_date else "")
             )
+            if r.note:
+                click.echo(f"  note: {r.note}")
         elif r.status == "skipped":
             click.echo(f"{r.path}: skipped, {r.message}")
         else:

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from ..config import MAX_WORKERS
 from ..transports import TRANSPORTS, make_transport
 from .app import ISO_DATE, AppContext, as_date, cli, emit_json, pass_app, print_table
 from .fetch import failure_notes, run_fetch
@@ -45,6 +46,11 @@ def _print_report(report: Any) -> None:
 @click.option("--dry-run", is_flag=True, help="Rank and render, but send and record nothing.")
 @click.option("--only", "only", metavar="EMAIL", help="Only this subscriber.")
 @click.option("--transport", type=click.Choice(list(TRANSPORTS)), help="Override the config.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0, max=MAX_WORKERS),
+    help="Render processes (default: delivery.workers; 0 = one per core).",
+)
 @click.option("--fetch", "fetch", is_flag=True, help="Fetch the [[sources]] into the inbox first.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_app
@@ -54,6 +60,7 @@ def run_command(
     dry_run: bool,
     only: str | None,
     transport: str | None,
+    workers: int | None,
     fetch: bool,
     as_json: bool,
 ) -> None:
@@ -67,10 +74,11 @@ def run_command(
       digest run
       digest run --date 2026-11-22 --dry-run
       digest run --only ada@example.org --transport smtp
+      digest run --workers 4
       digest run --fetch
     """
     from ..render import make_renderer
-    from ..run import RunContext, run_digests
+    from ..run import RunContext, render_workers, run_digests
     from ..schedule import StopFlag
 
     fetched = run_fetch(app, on_date=on_date, only=None, as_json=as_json) if fetch else []
@@ -81,6 +89,7 @@ def run_command(
         now=app.now,
         should_stop=stop,
         progress=app.progress(as_json),
+        workers=render_workers(app.config.delivery.workers if workers is None else workers),
         notes=failure_notes(fetched),
     )
     with _stop_on_signals(stop):

@@ -24,7 +24,7 @@ from ..config import EmailConfig
 from ..errors import RenderError
 from ..records import DigestContent, Keyword, Paper
 from ..sources import arxiv_id_as_written
-from ..text import MONTH_ABBREVIATIONS, MONTH_NAMES, clip, plural
+from ..text import MONTH_ABBREVIATIONS, MONTH_NAMES, clip, plural, strip_bidi_controls
 from ..tokens import LinkSigner, link_url
 
 PRODUCT = "digest"
@@ -74,9 +74,11 @@ _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 
 
 def clean_text(text: str) -> str:
-    """``text`` on one line: control characters become spaces, runs of space collapse."""
+    """``text`` on one line: control characters become spaces, bidirectional controls
+    (:func:`~digest.text.strip_bidi_controls`) go, runs of space collapse."""
     if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
         return text  # already clean: the usual case, checked in C
+    text = strip_bidi_controls(text)  # rows stored before ingest stripped them, names
     if _CONTROL.search(text):
         text = _CONTROL.sub(" ", text)
     return " ".join(text.split())  # ~4x faster than a regex substitution

@@ -5,10 +5,12 @@ is subscribed: both answers arrive in the inbox, not on the page).
 Two templates, ``signup.txt`` and ``signup.html`` (Jinja; the HTML autoescaped), filled
 with ``kind`` (``"confirm"`` or ``"known"``), ``name``, ``link`` and ``hours`` (how long
 the link works), built into one multipart/alternative message. The address is checked by
-:func:`~.message.format_address` (one that cannot go into a header is refused) and the
-name cleaned of control characters before the stdlib encodes them (no header injection);
-the HTML part is held to the same size bound as a digest
-(:data:`~.renderer.MAX_HTML_BYTES`).
+:func:`~.message.format_address` (one that cannot go into a header is refused), and every
+header goes through the same encoders as a digest's (:func:`~.message.format_address`,
+:func:`~.message.encode_header_text`), stored as they are: the name is encoded as data,
+never parsed, so an RFC 2047 encoded-word typed into it stays text and cannot decode into
+a line break or another header (issue 15). The HTML part is held to the same size bound as
+a digest (:data:`~.renderer.MAX_HTML_BYTES`).
 
 Pure. May import records, config, errors, resources and the other modules of the package.
 """
@@ -16,9 +18,7 @@ Pure. May import records, config, errors, resources and the other modules of the
 from __future__ import annotations
 
 import datetime
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from ..config import EmailConfig
 from ..errors import RenderError
 from ..resources import templates_dir
 from .content import PRODUCT, clean_text
-from .message import encode_html, format_address
+from .message import POLICY, encode_header_text, encode_html, format_address
 from .renderer import MAX_HTML_BYTES, html_bytes
 
 NOTICE_KINDS = ("confirm", "known")
@@ -56,9 +56,7 @@ class NoticeRenderer:
             raise RenderError(f"sign-up email template: {exc}; fix the template") from exc
         self._email = email
         sender_name, sender_addr = parseaddr(email.sender)
-        format_address(sender_name, sender_addr, field="email.sender in the config")
-        self._sender_name = clean_text(sender_name)
-        self._sender_addr = sender_addr
+        self._from = format_address(sender_name, sender_addr, field="email.sender in the config")
         self._domain = sender_addr.rpartition("@")[2].lower()
 
     def render(
@@ -92,14 +90,17 @@ class NoticeRenderer:
         if now.tzinfo is None:
             now = now.replace(tzinfo=datetime.UTC)
         # Refuses an address that cannot go into a header (CR, LF, spaces, non-ASCII…).
-        format_address(name, to_email, field="the email address in the form")
-        msg = EmailMessage(policy=SMTP)
-        msg["From"] = Address(self._sender_name, addr_spec=self._sender_addr)
-        msg["To"] = Address(name, addr_spec=to_email)  # the stdlib encodes and folds it
-        msg["Subject"] = SUBJECTS[kind]
-        msg["Date"] = format_datetime(now)
-        msg["Message-ID"] = make_msgid("signup", domain=self._domain)
-        msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to it, please
+        to = format_address(name, to_email, field="the email address in the form")
+        # set_raw keeps our encoded values as they are. Never `msg["To"] = Address(name, …)`:
+        # the stdlib serialises that to "name <addr>" and re-parses it when folding, so an
+        # encoded-word typed as the name was decoded into real CR/LF in the header.
+        msg = EmailMessage(policy=POLICY)
+        msg.set_raw("From", self._from)
+        msg.set_raw("To", to)
+        msg.set_raw("Subject", encode_header_text(SUBJECTS[kind]))
+        msg.set_raw("Date", format_datetime(now))
+        msg.set_raw("Message-ID", make_msgid("signup", domain=self._domain))
+        msg.set_raw("Auto-Submitted", "auto-generated")  # RFC 3834: no auto-replies, please
         msg.set_content(text)
         msg.add_alternative(data.decode("ascii"), subtype="html")
         return msg

@@ -1,10 +1,11 @@
 """The renderer: a subscriber's digest in, an email message out.
 
-Pure: :meth:`Renderer.render` takes the picks, the subscriber and ``now`` and returns an
-:class:`~email.message.EmailMessage`; nothing here reads the database, the clock or the disk
-once the templates are loaded (in :class:`Renderer`'s constructor). It wires the three
-steps: :mod:`.content` (display values), :mod:`.templates` (filling) and :mod:`.message`
-(the MIME message). :func:`make_renderer` builds one from the config.
+Pure: :meth:`Renderer.render_digest` takes the picks, the subscriber and ``now`` and
+returns the message's bytes (:meth:`Renderer.render` parses them into an
+:class:`~email.message.EmailMessage`, for previews); nothing here reads the database, the
+clock or the disk once the templates are loaded (in :class:`Renderer`'s constructor). It
+wires the three steps: :mod:`.content` (display values), :mod:`.templates` (filling) and
+:mod:`.message` (the MIME message's bytes). :func:`make_renderer` builds one from the config.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import dataclasses
 import datetime
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from ..config import Config, EmailConfig
 from ..records import DigestContent, Keyword, Paper, Pick, Profile, Subscriber
 from ..tokens import LinkSigner
 from .content import ABSTRACT_LIMIT, ContextBuilder, clean_text
-from .message import MessageBuilder, encode_html
+from .message import POLICY, MessageBuilder, encode_html
 from .templates import Templates
 
 # The HTML part's size bound, in bytes on the wire (ASCII with character references, CRLF
@@ -37,11 +39,29 @@ def html_bytes(data: bytes) -> int:
 
 @dataclass(frozen=True)
 class RenderedDigest:
-    """A rendered digest: the message (None for a skipped quiet day) and the content it
-    shows, whose picks are the ones to record as sent."""
+    """A rendered digest: the message's bytes (None for a skipped quiet day), its
+    Message-ID, and the content it shows, whose picks are the ones to record as sent."""
 
     content: DigestContent
-    message: EmailMessage | None
+    data: bytes | None  # the whole message as it goes on the wire (CRLF line ends)
+    message_id: str = ""
+
+    @property
+    def message(self) -> EmailMessage | None:
+        """The message parsed back into an :class:`EmailMessage` (``as_bytes()`` gives
+        ``data`` again), or None for a skipped quiet day."""
+        return None if self.data is None else parse_message(self.data)
+
+
+def parse_message(data: bytes) -> EmailMessage:
+    """A message's bytes as an :class:`EmailMessage` that serialises to the same bytes.
+
+    Parsed with LF line ends (``data`` has CRLF only), so its bodies read as the renderer
+    wrote them; the policy writes CRLF again."""
+    message = BytesParser(EmailMessage, policy=POLICY).parsebytes(data.replace(b"\r\n", b"\n"))
+    if not isinstance(message, EmailMessage):  # pragma: no cover - _class is EmailMessage
+        raise TypeError("the parser did not return an EmailMessage")
+    return message
 
 
 class Renderer:
@@ -61,16 +81,22 @@ class Renderer:
         template_dir: Path | None = None,
         compile_mjml_once: bool = True,
     ) -> None:
+        self._args = (email, signer, template_dir, compile_mjml_once)
         self._templates = Templates(template_dir, compile_mjml_once=compile_mjml_once)
         self._messages = MessageBuilder(email)
         self._contexts = ContextBuilder(email, signer)
         self._smoke_test()
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Pickled for the render workers (see .pool): they load and compile the templates
+        # themselves from the same arguments.
+        return (_rebuild, self._args)
+
     def render(self, content: DigestContent, *, now: datetime.datetime) -> EmailMessage | None:
         """The digest as a multipart/alternative message, or None for a skipped quiet day.
 
-        Serialise it with ``msg.as_bytes()`` (its own policy: CRLF line ends). The picks
-        that did not fit are left out (see :meth:`render_digest`).
+        Parsed from :meth:`render_digest`'s bytes; ``msg.as_bytes()`` (its own policy: CRLF
+        line ends) gives them back. The picks that did not fit are left out.
         """
         return self.render_digest(content, now=now).message
 
@@ -81,6 +107,7 @@ class Renderer:
             return RenderedDigest(content, None)
         content, context, _, data = self._fit(content, now)
         templates = self._templates
+        sub = content.subscriber
         message = self._messages.build(
             content.subscriber,
             content.digest_date,
@@ -90,7 +117,9 @@ class Renderer:
             html=data,  # encoded once: measured in _fit, sent as it is
             unsubscribe_url=context["unsubscribe_url"],
         )
-        return RenderedDigest(content, message)
+        return RenderedDigest(
+            content, message, self._messages.message_id(sub.id, content.digest_date)
+        )
 
     def render_html(self, content: DigestContent, *, now: datetime.datetime) -> str:
         """The HTML body alone, for previews (also for a quiet day, whatever the setting)."""
@@ -169,6 +198,12 @@ class Renderer:
             self._templates.subject(context)
             self._templates.text(context)
             self._templates.html(context)
+
+
+def _rebuild(
+    email: EmailConfig, signer: LinkSigner, template_dir: Path | None, compile_mjml_once: bool
+) -> Renderer:
+    return Renderer(email, signer, template_dir=template_dir, compile_mjml_once=compile_mjml_once)
 
 
 def make_renderer(config: Config, *, secret: str | None = None) -> Renderer:

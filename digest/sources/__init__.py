@@ -21,13 +21,21 @@ This package may import only :mod:`digest.records`, :mod:`digest.errors` and
 from __future__ import annotations
 
 from .formats import FORMATS, Format, detect_format, parse_listing, stream_listing
-from .ids import arxiv_id_as_written, arxiv_id_from, normalize_title
+from .ids import (
+    arxiv_id_as_written,
+    arxiv_id_from,
+    arxiv_id_month,
+    arxiv_version_from,
+    normalize_title,
+)
 
 __all__ = [
     "FORMATS",
     "Format",
     "arxiv_id_as_written",
     "arxiv_id_from",
+    "arxiv_id_month",
+    "arxiv_version_from",
     "detect_format",
     "normalize_title",
     "parse_listing",

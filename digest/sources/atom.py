@@ -10,7 +10,7 @@ import datetime
 
 from ..errors import ListingError
 from ..records import PaperRecord, ParsedListing
-from .ids import ABS_URL, first_arxiv_id
+from .ids import ABS_URL, first_arxiv_id, first_arxiv_version
 from .sniff import XML, opening
 from .values import clean, iso_date, unique
 from .xml_feed import child_text, children, local, local_name, parse_xml, root_name
@@ -61,6 +61,7 @@ def parse(text: str, source: str, today: datetime.date) -> ParsedListing:
                 url=ABS_URL.format(arxiv_id) if arxiv_id else next(filter(None, links), None),
                 published=iso_date(child_text(entry, "published")),
                 categories=unique(primary + others),
+                version=first_arxiv_version([entry_id, *links]) if arxiv_id else None,
             )
         )
     date = iso_date(child_text(root, "updated"))

@@ -19,7 +19,7 @@ ABS_URL = "https://arxiv.org/abs/{}"
 _ID = (
     r"(?:(?P<yymm>\d{4})\.(?P<number>\d{4,5})"
     r"|(?P<archive>[a-z][a-z-]*)(?:\.[A-Za-z]{2})?/(?P<old_yymm>\d{4})(?P<old_number>\d{3}))"
-    r"(?:v\d+)?"
+    r"(?:v(?P<version>\d+))?"
 )
 # As an identity: ASCII digits, lowercase letters, and the further rules in arxiv_id_from.
 _STRICT_ID = re.compile(_ID, re.ASCII)
@@ -54,6 +54,25 @@ def arxiv_id_from(value: str) -> str | None:
     digits after the dot up to 2014 and five from 2015, so a DOI or a phone number is not
     mistaken for an id.
     """
+    found = _arxiv_match(value)
+    return None if found is None else found[0]
+
+
+def arxiv_id_and_version(value: str) -> tuple[str, int | None] | None:
+    """(:func:`arxiv_id_from`, :func:`arxiv_version_from`) of ``value`` read at once;
+    ``None`` if ``value`` is no arXiv id."""
+    return _arxiv_match(value)
+
+
+def arxiv_version_from(value: str) -> int | None:
+    """The version an arXiv id or link names (``2305.07922v2`` → 2), read with the grammar
+    of :func:`arxiv_id_from`; ``None`` when ``value`` is no id or names no version."""
+    found = _arxiv_match(value)
+    return None if found is None else found[1]
+
+
+def _arxiv_match(value: str) -> tuple[str, int | None] | None:
+    """(id without version, version or None) of ``value``, or None (see arxiv_id_from)."""
     candidate = value.strip()
     url = _ID_URL.fullmatch(candidate)
     if url is not None:
@@ -65,18 +84,33 @@ def arxiv_id_from(value: str) -> str | None:
     match = _STRICT_ID.fullmatch(candidate)
     if match is None:
         return None
-    yymm, number, archive, old_yymm, old_number = match.groups()
+    yymm, number, archive, old_yymm, old_number, written_version = match.groups()
+    version = int(written_version) if written_version else None
     if yymm is not None:
         if not 1 <= int(yymm[2:]) <= 12:
             return None
         if (len(number) == 5) != (int(yymm) >= 1501):
             return None
-        return f"{yymm}.{number}"
+        return f"{yymm}.{number}", version
     if not 1 <= int(old_yymm[2:]) <= 12:
         return None
     if "--" in archive or archive.endswith("-"):  # archives are words joined by one hyphen
         return None
-    return f"{archive}/{old_yymm}{old_number}"
+    return f"{archive}/{old_yymm}{old_number}", version
+
+
+def arxiv_id_month(arxiv_id: str) -> str | None:
+    """The first day of the month an arXiv id was issued in, as an ISO date
+    (``2311.04567`` → ``2023-11-01``, ``math/0309136`` → ``2003-09-01``); ``None`` for
+    anything else. arXiv ids begin with the yymm of their submission (arXiv identifier
+    scheme, https://info.arxiv.org/help/arxiv_identifier.html); arXiv began in 1991, so
+    yy of 91–99 is 19yy and the rest 20yy."""
+    found = _arxiv_match(arxiv_id)
+    if found is None:
+        return None
+    yymm = found[0].rpartition("/")[2][:4]
+    year = int(yymm[:2])
+    return f"{1900 + year if year >= 91 else 2000 + year}-{yymm[2:]}-01"
 
 
 def arxiv_id_as_written(value: str) -> str | None:
@@ -88,6 +122,16 @@ def arxiv_id_as_written(value: str) -> str | None:
     """
     match = _WRITTEN_ID.fullmatch(value.strip())
     return None if match is None else match.group("id")
+
+
+def first_arxiv_version(candidates: Iterable[str]) -> int | None:
+    """The first arXiv version named among ``candidates`` (ids, links, guids), else ``None``."""
+    for candidate in candidates:
+        if candidate:
+            found = arxiv_version_from(candidate)
+            if found is not None:
+                return found
+    return None
 
 
 def first_arxiv_id(candidates: Iterable[str]) -> str | None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime
 import re
+import xml.etree.ElementTree as ET
 
 from ..errors import ListingError
-from ..records import PaperRecord, ParsedListing
-from .ids import ABS_URL, first_arxiv_id
+from ..records import ANNOUNCE_TYPES, REPLACEMENT_TYPES, PaperRecord, ParsedListing
+from .ids import ABS_URL, first_arxiv_id, first_arxiv_version
 from .sniff import XML, opening
 from .values import clean, split_authors, unique
 from .xml_feed import (
@@ -30,7 +31,7 @@ from .xml_feed import (
 
 _RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 _ANNOUNCE_PREFIX = re.compile(
-    r"\AarXiv:\S+\s+Announce Type:\s*[\w-]+\s*(?:Abstract:\s*)?", re.IGNORECASE
+    r"\AarXiv:(\S+)\s+Announce Type:\s*([\w-]+)\s*(?:Abstract:\s*)?", re.IGNORECASE
 )
 # The tail of an old-style title, "Title. (arXiv:2305.07922v1 [cs.CL])", matched from the
 # last "(arXiv:" only (see _old_style_title): a lazy ``(.*?)`` in front of it re-scanned the
@@ -49,6 +50,16 @@ def _old_style_title(title: str) -> tuple[str, str, list[str]]:
     if head.endswith("."):
         head = head[:-1]
     return clean(head), tail.group(1), [tail.group(2).strip()]
+
+
+def _announce_type(item: ET.Element, written: str) -> str | None:
+    """The item's arXiv announce type: its ``<arxiv:announce_type>`` element, else the
+    ``Announce Type:`` written in its description; ``None`` when neither names a known one."""
+    for value in (child_text(item, "announce_type"), written):
+        value = value.strip().lower()
+        if value in ANNOUNCE_TYPES:
+            return value
+    return None
 
 
 def sniff(text: str, start: int, source: str) -> bool:
@@ -83,10 +94,14 @@ def parse(text: str, source: str, today: datetime.date) -> ParsedListing:
         label = f"item {index}" + (f" ({link})" if link else "")
         if not title:
             raise ListingError(f"{label}: no <title>", source=source)
-        abstract = _ANNOUNCE_PREFIX.sub("", html_to_text(child_text(item, "description")), 1)
+        description = html_to_text(child_text(item, "description"))
+        announced = _ANNOUNCE_PREFIX.match(description)
+        abstract = description[announced.end() :] if announced else description
+        announce_type = _announce_type(item, announced.group(2) if announced else "")
         if not abstract:
             raise ListingError(f"{label}: no <description>", source=source)
-        arxiv_id = first_arxiv_id([link, child_text(item, "guid"), title_id])
+        named = [link, child_text(item, "guid"), announced.group(1) if announced else "", title_id]
+        arxiv_id = first_arxiv_id(named)
         creators = [html_to_text(el_text) for el_text in all_child_texts(item, "creator")]
         authors = split_authors(creators[0]) if len(creators) == 1 else tuple(creators)
         categories = [clean(text) for text in all_child_texts(item, "category")]
@@ -98,8 +113,12 @@ def parse(text: str, source: str, today: datetime.date) -> ParsedListing:
                 source_id=link if link and arxiv_id is None else None,
                 authors=tuple(name for name in authors if name),
                 url=ABS_URL.format(arxiv_id) if arxiv_id else (link or None),
-                published=feed_date(item),
+                # A replacement's item date is the day of the new version, not the paper's:
+                # the store dates it from its id instead.
+                published=None if announce_type in REPLACEMENT_TYPES else feed_date(item),
                 categories=unique(categories or title_categories),
+                version=first_arxiv_version(named) if arxiv_id else None,
+                announce_type=announce_type,
             )
         )
     date = feed_date(channel) if channel is not None else None

@@ -8,9 +8,11 @@ One module per aggregate, over one shared connection (:mod:`.db`):
 
 - :mod:`.papers`: ``papers`` (one row per distinct paper; ``id`` is the arXiv id when
   known, else the listing's own id, else ``t:`` + a hash of the normalized title, and
-  ``title_key``, the normalized title, indexed: papers with different arXiv ids may
-  share one), ``papers_fts`` (FTS5 over title and
-  abstract), ``listings`` (every file ingested or tried) and ``paper_listings``; the
+  ``title_key``, the normalized title; ``version``, the newest arXiv version seen;
+  ``is_new``, 0 for an old paper first seen as a replacement, never a candidate),
+  ``paper_titles`` (every title a paper was seen under, its normalized key indexed and
+  not unique: papers with different arXiv ids may share one), ``papers_fts`` (FTS5 over
+  title and abstract), ``listings`` (every file ingested or tried) and ``paper_listings``; the
   identity and merge rules themselves are pure code in :mod:`.merge`.
 - :mod:`.subscribers`: ``subscribers``, ``profiles``, ``profile_history``, ``feedback``.
 - :mod:`.digests`: ``digests`` (pending → rendered → sent/skipped/failed), ``sends`` and
@@ -40,7 +42,7 @@ from .digest_pages import KEEP_DAYS as DIGEST_PAGE_DAYS
 from .digest_pages import DigestPage, DigestPageStore
 from .digests import DigestRow, DigestStore, RunFailure, RunResult, RunRow
 from .papers import IngestCounts, ListingInfo, ListingRow, PaperStore
-from .reports import PaperActivity, PaperSend, PaperVote, ReportStore, SubscriberVote
+from .reports import PaperActivity, PaperDays, PaperSend, PaperVote, ReportStore, SubscriberVote
 from .schema import MIGRATIONS, migrate
 from .signups import Signup, SignupStore
 from .subscribers import (
@@ -62,6 +64,7 @@ __all__ = [
     "ListingInfo",
     "ListingRow",
     "PaperActivity",
+    "PaperDays",
     "PaperSend",
     "PaperVote",
     "ProfileChange",

@@ -41,6 +41,8 @@ class DigestRow:
         return tuple(p.paper_id for p in self.picks)
 
 
+OPEN_BATCH = 1000  # digests opened per transaction
+
 _DIGEST_COLUMNS = (
     "id, subscriber_id, digest_date, status, message_id, picks, error, attempts, claimed_by"
 )
@@ -152,6 +154,18 @@ class DigestStore(StoreBase):
             raise StoreError(f"digest of subscriber {subscriber_id} for {digest_date} vanished")
         return row
 
+    def open_digests(
+        self, subscriber_ids: Sequence[int], digest_date: dt.date, *, now: dt.datetime
+    ) -> list[DigestRow]:
+        """:meth:`open_digest` for each subscriber, in order, committed in transactions of
+        :data:`OPEN_BATCH` (creating ``pending`` rows changes nothing a crash could lose)."""
+        rows = []
+        for start in range(0, len(subscriber_ids), OPEN_BATCH):
+            with self.transaction():
+                for subscriber_id in subscriber_ids[start : start + OPEN_BATCH]:
+                    rows.append(self.open_digest(subscriber_id, digest_date, now=now))
+        return rows
+
     def claim_digest(
         self,
         digest_id: int,
@@ -199,6 +213,27 @@ class DigestStore(StoreBase):
                 [stamp(now), digest_id, from_status, previous_claim],
             )
         return False
+
+    def skip_claim_if_inactive(self, digest_id: int, *, claimed_by: str, now: dt.datetime) -> bool:
+        """Just before a claimed digest is handed over: if its subscriber stopped being
+        ``active`` since the claim (the daily run claims a batch at a time), the digest
+        becomes ``skipped`` with their status as the reason, as :meth:`claim_digest` does,
+        and this returns True; nothing is written while they are still active."""
+        active = self.db.execute(
+            "SELECT 1 FROM digests d JOIN subscribers s ON s.id = d.subscriber_id "
+            "WHERE d.id = ? AND s.status = 'active'",
+            [digest_id],
+        ).fetchone()
+        if active:
+            return False
+        with self.transaction():
+            self.db.execute(
+                "UPDATE digests SET status = 'skipped', claimed_by = NULL, updated_at = ?, "
+                "error = (SELECT status FROM subscribers WHERE id = digests.subscriber_id) "
+                "WHERE id = ? AND status = 'rendered' AND claimed_by = ?",
+                [stamp(now), digest_id, claimed_by],
+            )
+        return True
 
     def mark_digest_sent(
         self,

@@ -1,26 +1,33 @@
 """Paper identity and the merge of a listing's records into stored papers: pure code.
 
-Owns how a record gets its paper id (arXiv id, else the listing's own id, else a hash of
-the normalized title), which stored paper a record is (its id, else its title: never a
-paper with a different arXiv id, and never one of several papers sharing the title), how a
-repeat fills in a stored paper, and the counts of new, updated, duplicate and ambiguous
-records. Rows are plain dicts keyed by the ``papers`` columns; there
-is no SQL here (:mod:`digest.store.papers` reads and writes them).
+Owns the one point every record passes on its way in (listings and library imports):
+:func:`identify` strips bidirectional controls from its text
+(:func:`digest.text.strip_bidi_controls`). Owns how a record gets its paper id (arXiv id,
+else the listing's own id, else a hash of the normalized title), which stored paper a
+record is (its id, else any title the paper was seen under: never a paper with a different
+arXiv id, and never one of several papers sharing the title), how a repeat fills in a
+stored paper (a newer arXiv version replaces title, abstract and authors; an older one
+changes nothing), whether a new paper is new (arXiv's announce types: a replacement of a
+paper never seen is an old paper, stored but never a candidate) and the counts of new,
+updated, duplicate and ambiguous records. Rows are plain dicts keyed by the ``papers``
+columns; there is no SQL here (:mod:`digest.store.papers` reads and writes them).
 
-May import: the standard library, :mod:`digest.sources` (identity helpers) and
-:mod:`digest.records`. Nothing else from the store.
+May import: the standard library, :mod:`digest.sources` (identity helpers),
+:mod:`digest.text` and :mod:`digest.records`. Nothing else from the store.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from typing import Any
 
-from ..records import PaperRecord
-from ..sources import arxiv_id_from, normalize_title
+from ..records import REPLACEMENT_TYPES, PaperRecord
+from ..sources import arxiv_id_from, arxiv_id_month, normalize_title
+from ..text import strip_bidi_controls
 
 ID_KIND_RANK = {"title": 0, "source": 1, "arxiv": 2}
 
@@ -37,10 +44,25 @@ PAPER_COLUMNS = (
     "categories",
     "first_seen",
     "updated_at",
+    "version",
+    "is_new",
     "reference",  # 1: from a library import, never a candidate until a listing carries it
 )
 # What a repeat can change in a stored paper (its id changes through a rename first).
-UPDATED_COLUMNS = ("authors", "url", "published", "upvotes", "categories", "updated_at")
+UPDATED_COLUMNS = (
+    "authors",
+    "url",
+    "published",
+    "upvotes",
+    "categories",
+    "version",
+    "is_new",
+    "first_seen",
+    "updated_at",
+)
+# What a newer version changes besides: written apart, because a change of title or
+# abstract re-indexes the paper for full-text search (schema's papers_au trigger).
+TEXT_COLUMNS = ("title", "abstract", "title_key")
 
 
 @dataclass(frozen=True)
@@ -78,8 +100,38 @@ def json_list(values: Sequence[str]) -> str:
     return "[" + ", ".join(map(encode_basestring, values)) + "]"
 
 
+def _no_bidi(text: str) -> bool:
+    return text.isascii() or text.isprintable()
+
+
+def without_bidi_controls(record: PaperRecord) -> PaperRecord:
+    """``record`` with no bidirectional controls in its title, abstract or authors (spaces
+    collapsed where one was taken out); ``record`` itself when it had none."""
+    # ASCII has no bidi control and one is never printable: the usual record is checked
+    # in C (isascii at memory speed), without copies.
+    if _no_bidi(record.title) and _no_bidi(record.abstract) and all(map(_no_bidi, record.authors)):
+        return record
+    title, abstract = strip_bidi_controls(record.title), strip_bidi_controls(record.abstract)
+    authors = tuple(strip_bidi_controls(name) for name in record.authors)
+    if (
+        title is record.title
+        and abstract is record.abstract
+        and all(a is b for a, b in zip(authors, record.authors, strict=True))
+    ):
+        return record  # the usual case: nothing to copy
+    names = (" ".join(name.split()) for name in authors)
+    return dataclasses.replace(
+        record,
+        title=" ".join(title.split()),
+        abstract=" ".join(abstract.split()),
+        authors=tuple(name for name in names if name),
+    )
+
+
 def identify(record: PaperRecord) -> Identified:
-    """A record's paper id: arXiv id, else the listing's own id, else a title hash."""
+    """A record's paper id: arXiv id, else the listing's own id, else a title hash; its
+    text is stripped of bidirectional controls first (:func:`without_bidi_controls`)."""
+    record = without_bidi_controls(record)
     title_key = normalize_title(record.title)
     arxiv = (
         record.arxiv_id  # the parsers give it without its version already
@@ -103,12 +155,22 @@ class Merge:
     changes is in :attr:`dirty` (or :attr:`renames`) to be updated.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, cross_lists: bool = True) -> None:
+        # Whether a cross-list (announce type "cross") of a paper never seen is a new paper.
+        self.cross_lists = cross_lists
         self.rows_by_id: dict[str, dict[str, Any]] = {}
-        # Rows by normalized title: several papers (different arXiv ids) may share one.
+        # Rows by the key of every title they were seen under: several papers (different
+        # arXiv ids) may share one.
         self.rows_by_key: dict[str, list[dict[str, Any]]] = {}
         self.renames: list[tuple[str, tuple[str, str]]] = []
         self.dirty: dict[int, dict[str, Any]] = {}  # written rows to update, by identity
+        self.retitled: dict[int, dict[str, Any]] = {}  # written rows whose text changed
+        self.new_titles: list[tuple[dict[str, Any], str, str]] = []  # (row, key, title)
+        self.old_papers = 0  # new rows that are old papers (replacements): not candidates
+        self.revised = 0  # records that brought a newer version of a stored paper
+        # Written title-only rows found to be an arXiv paper: (that row, the paper's row).
+        self.absorbed: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        self._into: dict[int, dict[str, Any]] = {}  # absorbed row (by identity) → its paper
         self.placements: list[tuple[dict[str, Any], int]] = []
         self.created = 0
         self.updated = 0
@@ -122,15 +184,27 @@ class Merge:
         self.retexts: dict[int, dict[str, Any]] = {}
         self._unwritten_ids: set[int] = set()
 
-    def learn(self, stored: list[dict[str, Any]], *, created_here: bool = False) -> None:
-        """Remember rows read from the database; ``created_here``: rows this listing created
-        in an earlier chunk (a later record that changes one counts as a duplicate, not as
-        an update). One already in memory under its id is the same paper: keep ours."""
+    def learn(
+        self,
+        stored: list[dict[str, Any]],
+        *,
+        titles: Iterable[tuple[str, str]] = (),
+        created_here: bool = False,
+    ) -> None:
+        """Remember rows read from the database, and ``titles``, (paper id, title key)
+        pairs of their other titles; ``created_here``: rows this listing created in an
+        earlier chunk (a later record that changes one counts as a duplicate, not as an
+        update). One already in memory under its id is the same paper: keep ours."""
         for row in stored:
             if row["id"] not in self.rows_by_id:
+                row["_keys"] = set()
                 self._index(row)
                 if created_here:
                     self._created_here.add(id(row))
+        for paper_id, key in titles:
+            known = self.rows_by_id.get(paper_id)
+            if known is not None:
+                self._index_title(known, key)
 
     def learn_aliases(self, aliases: Iterable[tuple[str, str]]) -> None:
         """Remember ids renamed earlier in this listing: (old id, the paper's id now)."""
@@ -141,17 +215,61 @@ class Merge:
 
     def aliases(self) -> list[tuple[str, str]]:
         """(old id, id now) of every row known here under an id it no longer has."""
-        return [(key, row["id"]) for key, row in self.rows_by_id.items() if key != row["id"]]
+        pairs = ((key, self.paper_of(row)["id"]) for key, row in self.rows_by_id.items())
+        return [(key, paper_id) for key, paper_id in pairs if key != paper_id]
 
     def _index(self, row: dict[str, Any]) -> None:
         self.rows_by_id[row["id"]] = row
-        self.rows_by_key.setdefault(row["title_key"], []).append(row)
+        self._index_title(row, row["title_key"])
+
+    def _index_title(self, row: dict[str, Any], key: str) -> bool:
+        """File ``row`` under the title key ``key``; whether the key was new to it."""
+        if key in row["_keys"]:
+            return False
+        row["_keys"].add(key)
+        self.rows_by_key.setdefault(key, []).append(row)
+        return True
 
     def take_new_rows(self) -> list[dict[str, Any]]:
         """Rows created since the last call; from now on they count as written."""
         rows, self._unwritten = self._unwritten, []
         self._unwritten_ids.clear()
-        return rows
+        return [row for row in rows if id(row) not in self._into]
+
+    def paper_of(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The row that stands for ``row``'s paper: itself, or the one that absorbed it."""
+        return self._into.get(id(row), row)
+
+    def _absorb(self, row: dict[str, Any], key: str) -> None:
+        """A paper with an arXiv id, newly seen under the title ``key``, is the one
+        title-only paper stored under that title (the rule by which a record with an
+        arXiv id attaches to a title-only paper): that paper's row is folded into this
+        one, keeping the earlier first-seen day, so it is never sent as a paper of its
+        own. Several papers under the title are not told apart: none is folded in; nor is
+        a paper stored before this listing folded into one this listing created."""
+        if row["id_kind"] != "arxiv":
+            return
+        others = [r for r in self.rows_by_key.get(key, []) if r is not row]
+        if len(others) != 1 or others[0]["id_kind"] == "arxiv":
+            return
+        (stray,) = others
+        if id(row) in self._created_here and id(stray) not in self._created_here:
+            # A failed ingest deletes the rows it created: a paper stored before must not
+            # have been folded into one of them.
+            return
+        self._into[id(stray)] = row
+        for stray_key in stray["_keys"]:
+            self.rows_by_key[stray_key].remove(stray)
+            self._index_title(row, stray_key)
+        self.rows_by_id[stray["id"]] = row  # its id now names the paper (see aliases)
+        row["first_seen"] = min(row["first_seen"], stray["first_seen"])
+        self.dirty.pop(id(stray), None)
+        self.retitled.pop(id(stray), None)
+        if id(stray) in self._created_here:
+            self.created -= 1  # created by this listing, and not a paper of its own after all
+            self.duplicates += 1
+        if id(stray) not in self._unwritten_ids:
+            self.absorbed.append((stray, row))
 
     def _same_papers(self, item: Identified) -> list[dict[str, Any]]:
         """The stored rows ``item`` may be: its own by id, else those its title names.
@@ -161,7 +279,7 @@ class Merge:
         # here, so a title-only record goes by the title alone.
         row = self.rows_by_id.get(item.id) if item.id_kind != "title" else None
         if row is not None:
-            return [row]
+            return [self.paper_of(row)]
         candidates = self.rows_by_key.get(item.title_key, [])
         if item.id_kind == "arxiv":
             # A row under another arXiv id is another paper that happens to share the title;
@@ -169,6 +287,20 @@ class Merge:
             candidates = [r for r in candidates if r["id_kind"] != "arxiv"]
             return candidates if len(candidates) == 1 else []
         return candidates
+
+    def _announced_new(self, record: PaperRecord) -> bool:
+        """Whether arXiv announced the record as a new paper: ``new``, or ``cross`` when
+        cross-lists are wanted."""
+        return record.announce_type == "new" or (
+            record.announce_type == "cross" and self.cross_lists
+        )
+
+    def _is_old_paper(self, record: PaperRecord) -> bool:
+        """Whether a record of a paper never seen is an old paper (not a candidate): a
+        replacement, or a cross-list when they are not wanted."""
+        return record.announce_type in REPLACEMENT_TYPES or (
+            record.announce_type == "cross" and not self.cross_lists
+        )
 
     def add(self, item: Identified, position: int, *, first_seen: str, now: str) -> None:
         """Fold one record in: a new row, or a repeat of a known one. A record without an
@@ -181,6 +313,7 @@ class Merge:
         row = same[0] if same else None
         rec = item.record
         if row is None:
+            old_paper = self._is_old_paper(rec)
             row = {
                 "id": item.id,
                 "id_kind": item.id_kind,
@@ -189,14 +322,21 @@ class Merge:
                 "title_key": item.title_key,
                 "authors": json_list(rec.authors),
                 "url": rec.url,
-                "published": rec.published,
+                # The paper's own date; where the record has none, the month of its id.
+                "published": rec.published
+                or (arxiv_id_month(item.id) if item.id_kind == "arxiv" else None),
                 "upvotes": rec.upvotes,
                 "categories": json_list(rec.categories),
                 "first_seen": first_seen,
                 "updated_at": now,
+                "version": rec.version,
+                "is_new": 0 if old_paper else 1,
+                "_keys": set(),
                 "reference": 0,
             }
             self._index(row)
+            self.new_titles.append((row, item.title_key, rec.title))
+            self.old_papers += old_paper
             self._unwritten.append(row)
             self._unwritten_ids.add(id(row))
             self._created_here.add(id(row))
@@ -205,9 +345,18 @@ class Merge:
             return
         self.placements.append((row, position))
         if row.get("reference"):
-            self._list_reference(row, item)
+            self._list_reference(row, item, first_seen=first_seen)
+            if self._index_title(row, item.title_key):
+                self.new_titles.append((row, item.title_key, item.record.title))
             return
-        changed = self._fill_in(row, item)
+        new_title = self._index_title(row, item.title_key)
+        if new_title:
+            self.new_titles.append((row, item.title_key, rec.title))
+        changed = self._fill_in(row, item, first_seen=first_seen)
+        if new_title or changed:
+            folded = len(self._into)
+            self._absorb(row, item.title_key)
+            changed = changed or len(self._into) > folded
         if changed:
             row["updated_at"] = now
             if id(row) not in self._unwritten_ids:
@@ -219,14 +368,14 @@ class Merge:
         else:
             self.duplicates += 1
 
-    def _list_reference(self, row: dict[str, Any], item: Identified) -> None:
+    def _list_reference(self, row: dict[str, Any], item: Identified, *, first_seen: str) -> None:
         """A library's reference paper in a real listing: counted new (it is new to the
         listings), its text and details taken from the listing."""
         row["reference"] = 0
         self._created_here.add(id(row))
         self.created += 1
         self.listed_references.append(row)
-        self._fill_in(row, item)
+        self._fill_in(row, item, first_seen=first_seen)
         rec = item.record
         if rec.abstract.strip() or rec.title != row["title"]:
             row["title"], row["abstract"] = rec.title, rec.abstract
@@ -235,9 +384,16 @@ class Merge:
         if id(row) not in self._unwritten_ids:
             self.dirty[id(row)] = row
 
-    def _fill_in(self, row: dict[str, Any], item: Identified) -> bool:
+    def _fill_in(self, row: dict[str, Any], item: Identified, *, first_seen: str) -> bool:
         rec = item.record
-        changed = False
+        if rec.version is not None and row["version"] is not None and rec.version < row["version"]:
+            return False  # an older version, arriving late, changes nothing
+        changed = self._take_newer_version(row, item)
+        if not row["is_new"] and self._announced_new(rec) and row["first_seen"] == first_seen:
+            # Stored today as an old paper (say, an unwanted cross-list) and announced as
+            # new by another listing of the same day: new after all.
+            row["is_new"] = 1
+            changed = True
         if ID_KIND_RANK[item.id_kind] > ID_KIND_RANK[row["id_kind"]] and (
             item.id not in self.rows_by_id
         ):
@@ -263,3 +419,23 @@ class Merge:
             row["upvotes"] = rec.upvotes
             changed = True
         return changed
+
+    def _take_newer_version(self, row: dict[str, Any], item: Identified) -> bool:
+        """A record of a newer arXiv version than the row's replaces its title, abstract
+        and authors; whether anything changed. A row of no known version (its listings
+        named none) takes the record's version and keeps its text, which may be as new."""
+        rec = item.record
+        if rec.version is None or (row["version"] is not None and rec.version <= row["version"]):
+            return False
+        known, row["version"] = row["version"], rec.version
+        if known is None:
+            return True
+        self.revised += 1
+        if (rec.title, rec.abstract) != (row["title"], row["abstract"]):
+            row["title"], row["abstract"] = rec.title, rec.abstract
+            row["title_key"] = item.title_key
+            if id(row) not in self._unwritten_ids:
+                self.retitled[id(row)] = row
+        if rec.authors:
+            row["authors"] = json_list(rec.authors)
+        return True

@@ -1,5 +1,5 @@
 """Papers and listings: the ingest of a listing (with its background full-text indexer)
-and every query about papers.
+and the listings' queries; the queries about papers are :mod:`.paper_reads`.
 
 Owns the tables ``papers``, ``papers_fts``, ``listings``, ``paper_listings`` and the
 ingest's ``staged_papers`` and ``staged_placements``. An ingest commits chunk by chunk
@@ -10,7 +10,7 @@ chunk is parsed.
 
 May import: the standard library, ``sqlite_utils``, :mod:`digest.errors`,
 :mod:`digest.sources` (identity helpers), :mod:`digest.records` and the store's ``db``,
-``schema`` and ``merge`` modules.
+``schema``, ``merge``, ``indexer`` and ``paper_reads`` modules.
 """
 
 from __future__ import annotations
@@ -18,20 +18,26 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import os
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import AlreadyIngestedError, NotFoundError, StoreError
-from ..records import Paper, PaperRecord, paper_text
-from ..sources import arxiv_id_from, normalize_title
-from .db import StoreBase, day_text, in_chunks, stamp
+from ..errors import AlreadyIngestedError
+from ..records import PaperRecord
+from .db import day_text, in_chunks, stamp
 from .indexer import BackgroundIndexer
-from .merge import PAPER_COLUMNS, UPDATED_COLUMNS, Merge, chunks, identify, paper_values
-from .paper_rows import select_papers
-from .schema import FTS_INSERT_TRIGGER, VISIBLE
+from .merge import (
+    PAPER_COLUMNS,
+    TEXT_COLUMNS,
+    UPDATED_COLUMNS,
+    Merge,
+    chunks,
+    identify,
+    paper_values,
+)
+from .paper_reads import PaperReads
+from .schema import FTS_INSERT_TRIGGER
 
 _INGEST_CHUNK = 5000  # records identified, looked up, merged and written in one transaction
 _INSERT_PAPER = (
@@ -60,6 +66,12 @@ class IngestCounts:
     duplicates: int
     # Records without an arXiv id whose title names several stored papers: left out.
     ambiguous: int = 0
+    # Of ``new``: old papers first seen as a replacement (or an unwanted cross-list),
+    # stored for reference and never candidates.
+    old_papers: int = 0
+    # Records that brought a newer arXiv version of a known paper (among ``updated`` or
+    # ``duplicates``).
+    revised: int = 0
 
 
 @dataclass(frozen=True)
@@ -80,7 +92,7 @@ class ListingRow:
     error: str | None
 
 
-class PaperStore(StoreBase):
+class PaperStore(PaperReads):
     """Listings and papers: ingest and queries."""
 
     _ingest_lock_depth = 0
@@ -134,14 +146,22 @@ class PaperStore(StoreBase):
         *,
         first_seen: dt.date,
         now: dt.datetime,
+        cross_lists: bool = True,
     ) -> IngestCounts:
         """Store one listing and its papers, deduplicating papers; all or nothing.
 
-        A record is the same paper as a stored one when their ids match, else when their
-        normalized titles do, except that two different arXiv ids are two papers; a
-        record without an arXiv id whose title names several papers is left out and
-        counted as ambiguous. A repeat keeps ``first_seen``, fills in what was missing (a better id,
-        authors, url, published, categories) and takes the latest upvotes.
+        A record is the same paper as a stored one when their ids match, else when its
+        normalized title is one the paper was seen under (``paper_titles``), except that
+        two different arXiv ids are two papers; a record without an arXiv id whose title
+        names several papers is left out and counted as ambiguous. A repeat keeps
+        ``first_seen``, fills in what was missing (a better id, authors, url, published,
+        categories) and takes the latest upvotes; a newer arXiv version replaces title,
+        abstract and authors, and an older one changes nothing. A paper never seen that
+        arXiv announces as a replacement (or as a cross-list, when ``cross_lists`` is
+        false) is stored as an old paper, never a candidate; a title-only paper whose
+        title a record with an arXiv id carries is folded into that paper (see
+        :mod:`.merge`), unless the paper is one this listing created (a failure would
+        delete it).
 
         Records are taken in chunks, each identified, looked up, merged and written in a
         transaction of its own, so no write transaction lasts more than about a second
@@ -165,7 +185,13 @@ class PaperStore(StoreBase):
                 raise AlreadyIngestedError(f"{listing.path}: already ingested (as {already.path})")
             try:
                 with BackgroundIndexer(self._index_staged) as indexer:
-                    counts = self._stage(records, indexer, first_seen=first_seen, now=now)
+                    counts = self._stage(
+                        records,
+                        indexer,
+                        first_seen=first_seen,
+                        now=now,
+                        cross_lists=cross_lists,
+                    )
                 return self._publish(listing, counts, now=now)
             except BaseException:
                 self.discard_staged()
@@ -178,23 +204,24 @@ class PaperStore(StoreBase):
         *,
         first_seen: dt.date,
         now: dt.datetime,
+        cross_lists: bool,
     ) -> IngestCounts:
         """Write the records chunk by chunk as staged papers and placements."""
         conn = self.db.conn
         first_seen_text, now_text = day_text(first_seen), stamp(now)
-        position = created = updated = duplicates = ambiguous = 0
+        position = created = updated = duplicates = ambiguous = old_papers = revised = 0
         # Reading a chunk runs the parser (records is a lazy stream), which overlaps the
         # indexing of the chunk before it.
         for chunk in chunks(records, _INGEST_CHUNK):
             prepared = [identify(record) for record in chunk]
             indexer.wait()  # the connection is ours again
             with self.transaction():
-                merge = Merge()
+                merge = Merge(cross_lists=cross_lists)
                 ids = {p.id for p in prepared}
                 keys = {p.title_key for p in prepared}
-                published, staged, aliases = self._papers_matching(ids, keys)
+                published, staged, aliases, titles = self._papers_matching(ids, keys)
                 merge.learn(staged, created_here=True)
-                merge.learn(published)
+                merge.learn(published, titles=titles)
                 merge.learn_aliases(aliases)
                 for item in prepared:
                     merge.add(item, position, first_seen=first_seen_text, now=now_text)
@@ -226,9 +253,17 @@ class PaperStore(StoreBase):
                 )
                 conn.executemany(
                     "INSERT OR IGNORE INTO staged_placements (paper_id, position) VALUES (?, ?)",
-                    [(row["id"], pos) for row, pos in merge.placements],
+                    [(merge.paper_of(row)["id"], pos) for row, pos in merge.placements],
+                )
+                # Every title a paper is seen under names it from now on.
+                conn.executemany(
+                    "INSERT OR IGNORE INTO paper_titles (paper_id, title_key, title) "
+                    "VALUES (?, ?, ?)",
+                    [(merge.paper_of(r)["id"], key, title) for r, key, title in merge.new_titles],
                 )
             created += merge.created
+            old_papers += merge.old_papers
+            revised += merge.revised
             updated += merge.updated
             duplicates += merge.duplicates
             ambiguous += merge.ambiguous
@@ -241,6 +276,8 @@ class PaperStore(StoreBase):
             updated=updated,
             duplicates=duplicates,
             ambiguous=ambiguous,
+            old_papers=old_papers,
+            revised=revised,
         )
 
     def store_reference_papers(
@@ -255,22 +292,28 @@ class PaperStore(StoreBase):
         with self.ingest_lock(), self.transaction():
             for chunk in chunks(records, _INGEST_CHUNK):
                 prepared = [identify(record) for record in chunk]
-                published, _, _ = self._papers_matching(
+                published, _, _, titles = self._papers_matching(
                     {p.id for p in prepared}, {p.title_key for p in prepared}
                 )
                 merge = Merge()
-                merge.learn(published)
+                merge.learn(published, titles=titles)
                 rows = []
                 for position, item in enumerate(prepared):
                     before = merge.ambiguous
                     merge.add(item, position, first_seen=day_str, now=now_str)
-                    rows.append(None if merge.ambiguous > before else merge.placements[-1][0])
+                    placed = merge.placements[-1][0]
+                    rows.append(None if merge.ambiguous > before else merge.paper_of(placed))
                 new_rows = merge.take_new_rows()
                 for row in new_rows:
                     row["reference"] = 1
                 self.db.conn.executemany(_INSERT_PAPER, [paper_values(r) for r in new_rows])
                 merge.retexts.clear()  # a reference paper found again stays one
                 self._write_changes(merge)
+                self.db.conn.executemany(
+                    "INSERT OR IGNORE INTO paper_titles (paper_id, title_key, title) "
+                    "VALUES (?, ?, ?)",
+                    [(merge.paper_of(r)["id"], key, title) for r, key, title in merge.new_titles],
+                )
                 result += [row["id"] if row is not None else None for row in rows]
         return result
 
@@ -357,22 +400,33 @@ class PaperStore(StoreBase):
 
     def _papers_matching(
         self, ids: set[str], keys: set[str]
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[tuple[str, str]]]:
-        """Stored rows with one of ``ids`` or ``keys`` (or renamed from one of ``ids``
-        earlier in this ingest): (published, staged, [(old id, id)])."""
+    ) -> tuple[
+        list[dict[str, Any]],
+        list[dict[str, Any]],
+        list[tuple[str, str]],
+        list[tuple[str, str]],
+    ]:
+        """Stored rows with one of ``ids``, or seen under a title of one of ``keys`` (or
+        renamed from one of ``ids`` earlier in this ingest): (published, staged,
+        [(old id, id)], [(paper id, title key)] of those titles). Index lookups only."""
         found: dict[str, dict[str, Any]] = {}
         aliases: list[tuple[str, str]] = []
+        titles: list[tuple[str, str]] = []
+        for chunk, marks in in_chunks(sorted(keys)):
+            titles += self.db.execute(
+                f"SELECT paper_id, title_key FROM paper_titles WHERE title_key IN ({marks})",
+                chunk,
+            ).fetchall()
         # A reference paper an earlier chunk listed counts as this listing's, like its own.
         staged = (
             "(p.rowid IN (SELECT paper_rowid FROM staged_papers) OR p.rowid IN "
             "(SELECT paper_rowid FROM staged_references)) AS _staged"
         )
-        for column, values in (("id", sorted(ids)), ("title_key", sorted(keys))):
-            for chunk, marks in in_chunks(values):
-                for row in self.db.query(
-                    f"SELECT p.*, {staged} FROM papers p WHERE {column} IN ({marks})", chunk
-                ):
-                    found[row["id"]] = dict(row)
+        for chunk, marks in in_chunks(sorted(ids | {paper_id for paper_id, _ in titles})):
+            for row in self.db.query(
+                f"SELECT p.*, {staged} FROM papers p WHERE id IN ({marks})", chunk
+            ):
+                found[row["id"]] = dict(row)
         for chunk, marks in in_chunks(sorted(ids)):
             for row in self.db.query(
                 f"SELECT a.old_id AS _old_id, p.*, {staged} FROM staged_aliases a "
@@ -390,7 +444,7 @@ class PaperStore(StoreBase):
                 staged_rows.append(row)
             else:
                 published.append(row)
-        return published, staged_rows, aliases
+        return published, staged_rows, aliases, titles
 
     def _write_changes(self, merge: Merge) -> None:
         """Renames, then field updates, of rows written before this listing or earlier in
@@ -399,20 +453,36 @@ class PaperStore(StoreBase):
         for old_id, new_id in merge.renames:
             # ON UPDATE CASCADE carries the new id into paper_listings and friends.
             conn.execute("UPDATE papers SET id = ?, id_kind = ? WHERE id = ?", [*new_id, old_id])
-        if merge.retexts:
-            conn.executemany(
-                "UPDATE papers SET title = ?, abstract = ?, title_key = ? WHERE id = ?",
-                [
-                    (r["title"], r["abstract"], r["title_key"], r["id"])
-                    for r in merge.retexts.values()
-                ],
+        for stray, paper in merge.absorbed:
+            self._absorb(stray["id"], paper["id"])
+        for columns, rows in (
+            (UPDATED_COLUMNS, merge.dirty),
+            (TEXT_COLUMNS, merge.retitled),  # a newer version's text
+            (TEXT_COLUMNS, merge.retexts),  # a reference paper's text from its listing
+        ):
+            if rows:
+                sets = ", ".join(f"{c} = ?" for c in columns)
+                conn.executemany(
+                    f"UPDATE papers SET {sets} WHERE id = ?",
+                    [(*(r[c] for c in columns), r["id"]) for r in rows.values()],
+                )
+
+    def _absorb(self, stray_id: str, paper_id: str) -> None:
+        """Fold the paper ``stray_id`` into ``paper_id`` (see Merge._absorb): its sends,
+        votes, listings and titles go to the paper (where the paper has the same one, it
+        stays as it is), then the row goes."""
+        conn = self.db.conn
+        for table in ("sends", "paper_listings", "paper_titles", "staged_placements"):
+            conn.execute(
+                f"UPDATE OR IGNORE {table} SET paper_id = ? WHERE paper_id = ?",
+                [paper_id, stray_id],
             )
-        if merge.dirty:
-            sets = ", ".join(f"{c} = ?" for c in UPDATED_COLUMNS)
-            conn.executemany(
-                f"UPDATE papers SET {sets} WHERE id = ?",
-                [(*(r[c] for c in UPDATED_COLUMNS), r["id"]) for r in merge.dirty.values()],
-            )
+        conn.execute("UPDATE feedback SET paper_id = ? WHERE paper_id = ?", [paper_id, stray_id])
+        conn.execute(
+            "DELETE FROM staged_papers WHERE paper_rowid = (SELECT rowid FROM papers WHERE id = ?)",
+            [stray_id],
+        )
+        conn.execute("DELETE FROM papers WHERE id = ?", [stray_id])  # cascades the rest
 
     # --- listings -------------------------------------------------------------------------
 
@@ -436,137 +506,3 @@ class PaperStore(StoreBase):
                 args,
             )
         ]
-
-    # --- papers ---------------------------------------------------------------------------
-
-    def paper_count(self) -> int:
-        return int(self.db.execute(f"SELECT count(*) FROM papers p WHERE {VISIBLE}").fetchone()[0])
-
-    def corpus_fingerprint(self) -> str:
-        """Changes whenever a paper is added, renamed or edited (``max(updated_at)`` is a
-        change marker here, not a time: its text is not compared with anything)."""
-        row = self.db.execute(
-            "SELECT count(*), coalesce(max(rowid), 0), coalesce(max(updated_at), '') "
-            f"FROM papers p WHERE {VISIBLE}"
-        ).fetchone()
-        return f"{row[0]}:{row[1]}:{row[2]}"
-
-    def iter_paper_texts(self) -> Iterator[str]:
-        """Title and abstract of every paper, for fitting the ranker's vocabulary."""
-        for title, abstract in self.db.execute(
-            f"SELECT title, abstract FROM papers p WHERE {VISIBLE} ORDER BY rowid"
-        ):
-            yield paper_text(title, abstract)
-
-    def papers(
-        self,
-        *,
-        since: dt.date | None = None,
-        until: dt.date | None = None,
-        limit: int | None = None,
-    ) -> list[Paper]:
-        """Papers first seen in [since, until] (both optional), newest first; never the
-        reference papers of a library import (see :meth:`store_reference_papers`)."""
-        clauses, args = ["p.reference = 0"], []
-        if since:
-            clauses.append("p.first_seen >= ?")  # YYYY-MM-DD compares as text correctly
-            args.append(day_text(since))
-        if until:
-            clauses.append("p.first_seen <= ?")
-            args.append(day_text(until))
-        where = f"WHERE {' AND '.join(clauses)}"
-        suffix = f" LIMIT {int(limit)}" if limit else ""
-        return self._papers(f"{where} ORDER BY p.first_seen DESC, p.rowid{suffix}", args)
-
-    def paper_page(self, *, offset: int, limit: int) -> list[Paper]:
-        """One page of papers, newest first (the order of :meth:`papers`)."""
-        return self._papers(
-            "ORDER BY p.first_seen DESC, p.rowid LIMIT ? OFFSET ?", [int(limit), int(offset)]
-        )
-
-    def papers_first_seen_on(self, day: dt.date, *, offset: int, limit: int) -> list[Paper]:
-        """One page of the papers first seen on ``day``: most upvoted first (unknown last)."""
-        return self._papers(
-            # Never a library's reference papers: that day's page is public.
-            "WHERE p.first_seen = ? AND p.reference = 0 "
-            "ORDER BY p.upvotes IS NULL, p.upvotes DESC, p.rowid "
-            "LIMIT ? OFFSET ?",
-            [day.isoformat(), int(limit), int(offset)],
-        )
-
-    def papers_by_id(self, ids: Iterable[str]) -> dict[str, Paper]:
-        result: dict[str, Paper] = {}
-        for chunk, marks in in_chunks(sorted(set(ids))):
-            for paper in self._papers(f"WHERE p.id IN ({marks})", chunk):
-                result[paper.id] = paper
-        return result
-
-    def paper(self, paper_id: str) -> Paper:
-        """One paper by id (a versioned arXiv id such as ``2305.07922v2`` also works)."""
-        candidates = [paper_id, arxiv_id_from(paper_id) or paper_id]
-        for candidate in candidates:
-            found = self.papers_by_id([candidate])
-            if found:
-                return found[candidate]
-        raise NotFoundError(f"no paper with id {paper_id!r}; try `digest papers search`")
-
-    def paper_by_title(self, title: str) -> Paper | None:
-        """The paper whose normalized title equals that of ``title``; ``None`` when no
-        paper or several (different arXiv ids) have it."""
-        rows = self._papers("WHERE p.title_key = ?", [normalize_title(title)])
-        return rows[0] if len(rows) == 1 else None
-
-    def paper_exists(self, paper_id: str) -> bool:
-        row = self.db.execute(
-            f"SELECT 1 FROM papers p WHERE id = ? AND {VISIBLE}", [paper_id]
-        ).fetchone()
-        return row is not None
-
-    def resolve_paper_ref(self, ref: str) -> str | None:
-        """A paper id for ``ref``: a stored id (versioned arXiv ids too) or an exact title."""
-        ref = ref.strip()
-        for candidate in (ref, arxiv_id_from(ref)):
-            if candidate and self.paper_exists(candidate):
-                return candidate
-        paper = self.paper_by_title(ref)
-        return paper.id if paper else None
-
-    def search_papers(self, query: str, *, limit: int = 20) -> list[Paper]:
-        """Full-text search over title and abstract, best match first."""
-        words = [w for w in query.replace('"', " ").split() if w]
-        if not words:
-            return []
-        # Quote every word so user input cannot be read as FTS5 syntax.
-        match = " ".join(f'"{w}"' for w in words)
-        try:
-            return self._papers(
-                "JOIN papers_fts f ON f.rowid = p.rowid WHERE papers_fts MATCH ? "
-                f"ORDER BY f.rank LIMIT {int(limit)}",
-                [match],
-            )
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"cannot search for {query!r}: {exc}") from exc
-
-    def new_paper_count(self, day: dt.date) -> int:
-        """Papers first seen on ``day``."""
-        return int(
-            self.db.execute(
-                "SELECT count(*) FROM papers p WHERE first_seen = ? AND reference = 0 "
-                f"AND {VISIBLE}",
-                [day_text(day)],
-            ).fetchone()[0]
-        )
-
-    def trending(self, day: dt.date, *, limit: int) -> list[Paper]:
-        """The day's new papers with the most upvotes (not personalised)."""
-        if limit <= 0:
-            return []
-        return self._papers(
-            "WHERE p.first_seen = ? AND p.reference = 0 AND p.upvotes IS NOT NULL "
-            "AND p.upvotes > 0 "
-            f"ORDER BY p.upvotes DESC, p.rowid LIMIT {int(limit)}",
-            [day_text(day)],
-        )
-
-    def _papers(self, clause: str, args: Sequence[Any]) -> list[Paper]:
-        return select_papers(self.db, clause, args)

@@ -7,6 +7,7 @@ Owns no table; it reads ``papers``, ``subscribers``, ``feedback``, ``sends`` and
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -21,6 +22,16 @@ class PaperActivity:
     sent: int = 0
     more: int = 0
     less: int = 0
+
+
+@dataclass(frozen=True)
+class PaperDays:
+    """The days with public papers around one day: the first of all, and the nearest before
+    and after it (None where there is none)."""
+
+    first: dt.date | None
+    previous: dt.date | None
+    next: dt.date | None
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,26 @@ class ReportStore(StoreBase):
                 [int(days)],
             )
         ]
+
+    def paper_days(self, day: dt.date, *, last: dt.date) -> PaperDays:
+        """The first day with public papers, and the days with papers nearest ``day``: the
+        one before it, and the one after it but not after ``last`` (the public pages' today).
+        Reads the ``first_seen`` index; only the papers the day's page lists count (new
+        ones: not a library's reference papers, nor old papers first seen as replacements)."""
+        public = f"FROM papers p WHERE {VISIBLE} AND reference = 0 AND is_new = 1"
+
+        def one(sql: str, args: list[str]) -> dt.date | None:
+            value = self.db.execute(sql, args).fetchone()[0]
+            return dt.date.fromisoformat(value) if value else None
+
+        return PaperDays(
+            first=one(f"SELECT min(first_seen) {public}", []),
+            previous=one(f"SELECT max(first_seen) {public} AND first_seen < ?", [day.isoformat()]),
+            next=one(
+                f"SELECT min(first_seen) {public} AND first_seen > ? AND first_seen <= ?",
+                [day.isoformat(), last.isoformat()],
+            ),
+        )
 
     def paper_activity(self, paper_ids: Iterable[str]) -> dict[str, PaperActivity]:
         """paper id → how many subscribers were sent it and its +1 / -1 votes."""

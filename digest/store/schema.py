@@ -371,6 +371,34 @@ def _m013_follows_and_reference_papers(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+def _m014_versions_titles_announcements(db: sqlite_utils.Database) -> None:
+    # Issue 12: a paper keeps one row across its arXiv versions and titles. ``version`` is
+    # the newest arXiv version seen (NULL: never said); ``is_new`` is 0 for a paper first
+    # seen as a replacement of an older paper (or an unwanted cross-list), which is stored
+    # for reference and never a candidate. ``paper_titles`` holds every title a paper was
+    # seen under (its key as normalize_title makes it): title-only records match any of
+    # them. A paper's rows go with it (renamed or deleted, e.g. a failed ingest's papers).
+    for statement in (
+        "ALTER TABLE papers ADD COLUMN version INTEGER",
+        "ALTER TABLE papers ADD COLUMN is_new INTEGER NOT NULL DEFAULT 1",
+        """CREATE TABLE paper_titles (
+            paper_id TEXT NOT NULL
+                REFERENCES papers (id) ON UPDATE CASCADE ON DELETE CASCADE,
+            title_key TEXT NOT NULL,
+            title TEXT NOT NULL,
+            PRIMARY KEY (paper_id, title_key)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX paper_titles_key ON paper_titles (title_key)",
+        # Titles are looked up here now; the papers' own title index would only cost.
+        "DROP INDEX papers_title_key",
+        # A title-only paper folded into its arXiv paper moves its votes by paper.
+        "CREATE INDEX feedback_paper ON feedback (paper_id)",
+        "INSERT INTO paper_titles (paper_id, title_key, title) "
+        "SELECT id, title_key, title FROM papers",
+    ):
+        db.execute(statement)
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_papers_and_listings", _m001_papers_and_listings),
     ("002_subscribers_profiles_feedback_sends", _m002_subscribers),
@@ -385,6 +413,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("011_titles_not_unique", _m011_titles_not_unique),
     ("012_signups_and_digest_pages", _m012_signups_and_digest_pages),
     ("013_follows_and_reference_papers", _m013_follows_and_reference_papers),
+    ("014_versions_titles_announcements", _m014_versions_titles_announcements),
 )
 
 

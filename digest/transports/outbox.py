@@ -1,8 +1,11 @@
 """The outbox transport: each message written atomically as ``OUTBOX/DATE/NAME.eml``.
 
-The HTML part is written beside it as ``NAME.html``, for a quick look in a browser; it is
-taken from the message's own bytes (:func:`html_body`), so the outbox needs nothing but
-the :class:`~.base.OutgoingMessage`. May import errors, files and :mod:`.base`.
+One file per message. With ``delivery.outbox_html`` (and in ``digest demo``) the HTML part
+is also written beside it as ``NAME.html``, for a quick look in a browser; it is taken from
+the message's own bytes (:func:`html_body`), so the outbox needs nothing but the
+:class:`~.base.OutgoingMessage`. Writing a message again rewrites the same file, so the
+outbox declares ``idempotent_redelivery``: the run may batch its commits. May import
+errors, files and :mod:`.base`.
 """
 
 from __future__ import annotations
@@ -31,17 +34,22 @@ def outbox_name(recipient: str) -> str:
 
 
 class OutboxTransport:
-    """Writes ``.eml`` files (and the HTML part) into one folder per digest date."""
+    """Writes ``.eml`` files (and, with ``html_copy``, the HTML part) into one folder per
+    digest date."""
 
     name = "outbox"
+    # A message delivered again lands in the same file, whole: a repeat is harmless.
+    idempotent_redelivery = True
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, html_copy: bool = False) -> None:
         self.folder = folder
+        self.html_copy = html_copy
+        self._made: set[Path] = set()  # date folders made (or found) by this transport
 
     @classmethod
     def from_config(cls, config: Config) -> OutboxTransport:
-        """The outbox at ``delivery.outbox``."""
-        return cls(config.delivery.outbox)
+        """The outbox at ``delivery.outbox``, with HTML copies if ``delivery.outbox_html``."""
+        return cls(config.delivery.outbox, html_copy=config.delivery.outbox_html)
 
     def path_for(self, recipient: str, digest_date: dt.date, label: str = "") -> Path:
         """``DATE/NAME.eml``, or ``DATE/NAME.LABEL.eml`` for a labelled message."""
@@ -51,9 +59,11 @@ class OutboxTransport:
     def send(self, message: OutgoingMessage) -> Receipt:
         path = self.path_for(message.recipient, message.digest_date, message.label)
         try:
-            make_private_dir(path.parent)
+            if path.parent not in self._made:
+                make_private_dir(path.parent)
+                self._made.add(path.parent)
             # The .html first: once the .eml exists the message counts as delivered.
-            html = html_body(message.data)
+            html = html_body(message.data) if self.html_copy else None
             if html is not None:
                 write_atomically(path.with_suffix(".html"), html)
             write_atomically(path, message.data)

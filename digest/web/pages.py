@@ -4,6 +4,9 @@
   papers first seen that day, most upvoted first, :data:`PAGE_SIZE` a page, with the
   Subscribe form. Cached by the browser (``Cache-Control: private``: the form carries the
   visitor's CSRF token) with an ``ETag``; a bad date is a 400 page, a bad page number 400.
+  Only the days from the first stored paper's to today (``schedule.timezone``) exist: any
+  other day, and a page past a day's last, is a 404, so crawlers find no endless pages;
+  "Previous day" and "Next day" lead to the nearest days with papers within that range.
   Only when ``[web] signup = "open"``; else 404.
 - ``/d/TOKEN`` ("view in browser", in every digest email): the HTML part of that digest
   exactly as it was sent, from ``digest_pages``. The token (action ``view``) names the
@@ -19,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from zoneinfo import ZoneInfo
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -46,6 +50,11 @@ def _day(raw: str) -> dt.date | None:
         return dt.date.fromisoformat(raw)
     except ValueError:
         return None
+
+
+def _today(ctx: WebContext) -> dt.date:
+    """Today in the instance's time zone (``schedule.timezone``)."""
+    return ctx.now().astimezone(ZoneInfo(ctx.config.schedule.timezone)).date()
 
 
 def _paper_rows(ctx: WebContext, papers: list[Paper]) -> list[dict[str, object]]:
@@ -99,7 +108,29 @@ def _listing(request: Request, ctx: WebContext, day: dt.date) -> Response:
             public=True,
         )
     store = ctx.store()
+    today = _today(ctx)
+    days = store.paper_days(day, last=today)
+    # Today always exists (the home page shows it before the first ingest); no other day
+    # outside the stored range does.
+    if day > today or (day != today and (days.first is None or day < days.first)):
+        since = f"from {days.first.isoformat()} " if days.first else ""
+        return ctx.error(
+            request,
+            404,
+            "No such day",
+            f"There is no page for {day.isoformat()}: days with papers go {since}up to today "
+            f"({today.isoformat()}).",
+            public=True,
+        )
     found = store.papers_first_seen_on(day, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1)
+    if page > 1 and not found:
+        return ctx.error(
+            request,
+            404,
+            "No such page",
+            f"{day.isoformat()} has fewer papers than page {page} would list; start at page 1.",
+            public=True,
+        )
     token, fresh = form_token(request, ctx)
     response = ctx.page(
         request,
@@ -110,8 +141,8 @@ def _listing(request: Request, ctx: WebContext, day: dt.date) -> Response:
         first_number=(page - 1) * PAGE_SIZE + 1,
         page=page,
         has_next=len(found) > PAGE_SIZE,
-        previous_day=(day - dt.timedelta(days=1)).isoformat() if day > dt.date.min else "",
-        next_day=(day + dt.timedelta(days=1)).isoformat() if day < dt.date.max else "",
+        previous_day=days.previous.isoformat() if days.previous else "",
+        next_day=days.next.isoformat() if days.next else "",
         values=form_values(None),
         form_csrf=token,
         frequencies=FREQUENCIES,
@@ -125,7 +156,7 @@ def home(request: Request, ctx: WebContext, form: FormData | None) -> Response:
     """With sign-up open: the latest day's papers and the form; else the admin UI."""
     if not signup_open(ctx):
         return RedirectResponse("/admin", status_code=303)
-    today = ctx.now().date()
+    today = _today(ctx)
     days = [d for d, _ in ctx.store().papers_per_day(days=30) if d <= today.isoformat()]
     latest = _day(days[0]) if days else None
     return _listing(request, ctx, latest or today)

@@ -1,6 +1,7 @@
 """The public sign-up, with double opt-in: ``/subscribe`` and ``/confirm/TOKEN``.
 
-Open only when ``[web] signup = "open"`` (else these routes are 404). A visitor gives an
+Open only when ``[web] signup = "open"`` (else these routes are 404; a confirmation link
+from before the sign-up closed says so). A visitor gives an
 address, an optional name, topics to follow and a frequency; the page then always says
 "check your inbox", whatever happened, so the form never tells who is subscribed:
 
@@ -377,7 +378,13 @@ async def confirm(request: Request) -> Response:
     token = request.path_params["token"]
     try:
         if not signup_open(ctx):
-            raise _Refused(404, "Not found", "There is no page here.")
+            # A link mailed while sign-up was open: say why it no longer works.
+            raise _Refused(
+                404,
+                "Sign-ups are closed",
+                "Sign-ups are closed on this instance, so this link confirms nothing. If you "
+                "still want the digest, ask the instance's admin to add you.",
+            )
         signup_id = _confirm_claims(ctx, token)
         if request.method == "GET":
             signup = await run_in_threadpool(lambda: ctx.store().signup(signup_id, ctx.now()))

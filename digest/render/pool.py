@@ -1,0 +1,170 @@
+"""Rendering in worker processes: digest contents in, message bytes out, in order.
+
+The daily run's parent process keeps the state machine and is the only writer to the
+database; rendering (Jinja, MIME) is pure CPU and goes to :class:`RenderPool`'s workers,
+one per core. Each worker builds its own :class:`~.renderer.Renderer` once, from the
+pickled one (templates are recompiled there, not shipped). Work goes out in chunks of
+contents (papers shared by several subscribers in a chunk are pickled once) and at most
+``window`` chunks are in flight, so memory stays bounded whatever the number of
+subscribers; results come back in the order the contents went in.
+
+Workers start with the ``forkserver`` method: the parent holds an SQLite connection and
+may run threads (a progress bar, BLAS), which ``fork`` would copy in an unknown state. A
+worker ignores SIGINT (the parent decides when to stop) and exits by itself when the run's
+process is gone, even after ``kill -9``.
+
+May import what :mod:`digest.render` may.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import multiprocessing
+import os
+import signal
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+
+from ..records import DigestContent
+from .renderer import RenderedDigest, Renderer
+
+CHUNK = 32  # contents per task: enough to amortise the pipe, small enough to keep order
+WINDOW_PER_WORKER = 3  # chunks in flight per worker: one rendering, the rest queued
+
+
+@dataclass(frozen=True, slots=True)
+class _Rendered:
+    """What a worker sends back for one content: compact, no content objects."""
+
+    data: bytes | None
+    message_id: str
+    shown: int  # how many of the content's picks the message shows (a prefix)
+    trending_kept: bool
+
+
+class RenderPool:
+    """``workers`` processes rendering with copies of ``renderer``; use as a context
+    manager (the processes stop on exit).
+
+    Raises whatever the renderer raises (:class:`~digest.errors.RenderError`) from
+    :meth:`render`, and ``concurrent.futures.process.BrokenProcessPool`` if a worker dies.
+    """
+
+    def __init__(self, renderer: Renderer, workers: int, *, chunk: int = CHUNK) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be 1 or more, got {workers}")
+        self.workers = workers
+        self.chunk = chunk
+        self.window = workers * WINDOW_PER_WORKER
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["digest.render"])
+        # Only this process holds the writing end: the workers see EOF when it is gone.
+        self._alive_r, self._alive_w = context.Pipe(duplex=False)
+        self._executor = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(renderer, self._alive_r),
+        )
+
+    def __enter__(self) -> RenderPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the workers; work not yet started is dropped."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._alive_w.close()
+        self._alive_r.close()
+
+    def render(
+        self, contents: Iterable[DigestContent], *, now: Callable[[], datetime.datetime]
+    ) -> Iterator[RenderedDigest]:
+        """Each content rendered (as :meth:`Renderer.render_digest` would), in order;
+        ``now`` is read once per chunk.
+
+        Reads ``contents`` lazily: at most ``window`` chunks are pickled and in flight.
+        """
+        pending: deque[tuple[list[DigestContent], Future[list[_Rendered]]]] = deque()
+        source = iter(contents)
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < self.window:
+                batch = _take(source, self.chunk)
+                if not batch:
+                    exhausted = True
+                    break
+                pending.append((batch, self._executor.submit(_render_chunk, batch, now())))
+            if not pending:
+                return
+            batch, future = pending.popleft()
+            for content, done in zip(batch, future.result(), strict=True):
+                yield _rebuilt(content, done)
+
+
+def _take(source: Iterator[DigestContent], count: int) -> list[DigestContent]:
+    batch = []
+    for content in source:
+        batch.append(content)
+        if len(batch) == count:
+            break
+    return batch
+
+
+def _rebuilt(content: DigestContent, done: _Rendered) -> RenderedDigest:
+    """The parent's RenderedDigest: the content as the message shows it (what did not fit
+    under the size bound left out, as :meth:`Renderer.render_digest` returns it)."""
+    if done.shown != len(content.picks) or not done.trending_kept:
+        content = dataclasses.replace(
+            content,
+            picks=content.picks[: done.shown],
+            trending=content.trending if done.trending_kept else (),
+        )
+    return RenderedDigest(content, done.data, done.message_id)
+
+
+# --- in the worker --------------------------------------------------------------------------
+
+# The worker's renderer, built once by the pool's initializer: a process pool hands state
+# to its workers this way only.
+_renderer: Renderer | None = None
+
+
+def _start_worker(renderer: Renderer, alive: Connection) -> None:
+    global _renderer
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent finishes and stops
+    _renderer = renderer
+    threading.Thread(target=_exit_with, args=(alive,), daemon=True).start()
+
+
+def _exit_with(alive: Connection) -> None:
+    """Exit once the run's process is gone (even killed, even not yet reaped): nothing
+    else would end a worker waiting for work, since it holds both ends of its task queue,
+    and the forkserver lives as long as any worker does."""
+    alive.poll(None)  # the run never writes: this returns at EOF, when it has gone
+    os._exit(0)
+
+
+def _render_chunk(contents: list[DigestContent], now: datetime.datetime) -> list[_Rendered]:
+    if _renderer is None:  # pragma: no cover - set by the initializer
+        raise RuntimeError("render worker started without a renderer")
+    out = []
+    for content in contents:
+        result = _renderer.render_digest(content, now=now)
+        shown = result.content
+        out.append(
+            _Rendered(
+                result.data,
+                result.message_id,
+                len(shown.picks),
+                bool(shown.trending) or not content.trending,
+            )
+        )
+    return out
