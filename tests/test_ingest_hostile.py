@@ -13,6 +13,7 @@ import pytest
 import sqlite_utils
 
 from digest.config import Config
+from digest.errors import ListingError
 from digest.ingest import decode_listing
 from digest.sources import parse_listing
 from digest.sources.values import split_authors
@@ -84,10 +85,12 @@ def test_the_largest_64_bit_count_is_stored(run_cli, instance, tmp_path):
     assert rows[0]["upvotes"] == 2**63 - 1
 
 
-def test_a_boolean_daily_papers_id_is_no_id() -> None:
+def test_a_boolean_daily_papers_id_is_an_error_naming_the_key() -> None:
+    """As in the records format: an id that is no string or number (true, an object, a
+    list) is a mistake in the file, not a paper to identify by its title."""
     daily = json.dumps([{"paper": {"id": True, "title": "T", "summary": "S"}}])
-    listing = parse_listing(daily, source="d.json", today=_today(), fmt="daily-papers-json")
-    assert listing.records[0].source_id is None
+    with pytest.raises(ListingError, match=r'^d\.json:1: item 0: "paper\.id" must be a string'):
+        parse_listing(daily, source="d.json", today=_today(), fmt="daily-papers-json")
 
 
 def test_a_bad_number_in_the_inbox_goes_to_failed_and_the_run_goes_on(

@@ -426,6 +426,7 @@ def test_daily_papers_json() -> None:
         url="https://arxiv.org/abs/2305.07922",
         published="2023-05-13",
         upvotes=12,
+        version=2,  # read with the one id grammar, as in every other format
     )
     assert listing.records[1].upvotes is None
 

@@ -10,7 +10,7 @@ import datetime
 
 from ..errors import ListingError
 from ..records import PaperRecord, ParsedListing
-from .ids import ABS_URL, first_arxiv_id, first_arxiv_version
+from .ids import ABS_URL, ArxivVersionError, first_arxiv_id_and_version
 from .sniff import XML, opening
 from .values import clean, iso_date, unique
 from .xml_feed import child_text, children, local, local_name, parse_xml, root_name
@@ -47,7 +47,13 @@ def parse(text: str, source: str, today: datetime.date) -> ParsedListing:
         if not abstract:
             raise ListingError(f"{label}: no <summary>", source=source)
         links = [link.get("href", "") for link in children(entry, "link")]
-        arxiv_id = first_arxiv_id([entry_id, *links])
+        try:
+            found = first_arxiv_id_and_version(
+                [("<id>", entry_id), *(("<link href>", link) for link in links)]
+            )
+        except ArxivVersionError as exc:
+            raise ListingError(f"{label}: {exc}", source=source) from None
+        arxiv_id, version = found or (None, None)
         primary = [el.get("term", "") for el in children(entry, "primary_category")]
         others = [el.get("term", "") for el in children(entry, "category")]
         authors = (clean(child_text(author, "name")) for author in children(entry, "author"))
@@ -61,7 +67,7 @@ def parse(text: str, source: str, today: datetime.date) -> ParsedListing:
                 url=ABS_URL.format(arxiv_id) if arxiv_id else next(filter(None, links), None),
                 published=iso_date(child_text(entry, "published")),
                 categories=unique(primary + others),
-                version=first_arxiv_version([entry_id, *links]) if arxiv_id else None,
+                version=version,
             )
         )
     date = iso_date(child_text(root, "updated"))

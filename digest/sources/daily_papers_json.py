@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import ListingError
 from ..records import PaperRecord, ParsedListing
-from .ids import ABS_URL, arxiv_id_from
+from .ids import ABS_URL, ArxivVersionError, arxiv_id_and_version
 from .json_fields import (
     FieldProblem,
     array_item_line,
@@ -83,9 +83,17 @@ def _daily_paper(item: Any) -> PaperRecord:
     title = json_text(paper, "title", "paper.title")
     abstract = json_text(paper, "summary", "paper.summary")
     raw_id = paper.get("id")
-    is_id = isinstance(raw_id, str | int) and not isinstance(raw_id, bool)
-    paper_id = str(raw_id).strip() if is_id else ""
-    arxiv_id = arxiv_id_from(paper_id) if paper_id else None
+    if raw_id is None:
+        paper_id = ""
+    elif isinstance(raw_id, str | int) and not isinstance(raw_id, bool):
+        paper_id = str(raw_id).strip()
+    else:
+        raise FieldProblem(f'"paper.id" must be a string, not {json_type(raw_id)}')
+    try:
+        in_id = arxiv_id_and_version(paper_id) if paper_id else None
+    except ArxivVersionError as exc:
+        raise FieldProblem(f'"paper.id": {exc}') from None
+    arxiv_id, version = in_id or (None, None)
     return PaperRecord(
         title=title,
         abstract=abstract,
@@ -95,4 +103,5 @@ def _daily_paper(item: Any) -> PaperRecord:
         url=ABS_URL.format(arxiv_id) if arxiv_id else None,
         published=iso_date(paper.get("publishedAt")),
         upvotes=upvotes(paper.get("upvotes"), "paper.upvotes"),
+        version=version,
     )

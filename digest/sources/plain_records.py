@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import ListingError
 from ..records import ListingStream, PaperRecord, ParsedListing
-from .ids import ABS_URL, arxiv_id_and_version
+from .ids import ABS_URL, ArxivVersionError, arxiv_id_and_version
 from .json_fields import (
     MAX_COUNT,
     FieldProblem,
@@ -140,7 +140,10 @@ def _well_formed_record(item: dict[str, Any]) -> PaperRecord | None:
     published_day = iso_date(published)
     if published is not None and published_day is None:
         return None
-    in_id = arxiv_id_and_version(raw_id)
+    try:
+        in_id = arxiv_id_and_version(raw_id)
+    except ArxivVersionError:
+        return None  # the full path names the problem
     arxiv_id, version = in_id or (None, None)
     return PaperRecord(
         title=title,
@@ -183,8 +186,8 @@ def _checked_record(item: Any) -> PaperRecord:
     else:
         raise FieldProblem(f'"id" must be a string, not {json_type(raw_id)}')
     url = optional_str(item, "url")
-    in_id = arxiv_id_and_version(record_id) if record_id else None
-    arxiv_id, version = in_id or (arxiv_id_and_version(url) if url else None) or (None, None)
+    in_id = _checked_id(record_id, '"id"') if record_id else None
+    arxiv_id, version = in_id or (_checked_id(url, '"url"') if url else None) or (None, None)
     published = item.get("published")
     published_day = iso_date(published)
     if published is not None and published_day is None:
@@ -201,3 +204,11 @@ def _checked_record(item: Any) -> PaperRecord:
         categories=categories(item.get("categories")),
         version=version,
     )
+
+
+def _checked_id(value: str, name: str) -> tuple[str, int | None] | None:
+    """:func:`arxiv_id_and_version` of ``value``, a bad version a FieldProblem naming ``name``."""
+    try:
+        return arxiv_id_and_version(value)
+    except ArxivVersionError as exc:
+        raise FieldProblem(f"{name}: {exc}") from None

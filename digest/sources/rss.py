@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 
 from ..errors import ListingError
 from ..records import ANNOUNCE_TYPES, REPLACEMENT_TYPES, PaperRecord, ParsedListing
-from .ids import ABS_URL, first_arxiv_id, first_arxiv_version
+from .ids import ABS_URL, ArxivVersionError, first_arxiv_id_and_version
 from .sniff import XML, opening
 from .values import clean, split_authors, unique
 from .xml_feed import (
@@ -100,8 +100,17 @@ def parse(text: str, source: str, today: datetime.date) -> ParsedListing:
         announce_type = _announce_type(item, announced.group(2) if announced else "")
         if not abstract:
             raise ListingError(f"{label}: no <description>", source=source)
-        named = [link, child_text(item, "guid"), announced.group(1) if announced else "", title_id]
-        arxiv_id = first_arxiv_id(named)
+        named = [
+            ("<link>", link),
+            ("<guid>", child_text(item, "guid")),
+            ("the description's arXiv id", announced.group(1) if announced else ""),
+            ("the title's arXiv id", title_id),
+        ]
+        try:
+            found = first_arxiv_id_and_version(named)
+        except ArxivVersionError as exc:
+            raise ListingError(f"{label}: {exc}", source=source) from None
+        arxiv_id, version = found or (None, None)
         creators = [html_to_text(el_text) for el_text in all_child_texts(item, "creator")]
         authors = split_authors(creators[0]) if len(creators) == 1 else tuple(creators)
         categories = [clean(text) for text in all_child_texts(item, "category")]
@@ -117,7 +126,7 @@ def parse(text: str, source: str, today: datetime.date) -> ParsedListing:
                 # the store dates it from its id instead.
                 published=None if announce_type in REPLACEMENT_TYPES else feed_date(item),
                 categories=unique(categories or title_categories),
-                version=first_arxiv_version(named) if arxiv_id else None,
+                version=version,
                 announce_type=announce_type,
             )
         )
