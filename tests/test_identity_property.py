@@ -87,12 +87,12 @@ def item_for(step: Step, seen: list[str]) -> tuple[str, Item]:
 
 def expected_title(items: list[Item]) -> str:
     """The newest version's title: a record of a newer version than the one known
-    replaces the text; the first record's text stays until then."""
+    (no known version is older than any) replaces the text; the first record's text
+    stays until then."""
     title, version = items[0].title, items[0].version
     for item in items[1:]:
         if item.version is not None and (version is None or item.version > version):
-            if version is not None:
-                title = item.title
+            title = item.title
             version = item.version
     return title
 

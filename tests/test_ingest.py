@@ -128,7 +128,7 @@ def test_repeat_fills_in_id_authors_and_latest_upvotes(run_cli, instance, tmp_pa
             {
                 "id": "2009.08366v4",
                 "title": "graph code models: learning from DATA FLOW",
-                "abstract": "Another abstract text, which is not taken over the first one.",
+                "abstract": "The abstract of version 4, which replaces the page's.",
                 "authors": ["Daya Guo", "Shuo Ren"],
                 "upvotes": 7,
             }
@@ -142,7 +142,10 @@ def test_repeat_fills_in_id_authors_and_latest_upvotes(run_cli, instance, tmp_pa
     assert json.loads(row["authors"]) == ["Daya Guo", "Shuo Ren"]
     assert row["upvotes"] == 7
     assert row["first_seen"] == "2026-11-20"
-    assert row["title"] == "Graph Code Models: Learning From Data Flow"
+    # The page named no version, so version 4 is newer: its text replaces the page's.
+    assert row["version"] == 4
+    assert row["title"] == "graph code models: learning from DATA FLOW"
+    assert row["abstract"] == "The abstract of version 4, which replaces the page's."
     # The first listing's link followed the id change.
     db = sqlite_utils.Database(instance.store.database)
     assert {r["paper_id"] for r in db["paper_listings"].rows} == {"2009.08366"}

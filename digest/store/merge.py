@@ -6,8 +6,9 @@ Owns the one point every record passes on its way in (listings and library impor
 else the listing's own id, else a hash of the normalized title), which stored paper a
 record is (its id, else any title the paper was seen under: never a paper with a different
 arXiv id, and never one of several papers sharing the title), how a repeat fills in a
-stored paper (a newer arXiv version replaces title, abstract and authors; an older one
-changes nothing), whether a new paper is new (arXiv's announce types: a replacement of a
+stored paper (a newer arXiv version replaces title, abstract and authors, a paper of no
+known version counting as older than any; an older one or one naming no version changes
+no text), whether a new paper is new (arXiv's announce types: a replacement of a
 paper never seen is an old paper, stored but never a candidate) and the counts of new,
 updated, duplicate and ambiguous records. Rows are plain dicts keyed by the ``papers``
 columns; there is no SQL here (:mod:`digest.store.papers` reads and writes them).
@@ -423,13 +424,13 @@ class Merge:
     def _take_newer_version(self, row: dict[str, Any], item: Identified) -> bool:
         """A record of a newer arXiv version than the row's replaces its title, abstract
         and authors; whether anything changed. A row of no known version (its listings
-        named none) takes the record's version and keeps its text, which may be as new."""
+        named none, as Hugging Face's daily papers do) counts as older than any named
+        version: its text is replaced too. A record naming no version never replaces text.
+        """
         rec = item.record
         if rec.version is None or (row["version"] is not None and rec.version <= row["version"]):
             return False
-        known, row["version"] = row["version"], rec.version
-        if known is None:
-            return True
+        row["version"] = rec.version
         self.revised += 1
         if (rec.title, rec.abstract) != (row["title"], row["abstract"]):
             row["title"], row["abstract"] = rec.title, rec.abstract
