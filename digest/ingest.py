@@ -15,12 +15,13 @@ import hashlib
 import logging
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from .errors import AlreadyIngestedError, ListingError
+from .errors import AlreadyIngestedError, DigestError, ListingError
 from .files import make_private_dir, write_atomically
 from .progress import NO_PROGRESS, Advance, Progress
 from .sources import FORMATS, detect_format, stream_listing
@@ -59,16 +60,19 @@ class IngestResult:
         return self.status == "failed"
 
 
-def listing_note(source: str, *, found: int, new: int, ambiguous: int, revised: int) -> str:
+def listing_note(
+    source: str, *, found: int, new: int, updated: int, ambiguous: int, revised: int
+) -> str:
     """What to say about a listing that brought no new paper, else ``""``.
 
     An empty feed (no items) is how arXiv marks a day without announcements (a weekend,
-    a holiday); a feed whose every paper was already known, with no new version of any,
-    is more likely one that was not updated (a cached or re-saved file): worth a look.
+    a holiday); a feed whose every paper was already known, that changed none of them
+    (no update, no new version, no old paper announced new), is more likely one that was
+    not updated (a cached or re-saved file): worth a look.
     """
     if found == 0:
         return f"{source} had no papers: a holiday or an empty feed"
-    if new == 0 and ambiguous == 0 and revised == 0:
+    if new == 0 and updated == 0 and ambiguous == 0 and revised == 0:
         return f"every paper in {source} was already known: a stale feed?"
     return ""
 
@@ -274,6 +278,7 @@ def _ingest_file(
             source,
             found=counts.found,
             new=counts.new,
+            updated=counts.updated,
             ambiguous=counts.ambiguous,
             revised=counts.revised,
         ),
@@ -328,9 +333,10 @@ def ingest_paths(
             else:
                 advance(0, description=f"ingesting {path.name}")
                 results.append(
-                    ingest_file(
+                    _ingest_set_aside(
                         store,
                         path,
+                        source=str(path),
                         today=today,
                         fmt=fmt,
                         listing_date=listing_date,
@@ -381,7 +387,7 @@ def ingest_inbox(
                 advance()
                 continue  # another process claimed it first
             advance(0, description=f"ingesting {path.name}")
-            result = ingest_file(
+            result = _ingest_set_aside(
                 store,
                 claimed,
                 today=today,
@@ -395,6 +401,28 @@ def ingest_inbox(
             results.append(_file_away(result, path.name, claimed, processed, failed))
             advance()
     return results
+
+
+def _ingest_set_aside(store: Store, path: Path, *, source: str, **options: Any) -> IngestResult:
+    """:func:`ingest_file`, with an unexpected error (a bug: say, a value the store cannot
+    hold) a failed result of one line, so the file goes to ``failed/`` and the other
+    files, and every later run, go on. The store has already undone the file's part.
+
+    Errors of the surroundings rather than the file (the store's own, the disk's, a
+    locked database) are raised: setting every file aside would not mend them."""
+    try:
+        return ingest_file(store, path, source=source, **options)
+    except (DigestError, OSError, sqlite3.OperationalError):
+        raise
+    except Exception as exc:
+        detail = " ".join(str(exc).split())[:200]
+        message = (
+            f"{source}: unexpected error while ingesting ({type(exc).__name__}: {detail}); "
+            "the file was set aside in failed/: report it as a bug, with the file"
+        )
+        log.error("%s", message)
+        log.debug("the traceback of %s", source, exc_info=True)
+        return IngestResult(path=source, status="failed", message=message)
 
 
 def _file_away(
