@@ -30,7 +30,9 @@ from tests.run_helpers import TEST_SECRET, extra_listings, invoke, set_config, s
 REPO = Path(__file__).resolve().parents[1]
 SECRET = TEST_SECRET
 PASSWORD = "browser test password"
-NEAR_DUPLICATE = "Program Synthesis With Code Generation Models"
+# Compared in lowercase: day 5 of extra_listings brings v2 of some of these papers, whose
+# lowercase titles replace day 4's (their first sighting named no version).
+NEAR_DUPLICATE = "program synthesis with code generation models"
 # The visible form fields that no <label for=...> (or wrapping label) names.
 UNLABELLED = """[...document.querySelectorAll('input, select, textarea')]
     .filter(e => e.type !== 'hidden' && !e.hidden && e.labels.length === 0)
@@ -159,7 +161,7 @@ def test_admin_and_subscriber_journeys(browser, served, tmp_path):
         arg="|".join(before),
     )
     after = _picks(page)
-    assert after != before and any(NEAR_DUPLICATE in t for t in after)
+    assert after != before and any(NEAR_DUPLICATE in t.lower() for t in after)
     assert page.is_visible("#preview-state")  # marked unsaved
     frame.locator(".card-title", has_text=after[0]).first.wait_for()
     store = Store.open(loaded.store.database)
@@ -188,7 +190,7 @@ def test_admin_and_subscriber_journeys(browser, served, tmp_path):
 
     # Ada opens her digest email and says "less like this" about the first pick.
     ranked = _ranked(config, "ada@example.org")
-    near = [r for r in ranked if r["title"].startswith(NEAR_DUPLICATE)]
+    near = [r for r in ranked if r["title"].lower().startswith(NEAR_DUPLICATE)]
     assert len(near) >= 3, ranked
     email_html = tmp_path / "ada.html"
     result = invoke(config, "preview", "ada@example.org", "--out", str(email_html))
@@ -205,7 +207,7 @@ def test_admin_and_subscriber_journeys(browser, served, tmp_path):
     assert store.feedback_votes([ada.id]) == {ada.id: {ranked[0]["id"]: -1}}
     assert store.feedback_count(source="email") == 1  # one click, one vote
     still = [r["title"] for r in _ranked(config, "ada@example.org")]
-    assert not [t for t in still if t.startswith(NEAR_DUPLICATE)], still
+    assert not [t for t in still if t.lower().startswith(NEAR_DUPLICATE)], still
 
     # Her preferences page (from the same email) is a labelled form too.
     mail.goto(email_html.as_uri())
