@@ -98,6 +98,17 @@ def test_a_bad_version_in_an_atom_id_or_rss_guid_is_one_line(tmp_path):
     assert rows(config) == []
 
 
+def test_a_bad_version_of_thousands_of_digits_gives_a_short_line(tmp_path):
+    config = make_instance(tmp_path / "inst", SUBSCRIBERS)
+    item = Item(title="Speech", abstract=ABSTRACT, arxiv_id="2401.00002", version=1)
+    atom = tmp_path / "feed.xml"
+    atom.write_text(versioned(atom_feed(DAY, [item]), "2401.00002", "9" * 5000), encoding="utf-8")
+    result = invoke(config, "ingest", "--date", "2024-08-21", str(atom))
+    assert result.exit_code != 0
+    (line,) = [x for x in result.output.splitlines() if str(atom) in x]
+    assert "entry 0" in line and "5000 digits" in line and len(line) < 400 + len(str(atom))
+
+
 def test_a_bad_version_in_the_inbox_goes_to_failed_and_the_run_sends(tmp_path):
     """The tester's case: before, the file went back to the inbox and every run failed."""
     config = make_instance(tmp_path / "inst", SUBSCRIBERS)

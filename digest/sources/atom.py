@@ -12,7 +12,7 @@ from ..errors import ListingError
 from ..records import PaperRecord, ParsedListing
 from .ids import ABS_URL, ArxivVersionError, first_arxiv_id_and_version
 from .sniff import XML, opening
-from .values import clean, iso_date, unique
+from .values import clean, iso_date, snippet, unique
 from .xml_feed import child_text, children, local, local_name, parse_xml, root_name
 
 
@@ -39,7 +39,7 @@ def parse(text: str, source: str, today: datetime.date) -> ParsedListing:
                 "download the feed again",
                 source=source,
             )
-        label = f"entry {index}" + (f" ({entry_id})" if entry_id else "")
+        label = f"entry {index}" + (f" ({snippet(entry_id, 120)})" if entry_id else "")
         title = clean(child_text(entry, "title"))
         if not title:
             raise ListingError(f"{label}: no <title>", source=source)

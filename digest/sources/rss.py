@@ -16,7 +16,7 @@ from ..errors import ListingError
 from ..records import ANNOUNCE_TYPES, REPLACEMENT_TYPES, PaperRecord, ParsedListing
 from .ids import ABS_URL, ArxivVersionError, first_arxiv_id_and_version
 from .sniff import XML, opening
-from .values import clean, split_authors, unique
+from .values import clean, snippet, split_authors, unique
 from .xml_feed import (
     all_child_texts,
     child_text,
@@ -91,7 +91,7 @@ def parse(text: str, source: str, today: datetime.date) -> ParsedListing:
         title = clean(child_text(item, "title"))
         link = clean(child_text(item, "link")) or item.get(f"{_RDF}about", "")
         title, title_id, title_categories = _old_style_title(title)
-        label = f"item {index}" + (f" ({link})" if link else "")
+        label = f"item {index}" + (f" ({snippet(link, 120)})" if link else "")
         if not title:
             raise ListingError(f"{label}: no <title>", source=source)
         description = html_to_text(child_text(item, "description"))
