@@ -33,7 +33,7 @@ from .render.pool import RenderPool
 from .store import DIGEST_PAGE_DAYS, DigestRow, RunFailure, RunResult, Store
 from .text import plural
 from .transports import OutgoingMessage, Transport
-from .transports.outbox import html_body
+from .transports.outbox import stored_page
 
 FINAL_STATUSES = ("sent", "skipped", "failed")
 BATCH = 200  # digests per commit when the transport makes a repeat harmless (the outbox)
@@ -389,7 +389,7 @@ def _renderings(
     """How this day's digests are rendered: in ``ctx.workers`` processes for a large day,
     else here, one at a time as the loop asks (so a stop renders nothing more)."""
     if ctx.workers > 1 and count >= POOL_MIN_DIGESTS:
-        with RenderPool(ctx.renderer, ctx.workers) as pool:
+        with RenderPool(ctx.renderer, ctx.workers, page=stored_page) as pool:
             yield lambda contents: pool.render(contents, now=ctx.now)
         return
     yield lambda contents: (ctx.renderer.render_digest(c, now=ctx.now()) for c in contents)
@@ -448,7 +448,8 @@ class _Batch:
                     # (a copy sent again after a crash replaces it); it is shown once the
                     # digest is marked sent. Saved with the batch's claims.
                     assert result.data is not None
-                    store.save_digest_page(row.id, html_body(result.data) or b"", now=ctx.now())
+                    page = stored_page(result.data) if result.page is None else result.page
+                    store.save_compressed_digest_page(row.id, page, now=ctx.now())
                     claimed.append((sub, row, result))
         sent: list[tuple[Subscriber, DigestRow, RenderedDigest]] = []
         try:
