@@ -347,33 +347,32 @@ def _deliver_day(
             rendered[sub.id] = row.picks
     if not digests:
         return True
-    composed = compose(store, config, open_subs, day, resume=rendered, progress=ctx.progress)
-    # A batch of claims, hand-offs and marks per commit where a repeat is harmless; else
-    # one digest at a time, which bounds the SMTP duplicate window to one message.
-    size = BATCH if getattr(ctx.transport, "idempotent_redelivery", False) else 1
-    batch = _Batch(store, config, ctx, report, day, f"run {report.run_id} pid {os.getpid()}")
-    verb = "rendering" if dry_run else "sending"
-    contents = (_content(composed.content(sub.id), digests[sub.id]) for sub in open_subs)
-    with (
-        _renderings(ctx, len(open_subs)) as render,
-        ctx.progress.step(f"{verb} digests for {day}", total=len(open_subs)) as advance,
-    ):
-        results = render(contents)
-        items: list[tuple[Subscriber, DigestRow | None, RenderedDigest]] = []
-        for sub in open_subs:
-            if ctx.should_stop():
-                return batch.stop()
-            # An SMTP server that retries keeps the bar on this subscriber, still spinning.
-            advance(0, description=f"{verb} {sub.email}")
-            items.append((sub, digests[sub.id], next(results)))
-            if len(items) == size:
-                if not batch.deliver(items, candidates=composed.candidates, dry_run=dry_run):
-                    return False
-                advance(len(items))
-                items = []
-        if items and not batch.deliver(items, candidates=composed.candidates, dry_run=dry_run):
-            return False
-        advance(len(items))
+    # The render workers start while this process ranks.
+    with _renderings(ctx, len(open_subs)) as render:
+        composed = compose(store, config, open_subs, day, resume=rendered, progress=ctx.progress)
+        # A batch of claims, hand-offs and marks per commit where a repeat is harmless; else
+        # one digest at a time, which bounds the SMTP duplicate window to one message.
+        size = BATCH if getattr(ctx.transport, "idempotent_redelivery", False) else 1
+        batch = _Batch(store, config, ctx, report, day, f"run {report.run_id} pid {os.getpid()}")
+        verb = "rendering" if dry_run else "sending"
+        contents = (_content(composed.content(sub.id), digests[sub.id]) for sub in open_subs)
+        with ctx.progress.step(f"{verb} digests for {day}", total=len(open_subs)) as advance:
+            results = render(contents)
+            items: list[tuple[Subscriber, DigestRow | None, RenderedDigest]] = []
+            for sub in open_subs:
+                if ctx.should_stop():
+                    return batch.stop()
+                # An SMTP server that retries keeps the bar on this subscriber, still spinning.
+                advance(0, description=f"{verb} {sub.email}")
+                items.append((sub, digests[sub.id], next(results)))
+                if len(items) == size:
+                    if not batch.deliver(items, candidates=composed.candidates, dry_run=dry_run):
+                        return False
+                    advance(len(items))
+                    items = []
+            if items and not batch.deliver(items, candidates=composed.candidates, dry_run=dry_run):
+                return False
+            advance(len(items))
     return True
 
 

@@ -51,8 +51,8 @@ class _Rendered:
 
 
 class RenderPool:
-    """``workers`` processes rendering with copies of ``renderer``; use as a context
-    manager (the processes stop on exit).
+    """``workers`` processes rendering with copies of ``renderer``, started at once; use
+    as a context manager (the processes stop on exit).
 
     Raises whatever the renderer raises (:class:`~digest.errors.RenderError`) from
     :meth:`render`, and ``concurrent.futures.process.BrokenProcessPool`` if a worker dies.
@@ -81,6 +81,10 @@ class RenderPool:
             initializer=_start_worker,
             initargs=(renderer, page, self._alive_r),
         )
+        # Each submit to a pool with no idle worker starts one: start them all now, so
+        # they get ready (imports, templates) while the caller still ranks.
+        for _ in range(workers):
+            self._executor.submit(os.getpid)
 
     def __enter__(self) -> RenderPool:
         return self
