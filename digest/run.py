@@ -33,7 +33,7 @@ from .render.pool import RenderPool
 from .store import DIGEST_PAGE_DAYS, DigestRow, RunFailure, RunResult, Store
 from .text import plural
 from .transports import OutgoingMessage, Transport
-from .transports.outbox import html_body
+from .transports.outbox import stored_page
 
 FINAL_STATUSES = ("sent", "skipped", "failed")
 BATCH = 200  # digests per commit when the transport makes a repeat harmless (the outbox)
@@ -347,33 +347,32 @@ def _deliver_day(
             rendered[sub.id] = row.picks
     if not digests:
         return True
-    composed = compose(store, config, open_subs, day, resume=rendered, progress=ctx.progress)
-    # A batch of claims, hand-offs and marks per commit where a repeat is harmless; else
-    # one digest at a time, which bounds the SMTP duplicate window to one message.
-    size = BATCH if getattr(ctx.transport, "idempotent_redelivery", False) else 1
-    batch = _Batch(store, config, ctx, report, day, f"run {report.run_id} pid {os.getpid()}")
-    verb = "rendering" if dry_run else "sending"
-    contents = (_content(composed.content(sub.id), digests[sub.id]) for sub in open_subs)
-    with (
-        _renderings(ctx, len(open_subs)) as render,
-        ctx.progress.step(f"{verb} digests for {day}", total=len(open_subs)) as advance,
-    ):
-        results = render(contents)
-        items: list[tuple[Subscriber, DigestRow | None, RenderedDigest]] = []
-        for sub in open_subs:
-            if ctx.should_stop():
-                return batch.stop()
-            # An SMTP server that retries keeps the bar on this subscriber, still spinning.
-            advance(0, description=f"{verb} {sub.email}")
-            items.append((sub, digests[sub.id], next(results)))
-            if len(items) == size:
-                if not batch.deliver(items, candidates=composed.candidates, dry_run=dry_run):
-                    return False
-                advance(len(items))
-                items = []
-        if items and not batch.deliver(items, candidates=composed.candidates, dry_run=dry_run):
-            return False
-        advance(len(items))
+    # The render workers start while this process ranks.
+    with _renderings(ctx, len(open_subs)) as render:
+        composed = compose(store, config, open_subs, day, resume=rendered, progress=ctx.progress)
+        # A batch of claims, hand-offs and marks per commit where a repeat is harmless; else
+        # one digest at a time, which bounds the SMTP duplicate window to one message.
+        size = BATCH if getattr(ctx.transport, "idempotent_redelivery", False) else 1
+        batch = _Batch(store, config, ctx, report, day, f"run {report.run_id} pid {os.getpid()}")
+        verb = "rendering" if dry_run else "sending"
+        contents = (_content(composed.content(sub.id), digests[sub.id]) for sub in open_subs)
+        with ctx.progress.step(f"{verb} digests for {day}", total=len(open_subs)) as advance:
+            results = render(contents)
+            items: list[tuple[Subscriber, DigestRow | None, RenderedDigest]] = []
+            for sub in open_subs:
+                if ctx.should_stop():
+                    return batch.stop()
+                # An SMTP server that retries keeps the bar on this subscriber, still spinning.
+                advance(0, description=f"{verb} {sub.email}")
+                items.append((sub, digests[sub.id], next(results)))
+                if len(items) == size:
+                    if not batch.deliver(items, candidates=composed.candidates, dry_run=dry_run):
+                        return False
+                    advance(len(items))
+                    items = []
+            if items and not batch.deliver(items, candidates=composed.candidates, dry_run=dry_run):
+                return False
+            advance(len(items))
     return True
 
 
@@ -389,7 +388,7 @@ def _renderings(
     """How this day's digests are rendered: in ``ctx.workers`` processes for a large day,
     else here, one at a time as the loop asks (so a stop renders nothing more)."""
     if ctx.workers > 1 and count >= POOL_MIN_DIGESTS:
-        with RenderPool(ctx.renderer, ctx.workers) as pool:
+        with RenderPool(ctx.renderer, ctx.workers, page=stored_page) as pool:
             yield lambda contents: pool.render(contents, now=ctx.now)
         return
     yield lambda contents: (ctx.renderer.render_digest(c, now=ctx.now()) for c in contents)
@@ -448,7 +447,8 @@ class _Batch:
                     # (a copy sent again after a crash replaces it); it is shown once the
                     # digest is marked sent. Saved with the batch's claims.
                     assert result.data is not None
-                    store.save_digest_page(row.id, html_body(result.data) or b"", now=ctx.now())
+                    page = stored_page(result.data) if result.page is None else result.page
+                    store.save_compressed_digest_page(row.id, page, now=ctx.now())
                     claimed.append((sub, row, result))
         sent: list[tuple[Subscriber, DigestRow, RenderedDigest]] = []
         try:

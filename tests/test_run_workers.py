@@ -2,6 +2,8 @@
 with the same results and the same guarantees as one digest at a time.
 
 - Rendering in two workers gives the same outbox, ``sends`` and digest rows as in-process.
+- The "view in browser" pages the workers compress are byte for byte the ones the run's
+  own process stores, and each is the HTML part of the message sent.
 - An unsubscribe that lands after a batch was claimed, before that subscriber's hand-off,
   still wins (the run reads the subscriber again just before each hand-off).
 - ``kill -9`` in the middle of a batched, pooled run, then a rerun: every digest goes out
@@ -18,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -30,6 +33,7 @@ from digest.run import RunContext, run_digests
 from digest.store import Store
 from digest.store.subscribers import SubscriberSettings, SubscriberUpdate
 from digest.transports import OutboxTransport, OutgoingMessage, Receipt
+from digest.transports.outbox import html_body
 from tests.run_helpers import TEST_SECRET, invoke
 
 DAY = dt.date(2026, 11, 16)
@@ -114,6 +118,30 @@ def test_two_workers_give_what_one_process_gives(prepared: Config, tmp_path: Pat
     assert table(copy, SENDS) == table(root, SENDS)
     assert table(copy, DIGESTS) == table(root, DIGESTS)
     assert {row[1] for row in table(root, DIGESTS)} == {"sent"}
+
+
+PAGES = (
+    "SELECT s.email, p.html FROM digest_pages p JOIN digests d ON d.id = p.digest_id "
+    "JOIN subscribers s ON s.id = d.subscriber_id"
+)
+
+
+def test_pages_compressed_in_workers_are_the_ones_stored_in_process(
+    prepared: Config, tmp_path: Path
+) -> None:
+    root = prepared.path.parent
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)
+    run(prepared, workers=1)
+    run(load_config(copy / "config.toml"), workers=2)
+    pages = table(copy, PAGES)
+    assert len(pages) == SUBSCRIBERS
+    assert pages == table(root, PAGES)
+    sent = {path.name: path.read_bytes() for path in (copy / "outbox").glob("*/*.eml")}
+    for email, compressed in pages:
+        assert isinstance(email, str) and isinstance(compressed, bytes)
+        message = sent[email.replace("@", "_at_") + ".eml"]
+        assert zlib.decompress(compressed) == html_body(message)
 
 
 class Unsubscribing(OutboxTransport):

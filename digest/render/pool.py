@@ -6,7 +6,9 @@ one per core. Each worker builds its own :class:`~.renderer.Renderer` once, from
 pickled one (templates are recompiled there, not shipped). Work goes out in chunks of
 contents (papers shared by several subscribers in a chunk are pickled once) and at most
 ``window`` chunks are in flight, so memory stays bounded whatever the number of
-subscribers; results come back in the order the contents went in.
+subscribers; results come back in the order the contents went in. A ``page`` function
+given to the pool runs in the workers too, on each message's bytes (the run's stored
+"view in browser" page), so the parent only writes what comes back.
 
 Workers start with the ``forkserver`` method: the parent holds an SQLite connection and
 may run threads (a progress bar, BLAS), which ``fork`` would copy in an unknown state. A
@@ -34,7 +36,7 @@ from ..records import DigestContent
 from .renderer import RenderedDigest, Renderer
 
 CHUNK = 32  # contents per task: enough to amortise the pipe, small enough to keep order
-WINDOW_PER_WORKER = 3  # chunks in flight per worker: one rendering, the rest queued
+WINDOW_PER_WORKER = 6  # chunks in flight per worker: more than a commit batch (run.BATCH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,19 +45,27 @@ class _Rendered:
 
     data: bytes | None
     message_id: str
+    page: bytes | None  # page(data), when the pool has a page function
     shown: int  # how many of the content's picks the message shows (a prefix)
     trending_kept: bool
 
 
 class RenderPool:
-    """``workers`` processes rendering with copies of ``renderer``; use as a context
-    manager (the processes stop on exit).
+    """``workers`` processes rendering with copies of ``renderer``, started at once; use
+    as a context manager (the processes stop on exit).
 
     Raises whatever the renderer raises (:class:`~digest.errors.RenderError`) from
     :meth:`render`, and ``concurrent.futures.process.BrokenProcessPool`` if a worker dies.
     """
 
-    def __init__(self, renderer: Renderer, workers: int, *, chunk: int = CHUNK) -> None:
+    def __init__(
+        self,
+        renderer: Renderer,
+        workers: int,
+        *,
+        chunk: int = CHUNK,
+        page: Callable[[bytes], bytes] | None = None,
+    ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be 1 or more, got {workers}")
         self.workers = workers
@@ -69,8 +79,12 @@ class RenderPool:
             max_workers=workers,
             mp_context=context,
             initializer=_start_worker,
-            initargs=(renderer, self._alive_r),
+            initargs=(renderer, page, self._alive_r),
         )
+        # Each submit to a pool with no idle worker starts one: start them all now, so
+        # they get ready (imports, templates) while the caller still ranks.
+        for _ in range(workers):
+            self._executor.submit(os.getpid)
 
     def __enter__(self) -> RenderPool:
         return self
@@ -127,7 +141,7 @@ def _rebuilt(content: DigestContent, done: _Rendered) -> RenderedDigest:
             picks=content.picks[: done.shown],
             trending=content.trending if done.trending_kept else (),
         )
-    return RenderedDigest(content, done.data, done.message_id)
+    return RenderedDigest(content, done.data, done.message_id, done.page)
 
 
 # --- in the worker --------------------------------------------------------------------------
@@ -135,12 +149,15 @@ def _rebuilt(content: DigestContent, done: _Rendered) -> RenderedDigest:
 # The worker's renderer, built once by the pool's initializer: a process pool hands state
 # to its workers this way only.
 _renderer: Renderer | None = None
+_page: Callable[[bytes], bytes] | None = None
 
 
-def _start_worker(renderer: Renderer, alive: Connection) -> None:
-    global _renderer
+def _start_worker(
+    renderer: Renderer, page: Callable[[bytes], bytes] | None, alive: Connection
+) -> None:
+    global _renderer, _page
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent finishes and stops
-    _renderer = renderer
+    _renderer, _page = renderer, page
     threading.Thread(target=_exit_with, args=(alive,), daemon=True).start()
 
 
@@ -163,6 +180,7 @@ def _render_chunk(contents: list[DigestContent], now: datetime.datetime) -> list
             _Rendered(
                 result.data,
                 result.message_id,
+                None if _page is None or result.data is None else _page(result.data),
                 len(shown.picks),
                 bool(shown.trending) or not content.trending,
             )

@@ -45,6 +45,7 @@ class RenderedDigest:
     content: DigestContent
     data: bytes | None  # the whole message as it goes on the wire (CRLF line ends)
     message_id: str = ""
+    page: bytes | None = None  # RenderPool's ``page(data)``, made in a worker; else None
 
     @property
     def message(self) -> EmailMessage | None:

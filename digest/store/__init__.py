@@ -39,7 +39,7 @@ from pathlib import Path
 
 from .db import BUSY_TIMEOUT, busy, cannot_open, connect, is_busy
 from .digest_pages import KEEP_DAYS as DIGEST_PAGE_DAYS
-from .digest_pages import DigestPage, DigestPageStore
+from .digest_pages import DigestPage, DigestPageStore, compress_page
 from .digests import DigestRow, DigestStore, RunFailure, RunResult, RunRow
 from .papers import IngestCounts, ListingInfo, ListingRow, PaperStore
 from .reports import PaperActivity, PaperDays, PaperSend, PaperVote, ReportStore, SubscriberVote
@@ -78,6 +78,7 @@ __all__ = [
     "SubscriberUpdate",
     "SubscriberVote",
     "WebSession",
+    "compress_page",
     "describe_profile_change",
 ]
 

@@ -18,6 +18,14 @@ from dataclasses import dataclass
 from .db import StoreBase, stamp
 
 KEEP_DAYS = 90  # how long a digest's page stays viewable
+COMPRESS_LEVEL = 6  # zlib's default trade-off of speed for size
+
+
+def compress_page(html: bytes) -> bytes:
+    """``html`` (UTF-8) as ``digest_pages`` keeps it: zlib-compressed at
+    :data:`COMPRESS_LEVEL`. Pure CPU: the daily run calls it in its render workers and
+    stores the result with :meth:`DigestPageStore.save_compressed_digest_page`."""
+    return zlib.compress(html, COMPRESS_LEVEL)
 
 
 @dataclass(frozen=True)
@@ -34,10 +42,16 @@ class DigestPageStore(StoreBase):
     def save_digest_page(self, digest_id: int, html: bytes, *, now: dt.datetime) -> None:
         """Keep ``html`` (the HTML part as sent, UTF-8) as digest ``digest_id``'s page,
         replacing an earlier copy (a digest sent again after a crash)."""
+        self.save_compressed_digest_page(digest_id, compress_page(html), now=now)
+
+    def save_compressed_digest_page(
+        self, digest_id: int, compressed: bytes, *, now: dt.datetime
+    ) -> None:
+        """As :meth:`save_digest_page`, given ``compress_page(html)`` already made."""
         with self.transaction():
             self.db.execute(
                 "INSERT OR REPLACE INTO digest_pages (digest_id, html, stored_at) VALUES (?, ?, ?)",
-                [digest_id, zlib.compress(html, 6), stamp(now)],
+                [digest_id, compressed, stamp(now)],
             )
 
     def digest_page(self, digest_id: int) -> DigestPage | None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import TransportError
 from ..files import make_private_dir, write_atomically
+from ..store import compress_page
 from .base import OutgoingMessage, Receipt
 
 if TYPE_CHECKING:
@@ -104,6 +105,13 @@ def html_body(data: bytes) -> bytes | None:
     needs ~2.6 ms for a 53 KB digest, this a few dozen µs.
     """
     return _find_html(data, 0, len(data), 0)
+
+
+def stored_page(data: bytes) -> bytes:
+    """The message's HTML part as ``digest_pages`` keeps it (:func:`html_body`, empty if
+    none, then :func:`~digest.store.compress_page`): what the run's render workers make
+    beside each message, so the run's own process neither parses nor compresses it."""
+    return compress_page(html_body(data) or b"")
 
 
 def _find_html(data: bytes, start: int, end: int, depth: int) -> bytes | None:
