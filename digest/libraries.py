@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SubscriberError
+from .files import FileRefused, decode_text, read_regular_file
 from .profiles import SubscriberEntry
 from .records import PaperRecord, Subscriber
 from .sources.library import LibraryEntry, parse_library
@@ -44,37 +45,35 @@ class LibraryImport:
 
 
 def read_library(path: Path, *, source: str | None = None) -> str:
-    """The text of a library file; :class:`SubscriberError` (one line) when it is too
-    big, unreadable, binary or not UTF-8."""
+    """The text of a library file; :class:`SubscriberError` (one line) when it is not a
+    regular file (a folder, pipe or device such as ``/dev/zero``), too big (read bounded:
+    :func:`digest.files.read_regular_file`), unreadable, binary or not text."""
     source = source or str(path)
     try:
-        if path.stat().st_size > MAX_LIBRARY_BYTES:
-            raise SubscriberError(
-                f"{source}: over the {MAX_LIBRARY_BYTES:,}-byte limit for a library; "
-                "split it into smaller files"
-            )
-        data = path.read_bytes()
+        data = read_regular_file(path, limit=MAX_LIBRARY_BYTES, what="library")
+    except FileRefused as exc:
+        raise SubscriberError(f"{source}: {exc}") from exc
     except OSError as exc:
         raise SubscriberError(f"{source}: cannot read the file ({exc.strerror})") from exc
     return decode_library(data, source=source)
 
 
 def decode_library(data: bytes, *, source: str) -> str:
-    """``data`` as UTF-8 text (a BOM is fine); :class:`SubscriberError` otherwise."""
+    """``data`` as text: UTF-8 (a BOM is fine), or UTF-16 / UTF-32 with a BOM, as
+    listings are read (:func:`digest.files.decode_text`); :class:`SubscriberError`
+    otherwise."""
     if len(data) > MAX_LIBRARY_BYTES:
         raise SubscriberError(f"{source}: over the {MAX_LIBRARY_BYTES:,}-byte limit for a library")
-    if b"\x00" in data[:65536]:
-        raise SubscriberError(f"{source}: a binary file, not a library; export it as text")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise SubscriberError(
-            f"{source}:{line}: not UTF-8 text; export the library as UTF-8"
-        ) from exc
-    if not text.strip():
-        raise SubscriberError(f"{source}: the file is empty; nothing to import")
-    return text
+        return decode_text(
+            data,
+            what="library",
+            action="import",
+            binary="a binary file, not a library; export it as text",
+        )
+    except FileRefused as exc:
+        where = f"{source}:{exc.line}" if exc.line else source
+        raise SubscriberError(f"{where}: {exc}") from exc
 
 
 def _record(entry: LibraryEntry) -> PaperRecord:
