@@ -23,9 +23,9 @@ from .errors import SubscriberError
 from .files import FileRefused, decode_text, read_regular_file
 from .profiles import SubscriberEntry
 from .records import PaperRecord, Subscriber
-from .sources.library import LibraryEntry, parse_library
+from .sources.library import LibraryEntry, arxiv_id_in, clean_doi, parse_library
 from .store import Store
-from .subscriptions import save_entries
+from .subscriptions import resolve_paper_ref, save_entries
 
 # Far above a real library (a 10,000-paper BibTeX export is about 10 MB); refuses runaways.
 MAX_LIBRARY_BYTES = 32 * 1024 * 1024
@@ -136,6 +136,36 @@ def import_library(
     return LibraryImport(parsed.format, len(liked), len(new), stored, tuple(problems))
 
 
+def store_unknown_paper_refs(
+    store: Store, entries: Sequence[SubscriberEntry], *, now: dt.datetime
+) -> list[str]:
+    """Store the liked and disliked papers of ``entries`` that no stored paper answers as
+    reference papers, as :func:`import_library` does for a library's entries: an arXiv id
+    (or arXiv URL) by that id, a DOI (``doi:10.…``, a doi.org URL or a bare ``10.…``) by
+    that DOI, anything else as a title. This is how an export
+    (:func:`digest.subscriptions.portable_paper_refs`) is read into a fresh instance.
+    Returns the references stored (each once, in order; a title naming several stored
+    papers is left for the resolver to report)."""
+    records: list[PaperRecord] = []
+    seen: dict[str, None] = {}
+    for entry in entries:
+        for ref in (*entry.liked, *entry.disliked):
+            ref = ref.strip()
+            if ref in seen or resolve_paper_ref(store, ref) is not None:
+                continue
+            seen[ref] = None
+            arxiv_id = arxiv_id_in([ref])
+            doi = None if arxiv_id else clean_doi(ref)
+            if doi and not ref.lower().startswith(("doi:", "http", "10.")):
+                doi = None  # a title that happens to contain a DOI is a title
+            title = "" if arxiv_id or doi else ref
+            records.append(_record(LibraryEntry(ref, title=title, arxiv_id=arxiv_id, doi=doi)))
+    if not records:
+        return []
+    ids = store.store_reference_papers(records, day=now.date(), now=now)
+    return [ref for ref, paper_id in zip(seen, ids, strict=True) if paper_id is not None]
+
+
 def save_entries_with_libraries(
     store: Store,
     entries: Sequence[SubscriberEntry],
@@ -143,9 +173,12 @@ def save_entries_with_libraries(
     base: Path,
     who: str,
     now: dt.datetime,
-) -> tuple[list[tuple[Subscriber, bool]], list[LibraryImport]]:
+) -> tuple[list[tuple[Subscriber, bool]], list[LibraryImport], list[str]]:
     """:func:`digest.subscriptions.save_entries`, then each entry's ``library`` (a path
-    relative to ``base``, the TOML file's folder) imported; all in one transaction.
+    relative to ``base``, the TOML file's folder) imported; all in one transaction. Liked
+    and disliked papers not in the store are stored as reference papers first
+    (:func:`store_unknown_paper_refs`, whose references are returned third), so an
+    export of another instance imports whole.
 
     Every library file is read and parsed before anything is saved: one that cannot be
     read is a :class:`SubscriberError` naming the subscriber, and nothing is imported.
@@ -161,9 +194,10 @@ def save_entries_with_libraries(
                 raise SubscriberError(f"{entry.email}: library {exc}") from exc
             texts[entry.email] = (text, entry.library, path.suffix)
     with store.ingest_lock(), store.transaction():
+        stored = store_unknown_paper_refs(store, entries, now=now)
         results = save_entries(store, entries, who=who, now=now)
         imports = [
             import_library(store, email, text, source=source, suffix=suffix, who=who, now=now)
             for email, (text, source, suffix) in texts.items()
         ]
-    return results, imports
+    return results, imports, stored

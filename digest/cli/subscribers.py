@@ -250,9 +250,15 @@ def subscribers_import(app: AppContext, file: Path, fmt: str | None) -> None:
     parse = parse_subscribers_csv if fmt == "csv" else parse_subscribers_toml
     entries = parse(text, source=str(file))
     # A TOML entry's library = "path" is imported too (relative to the TOML file).
-    results, imports = save_entries_with_libraries(
+    results, imports, stored = save_entries_with_libraries(
         app.store, entries, base=file.parent, who=changed_by(), now=app.now()
     )
+    if stored:
+        shown = ", ".join(repr(ref) for ref in stored[:5]) + (", …" if len(stored) > 5 else "")
+        click.echo(
+            f"{plural(len(stored), 'liked or disliked paper')} not in the store "
+            f"stored as reference papers: {shown}"
+        )
     created = sum(1 for _, was_created in results if was_created)
     problems = [p for result in imports for p in result.problems]
     for problem in problems:
@@ -278,7 +284,7 @@ def subscribers_export(app: AppContext, fmt: str | None, output: Path | None) ->
     Example:
       digest subscribers export -o backup.toml
     """
-    entries = [entry_for(app.store, s) for s in app.store.subscribers()]
+    entries = [entry_for(app.store, s, portable=True) for s in app.store.subscribers()]
     fmt = _format_for(output, fmt)
     text = entries_to_csv(entries) if fmt == "csv" else entries_to_toml(entries)
     if output is None:
