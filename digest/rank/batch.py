@@ -116,6 +116,58 @@ def description_vectors(
     return kept, terms
 
 
+# A rated (liked or disliked) paper is a signal only when its TF-IDF vector holds at least
+# this many distinct specific words (unigrams of the model's vocabulary, which keeps words of
+# at least two papers, with specificity >= SPECIFIC_MIN, digest.rank.specificity): a
+# title-only library entry such as "Huge v" or "Another study of fish" (stop words out) has
+# one or two, so every paper sharing one of them looked close to it. A real abstract has
+# dozens; a real title alone ("Diffusion transformers for speech synthesis") three or four.
+RATED_MIN_SPECIFIC_WORDS = 3
+# A candidate is close to a rated paper only when the two share at least this many specific
+# words: one shared word ("fish", "huge") is a coincidence of vocabulary, not a topic. Two
+# keeps a paper's close neighbours, which share many (tests/test_rank_specific.py).
+RATED_MIN_SHARED_WORDS = 2
+
+
+def rated_overlap(
+    vectorizer: TfidfVectorizer, rated_x: sp.csr_matrix, x: sp.csr_matrix
+) -> sp.csr_matrix:
+    """rated × candidates, 1 where a rated paper may count as close to a candidate: the
+    rated paper has RATED_MIN_SPECIFIC_WORDS specific words and the candidate shares
+    RATED_MIN_SHARED_WORDS of them (else no entry). Specificity is looked up only for the
+    rated papers' words; one sparse product counts the shared words."""
+    if not rated_x.shape[0] or not x.shape[0]:
+        return sp.csr_matrix((rated_x.shape[0], x.shape[0]), dtype=np.float32)
+    freqs = corpus_frequencies(vectorizer)
+    names = vectorizer.get_feature_names_out()
+    specific = np.zeros(rated_x.shape[1], dtype=np.float32)
+    for col in np.unique(rated_x.indices).tolist():
+        term = str(names[col])
+        if " " not in term and freqs.is_specific(term):
+            specific[col] = 1
+    words = sp.csr_matrix(rated_x, copy=True)
+    words.data = specific[words.indices]
+    words.eliminate_zeros()
+    enough = (np.diff(words.indptr) >= RATED_MIN_SPECIFIC_WORDS).astype(np.float32)
+    words = sp.csr_matrix(sp.diags(enough) @ words)
+    cand = sp.csr_matrix(x, copy=True)
+    cand.data = specific[cand.indices]
+    cand.eliminate_zeros()
+    shared = sp.csr_matrix(words @ cand.T)
+    shared.data = (shared.data >= RATED_MIN_SHARED_WORDS).astype(np.float32)
+    shared.eliminate_zeros()
+    return shared
+
+
+def _masked(sims: Floats, overlap: sp.csr_matrix) -> Floats:
+    """``sims`` (rated × candidates, then a zero row) kept only where ``overlap`` has an entry."""
+    keep = np.zeros(sims.shape, dtype=np.bool_)
+    coo = overlap.tocoo()
+    keep[coo.row, coo.col] = True
+    sims *= keep
+    return sims
+
+
 @dataclass
 class Batch:
     """What one rank() call derives once from the candidates and all the interests.
@@ -146,6 +198,7 @@ class Batch:
     rated: list[Paper]  # liked or disliked by someone
     rated_x: sp.csr_matrix  # rated × vocabulary
     rated_sim: Floats | None  # rated × candidates, then a zero row; None: per chunk
+    rated_overlap: sp.csr_matrix  # rated × candidates: may be close (see rated_overlap)
     liked: list[list[int]]  # per subscriber, into rated
     disliked: list[list[int]]
     blocked: sp.csr_matrix  # subscribers × candidates: seen or excluded
@@ -229,6 +282,7 @@ def build_batch(
 
     desc_vectors, desc_terms = description_vectors(vectorizer, descs, vectorize)
     rated_x = vectorize([p.text for p in rated])
+    overlap = rated_overlap(vectorizer, rated_x, x)
     small = (len(rated) + 1) * n_cand <= budgets.RATED_CELL_BUDGET
     return Batch(
         candidates=candidates,
@@ -253,7 +307,10 @@ def build_batch(
         desc_of=desc_of,
         rated=rated,
         rated_x=rated_x,
-        rated_sim=dense_product(rated_x, xt, extra_zero_row=True) if small else None,
+        rated_sim=(
+            _masked(dense_product(rated_x, xt, extra_zero_row=True), overlap) if small else None
+        ),
+        rated_overlap=overlap,
         liked=liked,
         disliked=disliked,
         blocked=blocked,
@@ -293,7 +350,10 @@ def _chunk_rated(batch: Batch, rows: list[int]) -> tuple[Floats, list[list[int]]
         return batch.rated_sim, [batch.liked[r] for r in rows], [batch.disliked[r] for r in rows]
     used = sorted({j for r in rows for j in (*batch.liked[r], *batch.disliked[r])})
     local = {j: n for n, j in enumerate(used)}
-    sims = dense_product(batch.rated_x[used], batch.xt, extra_zero_row=True)
+    sims = _masked(
+        dense_product(batch.rated_x[used], batch.xt, extra_zero_row=True),
+        batch.rated_overlap[used],
+    )
     return (
         sims,
         [[local[j] for j in batch.liked[r]] for r in rows],
