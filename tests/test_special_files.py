@@ -91,3 +91,14 @@ def test_config_path_naming_a_device_is_refused(tmp_path):
 
     result = CliRunner().invoke(cli, ["--config", "/dev/zero", "subscribers", "list"])
     one_error(result, "/dev/zero: a device, not a config file")
+
+
+def test_the_web_forms_entry_reader_refuses_a_library_key():
+    # The admin editor and the preferences page build entries with entry_from_mapping;
+    # only a TOML file on the command line may name a library (a path on this machine),
+    # so a form can never make the server read /etc/passwd.
+    from digest.errors import SubscriberError
+    from digest.profiles import entry_from_mapping
+
+    with pytest.raises(SubscriberError, match="unknown key library"):
+        entry_from_mapping({"email": "ada@example.org", "library": "/etc/passwd"}, where="web")
