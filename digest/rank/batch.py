@@ -129,43 +129,63 @@ RATED_MIN_SPECIFIC_WORDS = 3
 RATED_MIN_SHARED_WORDS = 2
 
 
-def rated_overlap(
+def specific_words(
     vectorizer: TfidfVectorizer, rated_x: sp.csr_matrix, x: sp.csr_matrix
-) -> sp.csr_matrix:
-    """rated × candidates, 1 where a rated paper may count as close to a candidate: the
-    rated paper has RATED_MIN_SPECIFIC_WORDS specific words and the candidate shares
-    RATED_MIN_SHARED_WORDS of them (else no entry). Specificity is looked up only for the
-    rated papers' words; one sparse product counts the shared words."""
-    if not rated_x.shape[0] or not x.shape[0]:
-        return sp.csr_matrix((rated_x.shape[0], x.shape[0]), dtype=np.float32)
-    freqs = corpus_frequencies(vectorizer)
-    names = vectorizer.get_feature_names_out()
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """The specific words of the rated papers (rated × vocabulary, 1 per word; the row of
+    a paper with fewer than RATED_MIN_SPECIFIC_WORDS left empty) and of the candidates
+    (vocabulary × candidates, only the rated papers' words). Specificity is looked up
+    only for the rated papers' words."""
     specific = np.zeros(rated_x.shape[1], dtype=np.float32)
-    for col in np.unique(rated_x.indices).tolist():
-        term = str(names[col])
-        if " " not in term and freqs.is_specific(term):
-            specific[col] = 1
+    if rated_x.shape[0] and x.shape[0]:
+        freqs = corpus_frequencies(vectorizer)
+        names = vectorizer.get_feature_names_out()
+        for col in np.unique(rated_x.indices).tolist():
+            term = str(names[col])
+            if " " not in term and freqs.is_specific(term):
+                specific[col] = 1
     words = sp.csr_matrix(rated_x, copy=True)
     words.data = specific[words.indices]
     words.eliminate_zeros()
-    enough = (np.diff(words.indptr) >= RATED_MIN_SPECIFIC_WORDS).astype(np.float32)
-    words = sp.csr_matrix(sp.diags(enough) @ words)
+    enough = np.diff(words.indptr) >= RATED_MIN_SPECIFIC_WORDS
+    for row in np.flatnonzero(~enough).tolist():
+        words.data[words.indptr[row] : words.indptr[row + 1]] = 0
+    words.eliminate_zeros()
     cand = sp.csr_matrix(x, copy=True)
     cand.data = specific[cand.indices]
     cand.eliminate_zeros()
-    shared = sp.csr_matrix(words @ cand.T)
+    return words, cand.T.tocsr()
+
+
+def rated_cosines(
+    rated_x: sp.csr_matrix, xt: sp.csr_matrix, words: sp.csr_matrix, cand_words_t: sp.csr_matrix
+) -> Floats:
+    """rated × candidates cosines, then a zero row, kept only where the candidate shares
+    RATED_MIN_SHARED_WORDS of the rated paper's specific words (:func:`specific_words`);
+    built in row blocks as :func:`digest.rank.matrices.dense_product` does, so the shared
+    counts never exist whole."""
+    rows = rated_x.shape[0]
+    out = np.zeros((rows + 1, xt.shape[1]), dtype=np.float32)
+    step = max(1, budgets.CELL_BUDGET // max(xt.shape[1], 1))
+    for start in range(0, rows, step):
+        end = min(start + step, rows)
+        block = (rated_x[start:end] @ xt).toarray()
+        shared = (words[start:end] @ cand_words_t).toarray()
+        block[shared < RATED_MIN_SHARED_WORDS] = 0
+        out[start:end] = block
+    return out
+
+
+def rated_overlap(
+    vectorizer: TfidfVectorizer, rated_x: sp.csr_matrix, x: sp.csr_matrix
+) -> sp.csr_matrix:
+    """rated × candidates, 1 where a rated paper may count as close to a candidate (see
+    :func:`rated_cosines`), else no entry: for tests and benchmarks."""
+    words, cand_words_t = specific_words(vectorizer, rated_x, x)
+    shared = sp.csr_matrix(words @ cand_words_t)
     shared.data = (shared.data >= RATED_MIN_SHARED_WORDS).astype(np.float32)
     shared.eliminate_zeros()
     return shared
-
-
-def _masked(sims: Floats, overlap: sp.csr_matrix) -> Floats:
-    """``sims`` (rated × candidates, then a zero row) kept only where ``overlap`` has an entry."""
-    keep = np.zeros(sims.shape, dtype=np.bool_)
-    coo = overlap.tocoo()
-    keep[coo.row, coo.col] = True
-    sims *= keep
-    return sims
 
 
 @dataclass
@@ -198,7 +218,8 @@ class Batch:
     rated: list[Paper]  # liked or disliked by someone
     rated_x: sp.csr_matrix  # rated × vocabulary
     rated_sim: Floats | None  # rated × candidates, then a zero row; None: per chunk
-    rated_overlap: sp.csr_matrix  # rated × candidates: may be close (see rated_overlap)
+    rated_words: sp.csr_matrix  # rated × vocabulary: specific words (see specific_words)
+    cand_words_t: sp.csr_matrix  # vocabulary × candidates: their specific words
     liked: list[list[int]]  # per subscriber, into rated
     disliked: list[list[int]]
     blocked: sp.csr_matrix  # subscribers × candidates: seen or excluded
@@ -282,7 +303,7 @@ def build_batch(
 
     desc_vectors, desc_terms = description_vectors(vectorizer, descs, vectorize)
     rated_x = vectorize([p.text for p in rated])
-    overlap = rated_overlap(vectorizer, rated_x, x)
+    rated_words, cand_words_t = specific_words(vectorizer, rated_x, x)
     small = (len(rated) + 1) * n_cand <= budgets.RATED_CELL_BUDGET
     return Batch(
         candidates=candidates,
@@ -307,10 +328,9 @@ def build_batch(
         desc_of=desc_of,
         rated=rated,
         rated_x=rated_x,
-        rated_sim=(
-            _masked(dense_product(rated_x, xt, extra_zero_row=True), overlap) if small else None
-        ),
-        rated_overlap=overlap,
+        rated_sim=rated_cosines(rated_x, xt, rated_words, cand_words_t) if small else None,
+        rated_words=rated_words,
+        cand_words_t=cand_words_t,
         liked=liked,
         disliked=disliked,
         blocked=blocked,
@@ -350,10 +370,7 @@ def _chunk_rated(batch: Batch, rows: list[int]) -> tuple[Floats, list[list[int]]
         return batch.rated_sim, [batch.liked[r] for r in rows], [batch.disliked[r] for r in rows]
     used = sorted({j for r in rows for j in (*batch.liked[r], *batch.disliked[r])})
     local = {j: n for n, j in enumerate(used)}
-    sims = _masked(
-        dense_product(batch.rated_x[used], batch.xt, extra_zero_row=True),
-        batch.rated_overlap[used],
-    )
+    sims = rated_cosines(batch.rated_x[used], batch.xt, batch.rated_words[used], batch.cand_words_t)
     return (
         sims,
         [[local[j] for j in batch.liked[r]] for r in rows],
