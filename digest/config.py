@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import ConfigError
 from .fetch.kinds import MAX_RESULTS, SOURCE_KINDS, SOURCE_NAME, reserved_params
 from .fetch.urls import redact_url, url_problem
+from .files import FileRefused, read_regular_file
 from .records import MAX_PAPERS, MIN_SCORE_RANGE, is_valid_min_score
 from .text import plural
 from .transports import TRANSPORTS
@@ -193,14 +194,15 @@ class Config:
         if not value and secret_file is not None:
             source = str(secret_file)
             try:
-                value = secret_file.read_text(encoding="utf-8").strip()
+                raw = read_regular_file(secret_file, limit=MAX_CONFIG_BYTES, what="secret")
+                value = raw.decode("utf-8").strip()
             except FileNotFoundError as exc:
                 raise ConfigError(
                     f"{self.path or 'config'}: email.secret_file {secret_file} does not exist; "
                     f"write one with `{SECRET_COMMAND} > {secret_file}` (then chmod 600), "
                     f"or export {env_name}"
                 ) from exc
-            except (OSError, UnicodeDecodeError) as exc:
+            except (OSError, UnicodeDecodeError, FileRefused) as exc:
                 raise ConfigError(
                     f"{self.path or 'config'}: email.secret_file {secret_file} cannot be read "
                     f"({exc}); fix its permissions, or export {env_name}"
@@ -285,6 +287,10 @@ def _number(x: float) -> str:
     return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
 
 
+# Far above any config file; a config path naming /dev/zero is refused, not read forever.
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
 def load_config(path: Path | str) -> Config:
     """Read and validate the config file at ``path``."""
     path = Path(path)
@@ -294,7 +300,10 @@ def load_config(path: Path | str) -> Config:
             f"or pass --config PATH (or set {CONFIG_ENV})"
         )
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = read_regular_file(path, limit=MAX_CONFIG_BYTES, what="config")
+        data = tomllib.loads(raw.decode("utf-8"))
+    except FileRefused as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the file and retry") from exc
     except (OSError, UnicodeDecodeError) as exc:

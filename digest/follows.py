@@ -12,17 +12,19 @@ person when their surnames are equal and their given names agree as far as both 
 initial agreeing with any name that starts with it: "Y. LeCun", "Yann LeCun" and "LeCun,
 Yann" are one person, "Z. LeCun" another.
 
-Categories follow arXiv's grammar (https://arxiv.org/category_taxonomy): an archive
-(one of :data:`ARCHIVES`: ``cs``, ``hep-th``, ``astro-ph``, ``q-bio``, …), optionally a dot
-and a subject class, two capitals (``cs.CL``, ``math.ST``) or lowercase words (``physics.acc-ph``,
-``cond-mat.mes-hall``). A followed archive without a subject class (``cs``) covers all of
-its classes.
+Categories are arXiv's (https://arxiv.org/category_taxonomy, written out as
+:data:`TAXONOMY`): an archive (``cs``, ``hep-th``, ``astro-ph``, ``q-bio``, …), optionally a
+dot and one of its subject classes (``cs.CL``, ``math.ST``, ``physics.acc-ph``,
+``cond-mat.mes-hall``), in any case on input and arXiv's spelling on output; a misspelt or
+unknown one (``cs.CLL``, ``cs.XX``) is refused. A followed archive without a subject class
+(``cs``) covers all of its classes.
 
 May import: the standard library, :mod:`digest.errors`.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -38,16 +40,65 @@ PARTICLES = frozenset(
 )
 SUFFIXES = frozenset(["jr", "sr", "ii", "iii", "iv"])
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-# arXiv's archives (https://arxiv.org/category_taxonomy), and the retired ones old papers
-# still carry: a category names one of these, so a typo such as "nlp" is refused.
-ARCHIVES = frozenset(
-    {"astro-ph", "cond-mat", "cs", "econ", "eess", "gr-qc", "hep-ex", "hep-lat", "hep-ph"}
-    | {"hep-th", "math", "math-ph", "nlin", "nucl-ex", "nucl-th", "physics", "q-bio"}
-    | {"q-fin", "quant-ph", "stat", "acc-phys", "adap-org", "alg-geom", "ao-sci", "atom-ph"}
-    | {"bayes-an", "chao-dyn", "chem-ph", "cmp-lg", "comp-gas", "dg-ga", "funct-an"}
-    | {"mtrl-th", "patt-sol", "plasm-ph", "q-alg", "solv-int", "supr-con"}
-)
-_CATEGORY = re.compile(r"^([a-z]+(?:-[a-z]+)?)(?:\.([a-z]{2}|[a-z]+(?:-[a-z]+)?))?$", re.I)
+# arXiv's category taxonomy (https://arxiv.org/category_taxonomy, as of 2026): each archive
+# and its subject classes, space-separated; an archive with none (hep-th) is a category by
+# itself. The retired archives that old papers still carry (cmp-lg, …) close the list.
+TAXONOMY: dict[str, str] = {
+    "astro-ph": "CO EP GA HE IM SR",
+    "cond-mat": "dis-nn mes-hall mtrl-sci other quant-gas soft stat-mech str-el supr-con",
+    "cs": "AI AR CC CE CG CL CR CV CY DB DC DL DM DS ET FL GL GR GT HC IR IT LG LO MA MM MS "
+    "NA NE NI OH OS PF PL RO SC SD SE SI SY",
+    "econ": "EM GN TH",
+    "eess": "AS IV SP SY",
+    "gr-qc": "",
+    "hep-ex": "",
+    "hep-lat": "",
+    "hep-ph": "",
+    "hep-th": "",
+    "math": "AC AG AP AT CA CO CT CV DG DS FA GM GN GR GT HO IT KT LO MG MP NA NT OA OC PR QA "
+    "RA RT SG SP ST",
+    "math-ph": "",
+    "nlin": "AO CD CG PS SI",
+    "nucl-ex": "",
+    "nucl-th": "",
+    "physics": "acc-ph ao-ph app-ph atm-clus atom-ph bio-ph chem-ph class-ph comp-ph data-an "
+    "ed-ph flu-dyn gen-ph geo-ph hist-ph ins-det med-ph optics plasm-ph pop-ph soc-ph space-ph",
+    "q-bio": "BM CB GN MN NC OT PE QM SC TO",
+    "q-fin": "CP EC GN MF PM PR RM ST TR",
+    "quant-ph": "",
+    "stat": "AP CO ME ML OT TH",
+    **dict.fromkeys(
+        [
+            "acc-phys",
+            "adap-org",
+            "alg-geom",
+            "ao-sci",
+            "atom-ph",
+            "bayes-an",
+            "chao-dyn",
+            "chem-ph",
+            "cmp-lg",
+            "comp-gas",
+            "dg-ga",
+            "funct-an",
+            "mtrl-th",
+            "patt-sol",
+            "plasm-ph",
+            "q-alg",
+            "solv-int",
+            "supr-con",
+        ],
+        "",
+    ),
+}
+ARCHIVES = frozenset(TAXONOMY)
+# Every category a profile may name, by its case-folded spelling: archives (covering
+# their classes) and archive.class in arXiv's own spelling.
+CATEGORIES: dict[str, str] = {
+    name.casefold(): name
+    for archive, classes in TAXONOMY.items()
+    for name in (archive, *(f"{archive}.{c}" for c in classes.split()))
+}
 
 
 @dataclass(frozen=True)
@@ -140,19 +191,22 @@ def clean_author(raw: str) -> str:
 
 
 def normalize_category(raw: str) -> str:
-    """An arXiv category in its usual spelling (``"CS.cl"`` → ``"cs.CL"``); raises
-    :class:`SubscriberError` for text outside the grammar (see the module docstring)."""
+    """An arXiv category in arXiv's spelling (``"CS.cl"`` → ``"cs.CL"``, ``"HEP-TH"`` →
+    ``"hep-th"``), one of :data:`CATEGORIES` (from :data:`TAXONOMY`); raises
+    :class:`SubscriberError` for anything else, naming the closest category
+    (:func:`difflib.get_close_matches`) when one is close."""
     text = raw.strip()
-    match = _CATEGORY.match(text)
-    if not match or match[1].lower() not in ARCHIVES:
-        raise SubscriberError(
-            f"category {raw!r} is not an arXiv category; write one such as cs.CL, math.ST, "
-            "hep-th or astro-ph.GA"
-        )
-    archive, subject = match[1].lower(), match[2]
-    if subject is None:
-        return archive
-    return f"{archive}.{subject.upper() if len(subject) == 2 else subject.lower()}"
+    if not text:
+        raise SubscriberError("a category is empty; write one such as cs.CL or hep-th")
+    known = CATEGORIES.get(text.casefold())
+    if known is not None:
+        return known
+    close = difflib.get_close_matches(text.casefold(), CATEGORIES, n=1, cutoff=0.7)
+    hint = f"did you mean {CATEGORIES[close[0]]}?" if close else "write one such as cs.CL"
+    raise SubscriberError(
+        f"category {raw[:40]!r} is not an arXiv category; {hint} "
+        "(see https://arxiv.org/category_taxonomy)"
+    )
 
 
 def in_category(paper_categories: tuple[str, ...], followed: str) -> bool:

@@ -9,7 +9,6 @@ skipped. ``ingest_inbox`` claims each file (``processing/``), then moves it to
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
 import hashlib
 import logging
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import AlreadyIngestedError, DigestError, ListingError
-from .files import make_private_dir, write_atomically
+from .files import FileRefused, decode_text, make_private_dir, read_regular_file, write_atomically
 from .progress import NO_PROGRESS, Advance, Progress
 from .sources import FORMATS, detect_format, stream_listing
 from .store import ListingInfo, ListingRow, Store
@@ -78,63 +77,30 @@ def listing_note(
 
 
 def read_listing_bytes(path: Path, *, source: str | None = None) -> bytes:
-    """Read a listing file, refusing runaway sizes."""
+    """Read a listing file (a regular file of at most :data:`MAX_LISTING_BYTES`, read
+    bounded: :func:`digest.files.read_regular_file`); :class:`ListingError` otherwise."""
     source = source or str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_LISTING_BYTES:
-            raise ListingError(
-                f"file is {size:,} bytes, over the {MAX_LISTING_BYTES:,}-byte limit for a "
-                "listing; split it into smaller files",
-                source=source,
-            )
-        return path.read_bytes()
+        return read_regular_file(path, limit=MAX_LISTING_BYTES, what="listing")
+    except FileRefused as exc:
+        raise ListingError(str(exc), source=source) from exc
     except OSError as exc:
         raise ListingError(f"cannot read the file ({exc.strerror})", source=source) from exc
 
 
-# Byte-order marks and the encodings they announce; UTF-32's before UTF-16's, whose
-# little-endian mark is the start of UTF-32's.
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32"),
-    (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32"),
-    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
-    (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
-)
-
-
 def decode_listing(data: bytes, *, source: str) -> str:
     """The text of a listing file: UTF-8 (with or without a BOM), or UTF-16 / UTF-32 with
-    a BOM (as Windows tools save text). Empty, binary and other files are errors."""
-    for bom, codec, name in _BOMS:
-        if data.startswith(bom):
-            try:
-                text = data[len(bom) :].decode(codec)
-            except UnicodeDecodeError as exc:
-                raise ListingError(
-                    f"starts with a {name} byte-order mark but is not valid {name} "
-                    f"(at byte {exc.start + len(bom)}); save the listing as UTF-8",
-                    source=source,
-                ) from exc
-            if not text.strip():
-                raise ListingError("the file is empty; nothing to ingest", source=source)
-            return text
-    if not data.strip():
-        raise ListingError("the file is empty; nothing to ingest", source=source)
-    if b"\x00" in data[:65536]:
-        raise ListingError(
-            "this is a binary file, not a listing; expected text, JSON or an arXiv feed",
-            source=source,
-        )
+    a BOM (as Windows tools save text). Empty, binary and other files are errors
+    (:func:`digest.files.decode_text`, shared with library files)."""
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ListingError(
-            f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the listing as UTF-8",
-            source=source,
-            line=line,
-        ) from exc
+        return decode_text(
+            data,
+            what="listing",
+            action="ingest",
+            binary="this is a binary file, not a listing; expected text, JSON or an arXiv feed",
+        )
+    except FileRefused as exc:
+        raise ListingError(str(exc), source=source, line=exc.line) from exc
 
 
 def inbox_files(inbox: Path) -> list[Path]:

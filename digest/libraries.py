@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SubscriberError
+from .files import FileRefused, decode_text, read_regular_file
 from .profiles import SubscriberEntry
 from .records import PaperRecord, Subscriber
-from .sources.library import LibraryEntry, parse_library
+from .sources.library import LibraryEntry, arxiv_id_in, clean_doi, parse_library
 from .store import Store
-from .subscriptions import save_entries
+from .subscriptions import resolve_paper_ref, save_entries
 
 # Far above a real library (a 10,000-paper BibTeX export is about 10 MB); refuses runaways.
 MAX_LIBRARY_BYTES = 32 * 1024 * 1024
@@ -44,37 +45,35 @@ class LibraryImport:
 
 
 def read_library(path: Path, *, source: str | None = None) -> str:
-    """The text of a library file; :class:`SubscriberError` (one line) when it is too
-    big, unreadable, binary or not UTF-8."""
+    """The text of a library file; :class:`SubscriberError` (one line) when it is not a
+    regular file (a folder, pipe or device such as ``/dev/zero``), too big (read bounded:
+    :func:`digest.files.read_regular_file`), unreadable, binary or not text."""
     source = source or str(path)
     try:
-        if path.stat().st_size > MAX_LIBRARY_BYTES:
-            raise SubscriberError(
-                f"{source}: over the {MAX_LIBRARY_BYTES:,}-byte limit for a library; "
-                "split it into smaller files"
-            )
-        data = path.read_bytes()
+        data = read_regular_file(path, limit=MAX_LIBRARY_BYTES, what="library")
+    except FileRefused as exc:
+        raise SubscriberError(f"{source}: {exc}") from exc
     except OSError as exc:
         raise SubscriberError(f"{source}: cannot read the file ({exc.strerror})") from exc
     return decode_library(data, source=source)
 
 
 def decode_library(data: bytes, *, source: str) -> str:
-    """``data`` as UTF-8 text (a BOM is fine); :class:`SubscriberError` otherwise."""
+    """``data`` as text: UTF-8 (a BOM is fine), or UTF-16 / UTF-32 with a BOM, as
+    listings are read (:func:`digest.files.decode_text`); :class:`SubscriberError`
+    otherwise."""
     if len(data) > MAX_LIBRARY_BYTES:
         raise SubscriberError(f"{source}: over the {MAX_LIBRARY_BYTES:,}-byte limit for a library")
-    if b"\x00" in data[:65536]:
-        raise SubscriberError(f"{source}: a binary file, not a library; export it as text")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise SubscriberError(
-            f"{source}:{line}: not UTF-8 text; export the library as UTF-8"
-        ) from exc
-    if not text.strip():
-        raise SubscriberError(f"{source}: the file is empty; nothing to import")
-    return text
+        return decode_text(
+            data,
+            what="library",
+            action="import",
+            binary="a binary file, not a library; export it as text",
+        )
+    except FileRefused as exc:
+        where = f"{source}:{exc.line}" if exc.line else source
+        raise SubscriberError(f"{where}: {exc}") from exc
 
 
 def _record(entry: LibraryEntry) -> PaperRecord:
@@ -137,6 +136,36 @@ def import_library(
     return LibraryImport(parsed.format, len(liked), len(new), stored, tuple(problems))
 
 
+def store_unknown_paper_refs(
+    store: Store, entries: Sequence[SubscriberEntry], *, now: dt.datetime
+) -> list[str]:
+    """Store the liked and disliked papers of ``entries`` that no stored paper answers as
+    reference papers, as :func:`import_library` does for a library's entries: an arXiv id
+    (or arXiv URL) by that id, a DOI (``doi:10.…``, a doi.org URL or a bare ``10.…``) by
+    that DOI, anything else as a title. This is how an export
+    (:func:`digest.subscriptions.portable_paper_refs`) is read into a fresh instance.
+    Returns the references stored (each once, in order; a title naming several stored
+    papers is left for the resolver to report)."""
+    records: list[PaperRecord] = []
+    seen: dict[str, None] = {}
+    for entry in entries:
+        for ref in (*entry.liked, *entry.disliked):
+            ref = ref.strip()
+            if ref in seen or resolve_paper_ref(store, ref) is not None:
+                continue
+            seen[ref] = None
+            arxiv_id = arxiv_id_in([ref])
+            doi = None if arxiv_id else clean_doi(ref)
+            if doi and not ref.lower().startswith(("doi:", "http", "10.")):
+                doi = None  # a title that happens to contain a DOI is a title
+            title = "" if arxiv_id or doi else ref
+            records.append(_record(LibraryEntry(ref, title=title, arxiv_id=arxiv_id, doi=doi)))
+    if not records:
+        return []
+    ids = store.store_reference_papers(records, day=now.date(), now=now)
+    return [ref for ref, paper_id in zip(seen, ids, strict=True) if paper_id is not None]
+
+
 def save_entries_with_libraries(
     store: Store,
     entries: Sequence[SubscriberEntry],
@@ -144,9 +173,12 @@ def save_entries_with_libraries(
     base: Path,
     who: str,
     now: dt.datetime,
-) -> tuple[list[tuple[Subscriber, bool]], list[LibraryImport]]:
+) -> tuple[list[tuple[Subscriber, bool]], list[LibraryImport], list[str]]:
     """:func:`digest.subscriptions.save_entries`, then each entry's ``library`` (a path
-    relative to ``base``, the TOML file's folder) imported; all in one transaction.
+    relative to ``base``, the TOML file's folder) imported; all in one transaction. Liked
+    and disliked papers not in the store are stored as reference papers first
+    (:func:`store_unknown_paper_refs`, whose references are returned third), so an
+    export of another instance imports whole.
 
     Every library file is read and parsed before anything is saved: one that cannot be
     read is a :class:`SubscriberError` naming the subscriber, and nothing is imported.
@@ -162,9 +194,10 @@ def save_entries_with_libraries(
                 raise SubscriberError(f"{entry.email}: library {exc}") from exc
             texts[entry.email] = (text, entry.library, path.suffix)
     with store.ingest_lock(), store.transaction():
+        stored = store_unknown_paper_refs(store, entries, now=now)
         results = save_entries(store, entries, who=who, now=now)
         imports = [
             import_library(store, email, text, source=source, suffix=suffix, who=who, now=now)
             for email, (text, source, suffix) in texts.items()
         ]
-    return results, imports
+    return results, imports, stored

@@ -559,6 +559,11 @@ def apply_profile_changes(
     result gives only the profile keys, so saving it leaves the settings alone; it is
     validated like any entry (:class:`SubscriberError` on a bad keyword or term).
     """
+    for category in (*changes.categories, *changes.exclude_categories):
+        if not category.strip():  # given on purpose: refused, not dropped as a blank line is
+            raise SubscriberError(
+                f"profile set ({entry.email}): a category is empty; write one such as cs.CL"
+            )
     gone = {r.casefold() for r in changes.remove}
     removed = set(removed_ids)
     data = {

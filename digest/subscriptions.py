@@ -21,6 +21,8 @@ from .profiles import (
     profile_from_entry,
 )
 from .records import Subscriber
+from .sources.ids import arxiv_id_from
+from .sources.library import clean_doi
 from .store import Store, SubscriberSettings, SubscriberUpdate
 
 # What an unknown paper reference tells people to do, where they gave it.
@@ -38,12 +40,41 @@ def resolve_paper_refs(
     """
     ids: list[str] = []
     for ref in refs:
-        paper_id = store.resolve_paper_ref(ref)
+        paper_id = resolve_paper_ref(store, ref)
         if paper_id is None:
             raise SubscriberError(f"{where}{label} paper {ref!r} is not in the store; {hint}")
         if paper_id not in ids:
             ids.append(paper_id)
     return ids
+
+
+def resolve_paper_ref(store: Store, ref: str) -> str | None:
+    """The stored paper id of ``ref`` (a paper id, an exact title, or a DOI as
+    :func:`portable_paper_refs` writes it: ``doi:10.…``), None when no paper has it."""
+    found = store.resolve_paper_ref(ref)
+    if found is None and ref.strip().lower().startswith(("doi:", "https://doi.org/")):
+        doi = clean_doi(ref)
+        found = store.resolve_paper_ref(doi) if doi else None
+    return found
+
+
+def portable_paper_refs(store: Store, ids: Iterable[str]) -> tuple[str, ...]:
+    """Paper ids as references another instance can resolve: the arXiv id, else the DOI
+    (``doi:10.…``, the id of a paper a library gave by DOI), else the paper's title (an
+    internal title hash such as ``t:5563e10cdb032fc9`` means nothing elsewhere). An id
+    no stored paper has is kept as it is."""
+    ids = tuple(ids)
+    papers = store.papers_by_id(ids)
+    refs: list[str] = []
+    for paper_id in ids:
+        paper = papers.get(paper_id)
+        if arxiv_id_from(paper_id) == paper_id or paper is None:
+            refs.append(paper_id)
+        elif (doi := clean_doi(paper_id)) == paper_id.lower():
+            refs.append(f"doi:{doi}")
+        else:
+            refs.append(paper.title)
+    return tuple(refs)
 
 
 def update_for(entry: SubscriberEntry, store: Store) -> SubscriberUpdate:
@@ -81,16 +112,21 @@ def save_entries(
         return store.save_subscribers(updates, who=who, now=now)
 
 
-def entry_for(store: Store, subscriber: Subscriber) -> SubscriberEntry:
-    """A subscriber and profile in the import/export form."""
+def entry_for(store: Store, subscriber: Subscriber, *, portable: bool = False) -> SubscriberEntry:
+    """A subscriber and profile in the import/export form; ``portable`` gives liked and
+    disliked papers as :func:`portable_paper_refs` (for an export read by another
+    instance), else as stored paper ids."""
     profile = store.profile(subscriber.id)
+    liked, disliked = profile.liked, profile.disliked
+    if portable:
+        liked, disliked = portable_paper_refs(store, liked), portable_paper_refs(store, disliked)
     return SubscriberEntry(
         email=subscriber.email,
         name=subscriber.name,
         keywords=profile.keywords,
         exclude=profile.exclude,
-        liked=profile.liked,
-        disliked=profile.disliked,
+        liked=liked,
+        disliked=disliked,
         description=profile.description,
         frequency=subscriber.frequency,
         timezone=subscriber.timezone,

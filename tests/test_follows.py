@@ -13,6 +13,7 @@ import pytest
 
 from digest.errors import SubscriberError
 from digest.follows import (
+    CATEGORIES,
     author_key,
     display_surname,
     normalize_category,
@@ -135,8 +136,48 @@ def test_categories_follow_the_arxiv_grammar(raw, expected):
 
 @pytest.mark.parametrize("raw", ["cs.", "cs CL", "machine learning", "cs.CL.x", "1.2", ""])
 def test_a_category_outside_the_grammar_is_refused(raw):
-    with pytest.raises(SubscriberError, match="is not an arXiv category; write one such as"):
+    with pytest.raises(SubscriberError, match=r"is not an arXiv category|a category is empty"):
         normalize_category(raw)
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("cs.cl", "cs.CL"),
+        ("HEP-TH", "hep-th"),
+        ("Physics.Optics", "physics.optics"),
+        ("cond-mat.MES-HALL", "cond-mat.mes-hall"),
+        ("stat.ml", "stat.ML"),
+        (" q-bio.nc ", "q-bio.NC"),
+    ],
+)
+def test_categories_take_arxivs_spelling_whatever_the_case(raw, expected):
+    assert normalize_category(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw, hint",
+    [
+        ("cs.CLL", "did you mean cs.CL?"),
+        ("hep-thh", "did you mean hep-th?"),
+        ("math.STT", "did you mean math.ST?"),
+        ("cs.XX", ""),
+        ("astro-ph.ZZ", ""),
+        ("qbio", ""),
+    ],
+)
+def test_a_category_outside_arxivs_taxonomy_is_refused_with_the_closest(raw, hint):
+    with pytest.raises(SubscriberError, match="is not an arXiv category") as caught:
+        normalize_category(raw)
+    assert hint in str(caught.value)
+    assert "arxiv.org/category_taxonomy" in str(caught.value)
+
+
+def test_every_category_in_the_taxonomy_reads_back_as_itself():
+    assert len(CATEGORIES) > 150
+    for name in CATEGORIES.values():
+        assert normalize_category(name) == name
+        assert normalize_category(name.upper()) == name
 
 
 # --- import and export -------------------------------------------------------------------
@@ -287,8 +328,46 @@ def test_a_bad_category_on_the_command_line_is_one_line(listed):
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         "Error: profile set (ada@example.org): category 'nlp' is not an arXiv category; "
-        "write one such as cs.CL, math.ST, hep-th or astro-ph.GA"
+        "write one such as cs.CL (see https://arxiv.org/category_taxonomy)"
     ]
+
+
+@pytest.mark.parametrize(
+    "bad, line",
+    [
+        ("cs.CLL", "category 'cs.CLL' is not an arXiv category; did you mean cs.CL?"),
+        ("cs.XX", "category 'cs.XX' is not an arXiv category"),
+        ("", "a category is empty; write one such as cs.CL"),
+    ],
+)
+def test_a_misspelt_or_empty_category_on_the_command_line_changes_nothing(listed, bad, line):
+    assert listed("subscribers", "add", "ada@example.org").exit_code == 0
+    for option in ("--category", "--exclude-category"):
+        result = listed("profile", "set", "ada@example.org", option, bad)
+        assert result.exit_code == 1
+        (only,) = result.output.strip().splitlines()
+        assert only.startswith("Error: profile set (ada@example.org): " + line)
+    shown = json.loads(listed("profile", "show", "ada@example.org", "--json").output)
+    assert shown["categories"] == [] and shown["exclude_categories"] == []
+
+
+def test_mis_cased_categories_are_saved_in_arxivs_spelling(listed):
+    assert listed("subscribers", "add", "ada@example.org").exit_code == 0
+    result = listed(
+        "profile", "set", "ada@example.org", "--category", "cs.cl", "--category", "HEP-TH"
+    )
+    assert result.exit_code == 0, result.output
+    shown = json.loads(listed("profile", "show", "ada@example.org", "--json").output)
+    assert shown["categories"] == ["cs.CL", "hep-th"]
+
+
+def test_a_misspelt_category_in_a_toml_import_is_refused(listed, tmp_path):
+    path = tmp_path / "team.toml"
+    path.write_text('[[subscribers]]\nemail = "ada@example.org"\ncategories = ["cs.CLL"]\n')
+    result = listed("subscribers", "import", str(path))
+    assert result.exit_code == 1
+    assert "category 'cs.CLL' is not an arXiv category; did you mean cs.CL?" in result.output
+    assert listed("subscribers", "list").output.count("ada@example.org") == 0
 
 
 def test_the_readme_profile_example_reads_with_authors_categories_and_a_library():

@@ -195,7 +195,7 @@ def test_a_clean_library_exits_zero_and_a_second_import_adds_nothing(listed, tmp
     [
         (b"\x89PNG\r\n\x1a\n\x00\x00binary", "a binary file, not a library; export it as text"),
         (b"just some prose\nthat is no library\n", "not a library file digest reads"),
-        (b"caf\xe9 2611.00001\n", "not UTF-8 text; export the library as UTF-8"),
+        (b"caf\xe9 2611.00001\n", "not UTF-8 text (byte 0xe9); save the library as UTF-8"),
         (b"", "the file is empty; nothing to import"),
         (b"[1, 2", "not valid JSON"),
     ],

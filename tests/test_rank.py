@@ -361,18 +361,19 @@ def test_disliking_a_paper_drops_its_near_duplicates() -> None:
 
 def test_classifier_joins_with_five_liked_and_three_disliked() -> None:
     # Every rated paper says "graph methods": only the classifier learns that "graph"
-    # separates nothing here and molecules are what this subscriber likes.
+    # separates nothing here and molecules are what this subscriber likes. (Each has an
+    # abstract: a bare title of two or three words is too little text to be a signal.)
     liked = tuple(
-        paper(f"l{i}", f"graph methods for {t}")
+        paper(f"l{i}", f"graph methods for {t}", f"graph methods and kernels for {t} studies")
         for i, t in enumerate(
             ["molecule design", "protein folding", "chemistry", "molecule chemistry", "drugs"]
         )
     )
     disliked = tuple(
-        paper(f"d{i}", f"graph methods for {t}")
+        paper(f"d{i}", f"graph methods for {t}", f"graph methods and kernels for {t} studies")
         for i, t in enumerate(["robot planning", "robot navigation", "trajectory control"])
     )
-    a = paper("A", "Graph methods", "graph methods for graph problems")
+    a = paper("A", "Graph methods", "graph methods and kernels for graph problems")
     b = paper("B", "Molecule chemistry", "molecule chemistry")
     cands = [a, b, *CORPUS]
     model = fitted([*liked, *disliked, a, b])

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from digest.rank import Interest, fit_model, rank, scoring
-from digest.rank.batch import Batch
+from digest.rank.batch import RATED_MIN_SHARED_WORDS, Batch, rated_overlap
 from digest.rank.signals.liked import LIKED_FLOOR
 from digest.rank.specificity import TermFrequencies, term_frequencies
 from digest.rank.vectorizing import Vectorize
@@ -341,3 +341,50 @@ def test_store_frequencies_count_words_and_phrases_once_per_paper() -> None:
     assert freqs.specificity("models") == freqs.specificity("model") < 0.3
     assert TermFrequencies().specificity("models") < 0.3
     assert TermFrequencies().specificity("conformal prediction") == 1.0
+
+
+@pytest.mark.parametrize("title", ["Another study of speech", "Speech", "Huge v"])
+def test_a_title_only_liked_paper_pulls_nothing(title: str) -> None:
+    # A BibTeX entry with only a short title: its one specific word ("speech") is in three
+    # of the day's papers, which looked close to it ("like: Another study of speech").
+    short = Paper(id="lib", title=title, abstract="")
+    picks = picks_for(Interest(SUB, liked=(short,), min_score=0.0))
+    assert picks == []
+    everything = rank(
+        model(), PAPERS, [Interest(SUB, liked=(short,))], include_below_threshold=True
+    )[SUB]
+    assert not any(r.startswith("like:") for p in everything for r in p.reasons)
+
+
+def test_a_liked_paper_with_text_still_pulls_its_close_neighbours() -> None:
+    liked = BY_ID["sp1"]
+    picks = picks_for(Interest(SUB, liked=(liked,), min_score=0.0))
+    assert "sp2" in {p.paper_id for p in picks}
+    assert topics(picks) <= {"sp"}
+    assert any(r.startswith("like: Streaming speech recognition") for p in picks for r in p.reasons)
+
+
+def test_a_like_pick_shares_at_least_two_specific_words_with_the_liked_paper() -> None:
+    vectorizer = model()
+    vectorize = Vectorize(vectorizer)
+    freqs = term_frequencies([p.text for p in (*STORE, *PAPERS)])
+    analyzer = vectorizer.build_analyzer()
+
+    def specific_words(paper: Paper) -> set[str]:
+        return {
+            t
+            for t in analyzer(paper.text)
+            if " " not in t and t in vectorizer.vocabulary_ and freqs.is_specific(t)
+        }
+
+    for liked_id in ("code1", "sp1", "cp1", "dif1"):
+        liked = BY_ID[liked_id]
+        picks = picks_for(Interest(SUB, liked=(liked,), min_score=0.0))
+        for p in picks:
+            assert len(specific_words(liked) & specific_words(BY_ID[p.paper_id])) >= (
+                RATED_MIN_SHARED_WORDS
+            ), (liked_id, p.paper_id)
+    overlap = rated_overlap(
+        vectorizer, vectorize([BY_ID["sp1"].text, "Speech"]), vectorize([BY_ID["sp2"].text])
+    )
+    assert overlap.toarray().tolist() == [[1.0], [0.0]]

@@ -145,7 +145,7 @@ def test_import_toml_resolves_ids_and_titles(run_cli, instance, shared_listings,
     assert next(iter(db["subscribers"].rows))["max_papers"] == 3
 
 
-def test_import_with_unknown_liked_paper_writes_nothing(
+def test_import_with_unknown_liked_paper_stores_it_as_a_reference_paper(
     run_cli, instance, shared_listings, tmp_path
 ):
     ingest_shared_with_ids(run_cli, shared_listings, tmp_path)
@@ -156,13 +156,14 @@ def test_import_with_unknown_liked_paper_writes_nothing(
         encoding="utf-8",
     )
     result = run_cli("subscribers", "import", str(source))
-    assert result.exit_code == 1
-    assert result.output == (
-        "Error: eve@example.org: liked paper 'Attention Is Not Here' is not in the store; "
-        "give a stored paper id or exact title (see `digest papers search`)\n"
+    assert result.exit_code == 0, result.output
+    assert (
+        "1 liked or disliked paper not in the store stored as reference papers: "
+        "'Attention Is Not Here'" in result.output
     )
     db = db_of(instance)
-    assert db["subscribers"].count == 0 and db["profiles"].count == 0
+    (row,) = db.query("SELECT reference FROM papers WHERE title = 'Attention Is Not Here'")
+    assert row["reference"] == 1
 
 
 def test_import_errors_name_file_and_subscriber(run_cli, tmp_path):

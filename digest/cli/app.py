@@ -26,6 +26,7 @@ import click
 from .. import __version__
 from ..config import CONFIG_ENV, DEFAULT_CONFIG_PATH, Config, load_config
 from ..errors import DigestError
+from ..files import FileRefused, read_regular_file
 from ..progress import NO_PROGRESS, Progress
 from ..store import Store
 from ..text import MONTH_NAMES
@@ -153,11 +154,20 @@ def as_date(value: dt.date | None) -> dt.date | None:
     return value
 
 
+# Far above any subscriber file (100,000 subscribers as TOML are about 30 MB).
+MAX_TEXT_FILE_BYTES = 64 * 1024 * 1024
+
+
 def read_text_file(path: Path) -> str:
     """A file a person gave on the command line, as text: UTF-8 (a leading BOM is dropped),
-    else a :class:`click.ClickException` of one line naming the file and what to do."""
+    else a :class:`click.ClickException` of one line naming the file and what to do. Only
+    a regular file of at most :data:`MAX_TEXT_FILE_BYTES` is read, and read bounded
+    (:func:`digest.files.read_regular_file`): a pipe or ``/dev/zero`` is refused."""
     try:
-        return path.read_text(encoding="utf-8-sig")
+        data = read_regular_file(path, limit=MAX_TEXT_FILE_BYTES, what="subscriber list")
+        return data.decode("utf-8-sig")
+    except FileRefused as exc:
+        raise click.ClickException(f"{path}: {exc}") from exc
     except UnicodeDecodeError as exc:
         raise click.ClickException(
             f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "

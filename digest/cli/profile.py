@@ -223,7 +223,7 @@ def profile_restore(app: AppContext, email: str, version: int) -> None:
 
 @profile.command("import-library")
 @click.argument("email")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the counts and problems as JSON.")
 @pass_app
 def profile_import_library(app: AppContext, email: str, file: Path, as_json: bool) -> None:

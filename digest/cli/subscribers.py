@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ..errors import NotFoundError
+from ..errors import NotFoundError, SubscriberError
 from ..libraries import save_entries_with_libraries
 from ..profiles import (
     entries_to_csv,
@@ -85,6 +85,11 @@ def _given(**values: Any) -> dict[str, Any]:
 @click.option("--keyword", "keywords", multiple=True, help='Interest keyword; "rag^2" = weight 2.')
 @click.option("--exclude", multiple=True, help="Never send papers matching this term.")
 @click.option("--description", help="A sentence about their interests.")
+@click.option("--author", "authors", multiple=True, help='Follow an author ("Yann LeCun").')
+@click.option("--category", "categories", multiple=True, help="Follow an arXiv category (cs.CL).")
+@click.option(
+    "--exclude-category", "exclude_categories", multiple=True, help="Never send this category."
+)
 @pass_app
 def subscribers_add(app: AppContext, /, email: str, **options: Any) -> None:
     """Add a subscriber.
@@ -92,8 +97,12 @@ def subscribers_add(app: AppContext, /, email: str, **options: Any) -> None:
     \b
     Example:
       digest subscribers add ada@example.org --name Ada \\
-          --keyword "code generation" --keyword "program synthesis^2" --exclude vision
+          --keyword "code generation" --keyword "program synthesis^2" --exclude vision \\
+          --author "Yann LeCun" --category cs.CL --exclude-category cs.CV
     """
+    for key in ("categories", "exclude_categories"):
+        if any(not c.strip() for c in options.get(key) or ()):
+            raise SubscriberError(f"add ({email}): a category is empty; write one such as cs.CL")
     entry = entry_from_mapping({"email": email, **_given(**options)}, where="add")
     try:
         app.store.subscriber(entry.email)
@@ -250,9 +259,15 @@ def subscribers_import(app: AppContext, file: Path, fmt: str | None) -> None:
     parse = parse_subscribers_csv if fmt == "csv" else parse_subscribers_toml
     entries = parse(text, source=str(file))
     # A TOML entry's library = "path" is imported too (relative to the TOML file).
-    results, imports = save_entries_with_libraries(
+    results, imports, stored = save_entries_with_libraries(
         app.store, entries, base=file.parent, who=changed_by(), now=app.now()
     )
+    if stored:
+        shown = ", ".join(repr(ref) for ref in stored[:5]) + (", …" if len(stored) > 5 else "")
+        click.echo(
+            f"{plural(len(stored), 'liked or disliked paper')} not in the store "
+            f"stored as reference papers: {shown}"
+        )
     created = sum(1 for _, was_created in results if was_created)
     problems = [p for result in imports for p in result.problems]
     for problem in problems:
@@ -278,7 +293,7 @@ def subscribers_export(app: AppContext, fmt: str | None, output: Path | None) ->
     Example:
       digest subscribers export -o backup.toml
     """
-    entries = [entry_for(app.store, s) for s in app.store.subscribers()]
+    entries = [entry_for(app.store, s, portable=True) for s in app.store.subscribers()]
     fmt = _format_for(output, fmt)
     text = entries_to_csv(entries) if fmt == "csv" else entries_to_toml(entries)
     if output is None:

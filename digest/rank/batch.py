@@ -116,6 +116,78 @@ def description_vectors(
     return kept, terms
 
 
+# A rated (liked or disliked) paper is a signal only when its TF-IDF vector holds at least
+# this many distinct specific words (unigrams of the model's vocabulary, which keeps words of
+# at least two papers, with specificity >= SPECIFIC_MIN, digest.rank.specificity): a
+# title-only library entry such as "Huge v" or "Another study of fish" (stop words out) has
+# one or two, so every paper sharing one of them looked close to it. A real abstract has
+# dozens; a real title alone ("Diffusion transformers for speech synthesis") three or four.
+RATED_MIN_SPECIFIC_WORDS = 3
+# A candidate is close to a rated paper only when the two share at least this many specific
+# words: one shared word ("fish", "huge") is a coincidence of vocabulary, not a topic. Two
+# keeps a paper's close neighbours, which share many (tests/test_rank_specific.py).
+RATED_MIN_SHARED_WORDS = 2
+
+
+def specific_words(
+    vectorizer: TfidfVectorizer, rated_x: sp.csr_matrix, x: sp.csr_matrix
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """The specific words of the rated papers (rated × vocabulary, 1 per word; the row of
+    a paper with fewer than RATED_MIN_SPECIFIC_WORDS left empty) and of the candidates
+    (vocabulary × candidates, only the rated papers' words). Specificity is looked up
+    only for the rated papers' words."""
+    specific = np.zeros(rated_x.shape[1], dtype=np.float32)
+    if rated_x.shape[0] and x.shape[0]:
+        freqs = corpus_frequencies(vectorizer)
+        names = vectorizer.get_feature_names_out()
+        for col in np.unique(rated_x.indices).tolist():
+            term = str(names[col])
+            if " " not in term and freqs.is_specific(term):
+                specific[col] = 1
+    words = sp.csr_matrix(rated_x, copy=True)
+    words.data = specific[words.indices]
+    words.eliminate_zeros()
+    enough = np.diff(words.indptr) >= RATED_MIN_SPECIFIC_WORDS
+    for row in np.flatnonzero(~enough).tolist():
+        words.data[words.indptr[row] : words.indptr[row + 1]] = 0
+    words.eliminate_zeros()
+    cand = sp.csr_matrix(x, copy=True)
+    cand.data = specific[cand.indices]
+    cand.eliminate_zeros()
+    return words, cand.T.tocsr()
+
+
+def rated_cosines(
+    rated_x: sp.csr_matrix, xt: sp.csr_matrix, words: sp.csr_matrix, cand_words_t: sp.csr_matrix
+) -> Floats:
+    """rated × candidates cosines, then a zero row, kept only where the candidate shares
+    RATED_MIN_SHARED_WORDS of the rated paper's specific words (:func:`specific_words`);
+    built in row blocks as :func:`digest.rank.matrices.dense_product` does, so the shared
+    counts never exist whole."""
+    rows = rated_x.shape[0]
+    out = np.zeros((rows + 1, xt.shape[1]), dtype=np.float32)
+    step = max(1, budgets.CELL_BUDGET // max(xt.shape[1], 1))
+    for start in range(0, rows, step):
+        end = min(start + step, rows)
+        block = (rated_x[start:end] @ xt).toarray()
+        shared = (words[start:end] @ cand_words_t).toarray()
+        block[shared < RATED_MIN_SHARED_WORDS] = 0
+        out[start:end] = block
+    return out
+
+
+def rated_overlap(
+    vectorizer: TfidfVectorizer, rated_x: sp.csr_matrix, x: sp.csr_matrix
+) -> sp.csr_matrix:
+    """rated × candidates, 1 where a rated paper may count as close to a candidate (see
+    :func:`rated_cosines`), else no entry: for tests and benchmarks."""
+    words, cand_words_t = specific_words(vectorizer, rated_x, x)
+    shared = sp.csr_matrix(words @ cand_words_t)
+    shared.data = (shared.data >= RATED_MIN_SHARED_WORDS).astype(np.float32)
+    shared.eliminate_zeros()
+    return shared
+
+
 @dataclass
 class Batch:
     """What one rank() call derives once from the candidates and all the interests.
@@ -146,6 +218,8 @@ class Batch:
     rated: list[Paper]  # liked or disliked by someone
     rated_x: sp.csr_matrix  # rated × vocabulary
     rated_sim: Floats | None  # rated × candidates, then a zero row; None: per chunk
+    rated_words: sp.csr_matrix  # rated × vocabulary: specific words (see specific_words)
+    cand_words_t: sp.csr_matrix  # vocabulary × candidates: their specific words
     liked: list[list[int]]  # per subscriber, into rated
     disliked: list[list[int]]
     blocked: sp.csr_matrix  # subscribers × candidates: seen or excluded
@@ -229,6 +303,7 @@ def build_batch(
 
     desc_vectors, desc_terms = description_vectors(vectorizer, descs, vectorize)
     rated_x = vectorize([p.text for p in rated])
+    rated_words, cand_words_t = specific_words(vectorizer, rated_x, x)
     small = (len(rated) + 1) * n_cand <= budgets.RATED_CELL_BUDGET
     return Batch(
         candidates=candidates,
@@ -253,7 +328,9 @@ def build_batch(
         desc_of=desc_of,
         rated=rated,
         rated_x=rated_x,
-        rated_sim=dense_product(rated_x, xt, extra_zero_row=True) if small else None,
+        rated_sim=rated_cosines(rated_x, xt, rated_words, cand_words_t) if small else None,
+        rated_words=rated_words,
+        cand_words_t=cand_words_t,
         liked=liked,
         disliked=disliked,
         blocked=blocked,
@@ -293,7 +370,7 @@ def _chunk_rated(batch: Batch, rows: list[int]) -> tuple[Floats, list[list[int]]
         return batch.rated_sim, [batch.liked[r] for r in rows], [batch.disliked[r] for r in rows]
     used = sorted({j for r in rows for j in (*batch.liked[r], *batch.disliked[r])})
     local = {j: n for n, j in enumerate(used)}
-    sims = dense_product(batch.rated_x[used], batch.xt, extra_zero_row=True)
+    sims = rated_cosines(batch.rated_x[used], batch.xt, batch.rated_words[used], batch.cand_words_t)
     return (
         sims,
         [[local[j] for j in batch.liked[r]] for r in rows],

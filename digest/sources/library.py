@@ -268,6 +268,7 @@ def _latex(value: str) -> str:
 def parse_bibtex(text: str, source: str) -> ParsedLibrary:
     from bibtexparser import middlewares  # what the BibTeX format needs only
     from bibtexparser.entrypoint import parse_string
+    from bibtexparser.model import DuplicateBlockKeyBlock, DuplicateFieldKeyBlock
 
     # LaTeX is decoded only in the fields used, and only where a backslash says there is
     # some: bibtexparser's LatexDecodingMiddleware decodes every field of every entry and
@@ -278,7 +279,18 @@ def parse_bibtex(text: str, source: str) -> ParsedLibrary:
     items: list[tuple[int, LibraryEntry | str]] = []
     for block in library.failed_blocks:
         line = (block.start_line or 0) + 1
-        items.append((line, f"{source}:{line}: not a valid BibTeX entry; check its braces"))
+        if isinstance(block, DuplicateBlockKeyBlock):
+            first = (getattr(block.previous_block, "start_line", None) or 0) + 1
+            problem = (
+                f"duplicate key {block.key} (first at line {first}); the first was imported, "
+                "give this entry a key of its own"
+            )
+        elif isinstance(block, DuplicateFieldKeyBlock):
+            twice = ", ".join(sorted(block.duplicate_keys))
+            problem = f"the field {twice} is given twice; keep one"
+        else:
+            problem = "not a valid BibTeX entry; check its braces"
+        items.append((line, f"{source}:{line}: {problem}"))
     for entry in library.entries:
         line = (entry.start_line or 0) + 1
         where = f"{source}:{line} ({entry.key})"
