@@ -102,7 +102,9 @@ def test_all_attempts_of_one_source_fit_in_its_budget(server: LoopbackServer) ->
     took = time.monotonic() - started
     # Attempts at 0, 0.2 and 0.6 s; the next wait (0.8 s) would end past 1 s: given up.
     assert len(server.requests("/rss")) == 3
-    assert took < 1.0
+    # The budget is 1 s; 0.3 s allows for a loaded machine's own delays (CI saw 1.004 s),
+    # while without the budget the fourth attempt would come at 1.4 s and more.
+    assert took < 1.3
     assert str(caught.value).startswith("HTTP 503 Service Unavailable (3 attempts in ")
     assert str(caught.value).endswith(
         "waiting 0.8 s more would pass fetch.max_source_seconds, 1 s); try later"
