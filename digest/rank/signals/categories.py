@@ -8,12 +8,12 @@ where it fired. Excluded categories are not a signal: the batch blocks those pap
 
 from __future__ import annotations
 
-import numpy as np
 import scipy.sparse as sp
 
 from ..batch import Batch, Chunk
 from ..followed import followed_hits
-from ..matrices import Floats, add_scaled
+from ..matrices import Floats
+from .follow_signal import add_follow_signal
 
 
 def hits(batch: Batch, rows: list[int]) -> sp.csr_matrix:
@@ -22,12 +22,4 @@ def hits(batch: Batch, rows: list[int]) -> sp.csr_matrix:
 
 
 def add(batch: Batch, chunk: Chunk, num: Floats, denom: Floats) -> None:
-    of = batch.follows.category_of[chunk.rows]
-    has = np.diff(of.indptr) > 0
-    if not has.any():
-        return
-    found = hits(batch, chunk.rows)
-    found.data = np.minimum(found.data, 1)
-    weight = np.float32(batch.weights.category)
-    add_scaled(num, found, np.full(len(chunk.rows), weight, dtype=np.float32))
-    denom += has * weight
+    add_follow_signal(batch, chunk, num, denom, authors=False)
