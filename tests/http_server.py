@@ -11,6 +11,7 @@ proxy) is routed by its path too, so a client can reach arXiv's host names here.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -43,6 +44,21 @@ class Seen:
     path: str
     query: str
     headers: dict[str, str]
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Keeps a connection error (a client that hung up between requests) off stderr.
+
+    The standard server prints such errors to ``sys.stderr``, which a CliRunner test has
+    swapped for the command's own output; the errors are kept in ``errors`` instead.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.errors: list[str] = []
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        self.errors.append(repr(sys.exc_info()[1]))
 
 
 class LoopbackServer:
@@ -109,7 +125,7 @@ class LoopbackServer:
                 if reply.cut_at is not None:
                     self.close_connection = True
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"

@@ -305,6 +305,10 @@ def test_the_pacer_waits_out_the_interval_with_an_injected_clock() -> None:
     assert pacer.wait("arxiv.org") == pytest.approx(2.0)
     assert pacer.wait("example.org") == 0.0
     assert slept == [pytest.approx(2.0)]
+    now[0] += 5.0  # a slow answer: the interval counts from its arrival, not its start
+    pacer.answered("export.arxiv.org")
+    now[0] += 1.0
+    assert pacer.wait("rss.arxiv.org") == pytest.approx(2.0)
 
 
 def test_retry_after_parsing() -> None:

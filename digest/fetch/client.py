@@ -44,8 +44,10 @@ HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, httpx.Cook
 
 
 class Pacer:
-    """At least ``interval`` seconds between the starts of requests to any of ``hosts``
-    (one budget for the whole group, as arXiv counts all its services together).
+    """At least ``interval`` seconds between requests to any of ``hosts`` (one budget for
+    the whole group, as arXiv counts all its services together), counted from the later of
+    the previous request's start and its answer's arrival, so a slow connection never
+    brings two requests closer together at arXiv's end.
 
     Thread-safe; ``clock`` and ``sleep`` are ``time.monotonic`` and ``time.sleep``
     unless a caller passes others.
@@ -78,6 +80,13 @@ class Pacer:
                     self._sleep(waited)
             self._last = self._clock()
             return waited
+
+    def answered(self, host: str) -> None:
+        """Note that an answer from ``host`` arrived: the next request waits from now."""
+        if host.lower() not in self.hosts:
+            return
+        with self._lock:
+            self._last = self._clock()
 
 
 @dataclass(frozen=True)
@@ -130,7 +139,10 @@ class HttpClient:
                 max_redirects=MAX_REDIRECTS,
                 transport=self.transport,
                 # Every request, redirects included, waits its turn for its host.
-                event_hooks={"request": [lambda request: self.pacer.wait(request.url.host)]},
+                event_hooks={
+                    "request": [lambda request: self.pacer.wait(request.url.host)],
+                    "response": [lambda response: self.pacer.answered(response.url.host)],
+                },
             )
         return self._client
 
