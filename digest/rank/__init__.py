@@ -16,12 +16,14 @@ Modules, each importing only those above it (and :mod:`digest.records`, ``errors
     vectorizing  the TF-IDF recipe, fitting it, the fast tokenizer/counts transform
     matrices     sparse/dense helpers
     inputs       Interest, ScoreWeights
-    batch        what a call derives once (Batch) and per chunk of subscribers (Chunk)
+    candidates   what a ranking derives once from its candidates (Candidates)
+    followed     followed authors and categories as matrices
+    batch        what a set of interests derives once (Batch) and per chunk (Chunk)
     signals/     one module per ingredient of the score, and their registry
     scoring      combines the registered signals into a chunk's scores
     mmr          diversity: maximal marginal relevance
     reasons      why each pick was chosen
-    ranking      rank(): the flow of one call
+    ranking      rank(): the flow of one call; Ranker: prepared once, called per slice
     model_cache  the fitted model on disk (uses digest.files for its atomic writes)
 
 Adding a ranking signal (see :mod:`digest.rank.signals` for the score formula):
@@ -44,7 +46,7 @@ from __future__ import annotations
 
 from .inputs import DEFAULT_WEIGHTS, Interest, ScoreWeights
 from .model_cache import load_or_fit
-from .ranking import rank
+from .ranking import Ranker, rank
 from .terms import matches_term
 from .vectorizing import (
     STOP_WORDS,
@@ -59,6 +61,7 @@ __all__ = [
     "STOP_WORDS",
     "TOKEN_PATTERN",
     "Interest",
+    "Ranker",
     "ScoreWeights",
     "build_vectorizer",
     "doc_frequency_bounds",

@@ -1,19 +1,18 @@
-"""What one rank() call derives once (:class:`Batch`) and per chunk of subscribers.
+"""What one batch of interests derives once (:class:`Batch`) and per chunk of subscribers.
 
-The batch turns the candidates and every interest into matrices: candidate vectors,
-subscribers × keywords, × descriptions, × rated papers, and what each subscriber may not be
-offered. Signals, MMR and reasons only read it. May import :mod:`digest.records` and the
-rank modules below it (inputs, terms, vectorizing, matrices, budgets); never signals,
+The batch turns every interest into matrices against the prepared candidates
+(:mod:`~digest.rank.candidates`, whose vectors it shares): subscribers × keywords,
+× descriptions, × rated papers, and what each subscriber may not be offered. Signals, MMR
+and reasons only read it. May import :mod:`digest.records` and the rank modules below it
+(inputs, terms, vectorizing, matrices, budgets, candidates, followed); never signals,
 scoring or anything outside rank.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,47 +20,16 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from ..records import Paper
 from . import budgets
+from .candidates import Candidates
 from .followed import Follows, build_follows
 from .inputs import Interest, ScoreWeights
-from .matrices import Bools, Floats, Ints, csr, dense_product, padded
+from .matrices import Bools, Floats, Ints, csr, padded
 from .specificity import SPECIFIC_MIN, TermFrequencies
-from .terms import TermIndex, term_key
+from .terms import term_key
 from .vectorizing import Vectorize, corpus_frequencies
 
 _COMPOUND = re.compile(r"\w+(?:-\w+)+")
 _WORD = re.compile(r"\w+")
-UPVOTES_FULL = 1000  # upvotes at which the popularity prior is full
-# A keyword found only in the abstract counts this much of a hit in the title: a title names
-# the paper's topic, an abstract mentions much in passing ("code coverage" as a metric).
-# Set with KEYWORD_FLOOR (signals/keywords.py), not fitted on its own: at 0.5 an abstract
-# hit of a full-weight keyword sends a paper only if the keyword is in at most ~9% of the
-# stored papers; on the shared listings this keeps "speech", "diffusion" and "code
-# generation" abstract hits (3-4%) and drops "vision" (26%) and "code" (39%) ones.
-ABSTRACT_HIT = 0.5
-
-
-def _hit_matrix(index: TermIndex, terms: Sequence[str], n_cols: int) -> sp.csr_matrix:
-    """terms × candidates, 1 where the candidate contains the term."""
-    return csr([[(c, 1.0) for c in index.hits(t)] for t in terms], n_cols)
-
-
-def _keyword_hits(
-    freqs: TermFrequencies, index: TermIndex, titles: TermIndex, terms: Sequence[str], n_cols: int
-) -> tuple[sp.csr_matrix, Floats]:
-    """terms × candidates hit strengths, and each term's specificity in the store's corpus.
-
-    A hit weighs the term's specificity (:mod:`digest.rank.specificity`), × ABSTRACT_HIT
-    when the term is not in the title; a term under SPECIFIC_MIN is no evidence: 0.
-    """
-    rows: list[list[tuple[int, float]]] = []
-    spec = np.zeros(len(terms), dtype=np.float32)
-    for j, t in enumerate(terms):
-        found = index.hits(t)
-        spec[j] = freqs.specificity(t)
-        s = float(spec[j]) if spec[j] >= SPECIFIC_MIN else 0.0
-        in_title = set(titles.hits(t)) if found else set()
-        rows.append([(c, s if c in in_title else s * ABSTRACT_HIT) for c in found])
-    return csr(rows, n_cols), spec
 
 
 def _compound_parts(text: str) -> set[str]:
@@ -130,20 +98,25 @@ RATED_MIN_SHARED_WORDS = 2
 
 
 def specific_words(
-    vectorizer: TfidfVectorizer, rated_x: sp.csr_matrix, x: sp.csr_matrix
+    vectorizer: TfidfVectorizer,
+    rated_x: sp.csr_matrix,
+    x: sp.csr_matrix,
+    specific: Floats | None = None,
 ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """The specific words of the rated papers (rated × vocabulary, 1 per word; the row of
     a paper with fewer than RATED_MIN_SPECIFIC_WORDS left empty) and of the candidates
     (vocabulary × candidates, only the rated papers' words). Specificity is looked up
-    only for the rated papers' words."""
-    specific = np.zeros(rated_x.shape[1], dtype=np.float32)
-    if rated_x.shape[0] and x.shape[0]:
-        freqs = corpus_frequencies(vectorizer)
-        names = vectorizer.get_feature_names_out()
-        for col in np.unique(rated_x.indices).tolist():
-            term = str(names[col])
-            if " " not in term and freqs.is_specific(term):
-                specific[col] = 1
+    only for the rated papers' words, unless ``specific`` gives it (per vocabulary term:
+    1 for a rated paper's specific word, else 0; see :meth:`Candidates.specific_columns`)."""
+    if specific is None:
+        specific = np.zeros(rated_x.shape[1], dtype=np.float32)
+        if rated_x.shape[0] and x.shape[0]:
+            freqs = corpus_frequencies(vectorizer)
+            names = vectorizer.get_feature_names_out()
+            for col in np.unique(rated_x.indices).tolist():
+                term = str(names[col])
+                if " " not in term and freqs.is_specific(term):
+                    specific[col] = 1
     words = sp.csr_matrix(rated_x, copy=True)
     words.data = specific[words.indices]
     words.eliminate_zeros()
@@ -190,7 +163,8 @@ def rated_overlap(
 
 @dataclass
 class Batch:
-    """What one rank() call derives once from the candidates and all the interests.
+    """What one batch of interests derives once against the prepared candidates (whose
+    vectors, popularity and cosines it holds too, shared, not copied).
 
     Distinct keywords, exclusions, descriptions and rated papers are numbered in sorted
     order, so a subscriber's rows hold the same numbers in the same order whether ranked
@@ -227,23 +201,12 @@ class Batch:
     like_reasons: dict[int, str] = field(default_factory=dict)  # rated -> "like: …"
 
 
-def build_batch(
-    vectorizer: TfidfVectorizer,
-    candidates: list[Paper],
-    interests: Sequence[Interest],
-    weights: ScoreWeights,
-) -> Batch:
-    vectorize = Vectorize(vectorizer)
-    n_cand = len(candidates)
-    texts = [p.text for p in candidates]
-    x = vectorize(texts)
-    xt = x.T.tocsr()
-    index = TermIndex(texts)
-    titles = TermIndex([p.title for p in candidates])
-    position = {p.id: i for i, p in enumerate(candidates)}
+def build_batch(cands: Candidates, interests: Sequence[Interest], weights: ScoreWeights) -> Batch:
+    """The batch of ``interests`` against the prepared candidates ``cands``."""
+    vectorizer, vectorize = cands.vectorizer, cands.vectorize
+    candidates, n_cand, position = cands.papers, len(cands.papers), cands.position
+    x, xt = cands.x, cands.xt
     offered = frozenset(position)
-    upvotes = np.array([max(p.upvotes or 0, 0) for p in candidates], dtype=np.float32)
-    popularity = np.minimum(np.log1p(upvotes) / np.float32(math.log1p(UPVOTES_FULL)), 1)
 
     keys: dict[str, str] = {}  # text as typed -> _term_key, computed once per distinct text
     for i in interests:
@@ -290,36 +253,31 @@ def build_batch(
         seen_rows.append([(c, 1.0) for c in sorted(position[i] for i in never)])
 
     kw_weight = csr(kw_rows, len(kw_keys))
-    kw_vectors = vectorize(kw_keys)
-    combined = kw_weight @ kw_vectors
+    kw = cands.keywords(kw_keys)
+    combined = kw_weight @ kw.vectors
     kw_norm = np.sqrt(np.asarray(combined.multiply(combined).sum(axis=1)).ravel())
-    freqs = corpus_frequencies(vectorizer)
-    kw_hits, kw_spec = _keyword_hits(freqs, index, titles, kw_keys, n_cand)
-    kw_sim = sp.csr_matrix(kw_vectors @ xt)
-    kw_sim.sort_indices()  # searched per pick by reasons.related_keyword
-    excluded = csr(ex_rows, len(ex_keys)) @ _hit_matrix(index, ex_keys, n_cand)
+    excluded = csr(ex_rows, len(ex_keys)) @ cands.hit_matrix(ex_keys)
     follows = build_follows(candidates, interests)
     blocked = sp.csr_matrix(csr(seen_rows, n_cand) + excluded + follows.excluded)
 
     desc_vectors, desc_terms = description_vectors(vectorizer, descs, vectorize)
     rated_x = vectorize([p.text for p in rated])
-    rated_words, cand_words_t = specific_words(vectorizer, rated_x, x)
+    specific = cands.specific_columns(rated_x.indices) if rated else None
+    rated_words, cand_words_t = specific_words(vectorizer, rated_x, x, specific)
     small = (len(rated) + 1) * n_cand <= budgets.RATED_CELL_BUDGET
     return Batch(
         candidates=candidates,
         weights=weights,
         x=x,
         xt=xt,
-        popularity=popularity.astype(np.float32),
-        cand_sim=dense_product(x, xt) if n_cand <= budgets.MAX_DENSE_CANDIDATES else None,
+        popularity=cands.popularity,
+        cand_sim=cands.cand_sim,
         kw_weight=kw_weight,
         kw_norm=kw_norm.astype(np.float32),
-        kw_hits=kw_hits,
-        kw_hit_sets=[
-            frozenset(kw_hits.indices[a:b].tolist()) for a, b in pairwise(kw_hits.indptr.tolist())
-        ],
-        kw_named=(kw_spec >= SPECIFIC_MIN).astype(np.intp),
-        kw_sim=kw_sim,
+        kw_hits=kw.hits,
+        kw_hit_sets=kw.hit_sets,
+        kw_named=(kw.specificity >= SPECIFIC_MIN).astype(np.intp),
+        kw_sim=kw.sim,
         kw_display=kw_display,
         desc_onehot=csr([[(d, 1.0)] if d >= 0 else [] for d in desc_of], len(descs)),
         desc_vectors=desc_vectors,

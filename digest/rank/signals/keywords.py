@@ -3,7 +3,7 @@
 keyword_match is the weighted count of keywords and phrases found as words in the paper,
 h / (1 + h) with h = Σ hit·weight / largest weight, where a hit is the term's specificity
 in the store's corpus (:mod:`digest.rank.specificity`), halved outside the title
-(``batch.ABSTRACT_HIT``; one full-weight specific hit in the title: 0.5; "models": 0);
+(``candidates.ABSTRACT_HIT``; one full-weight specific hit in the title: 0.5; "models": 0);
 keyword_similarity the TF-IDF cosine of the paper and the weighted sum of the keywords.
 One module for both: they share the profile's keywords and its weight in the denominator.
 May import the batch and the matrix helpers.
