@@ -3,7 +3,11 @@
 Owns :func:`compose`, the one way the daily run, ``digest preview``, ``digest rank`` and the
 admin editor's live preview turn (store, config, subscribers, day, optional unsaved
 profiles) into a :class:`Composition`: the :class:`Ranking` and, per subscriber, the
-:class:`~digest.records.DigestContent` to render. Also the adapter between the store and
+:class:`~digest.records.DigestContent` to render. :func:`compose` is :func:`prepare_day`
+(the day's candidates, model and the candidates' side of the ranker: a :class:`DayRanking`)
+then :meth:`DayRanking.compose`; the daily run prepares the day once and composes its
+subscribers slice by slice (``compose(..., prepared=...)``), rendering one slice while it
+ranks the next. Also the adapter between the store and
 the pure ranker (:func:`build_interests`, :func:`rank_subscribers`, :func:`rank_interests`,
 :func:`lookback_window`) and what every digest of a day shows alike (:class:`DayFacts`).
 
@@ -16,13 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from .config import Config
 from .profiles import liked_and_disliked
 from .progress import NO_PROGRESS, Progress
-from .rank import Interest, load_or_fit, rank
+from .rank import Interest, Ranker, load_or_fit
 from .records import DigestContent, Paper, Pick, Profile, Subscriber
 from .store import Store
 
@@ -77,6 +81,11 @@ class Composition:
             return resumed
         return tuple(self.ranking.papers_for(subscriber_id))
 
+    def contents(self) -> Iterator[DigestContent]:
+        """Every subscriber's :meth:`content`, in the order the subscribers were given."""
+        for subscriber_id in self.subscribers:
+            yield self.content(subscriber_id)
+
     def content(self, subscriber_id: int) -> DigestContent:
         """Everything the subscriber's digest of this day shows, ready to render."""
         facts = self.facts
@@ -96,6 +105,91 @@ class Composition:
         )
 
 
+@dataclass(frozen=True)
+class DayRanking:
+    """One day's ranking, prepared once for any number of subscribers: the candidates (new
+    papers of the lookback window), the fitted model and the candidates' side of the
+    ranker (:class:`~digest.rank.Ranker`), and what every digest of the day shows alike.
+
+    Every subscriber composed with it, all at once or slice by slice, is ranked against
+    the same candidates by the same model, so a slice's picks are those the subscriber
+    gets when everyone is ranked at once.
+    """
+
+    facts: DayFacts
+    candidates: dict[str, Paper]  # paper id → paper
+    ranker: Ranker | None  # None: no candidates, or nothing to rank (see prepare_day)
+
+    def rank(self, interests: Callable[[], list[Interest]]) -> Ranking:
+        """The picks of ``interests`` (keys are subscriber ids), called only when there are
+        candidates to rank: a day with none reads no profiles, feedback or sends."""
+        if self.ranker is None:
+            return Ranking({}, self.candidates)
+        return Ranking(self.ranker.rank(interests()), self.candidates)
+
+    def compose(
+        self,
+        store: Store,
+        config: Config,
+        subscribers: Sequence[Subscriber],
+        *,
+        profiles: Mapping[int, Profile] | None = None,
+        resume: Mapping[int, Sequence[Pick]] | None = None,
+        limit: int | None = None,
+    ) -> Composition:
+        """The :class:`Composition` of ``subscribers`` (see :func:`compose` for the options)."""
+        given = resume or {}
+        resume = {s.id: given[s.id] for s in subscribers if s.id in given}
+        overrides = profiles or {}
+        stored = store.profiles(s.id for s in subscribers if s.id not in overrides)
+        all_profiles = {**stored, **overrides}
+        ranked = [s for s in subscribers if s.id not in resume]
+        ranking = (
+            self.rank(
+                lambda: build_interests(store, config, ranked, limit=limit, profiles=all_profiles)
+            )
+            if ranked
+            else Ranking({}, {})
+        )
+        recorded = store.papers_by_id(p.paper_id for picks in resume.values() for p in picks)
+        resumed = {
+            sub_id: tuple((recorded[p.paper_id], p) for p in picks if p.paper_id in recorded)
+            for sub_id, picks in resume.items()
+        }
+        return Composition(
+            ranking=ranking,
+            facts=self.facts,
+            subscribers={s.id: s for s in subscribers},
+            profiles=all_profiles,
+            resumed=resumed,
+        )
+
+
+def prepare_day(
+    store: Store,
+    config: Config,
+    day: dt.date,
+    *,
+    ranking: bool = True,
+    include_below_threshold: bool = False,
+    progress: Progress = NO_PROGRESS,
+) -> DayRanking:
+    """Prepare ``day``'s ranking: read its candidates, load (or fit) the model and build
+    the candidates' side of the ranker. With ``ranking`` False (every digest's picks were
+    recorded by an earlier run) neither candidates nor model are read.
+
+    Raises :class:`~digest.errors.DigestError` when the model cannot be fitted.
+    """
+    candidates, ranker = (
+        _prepared_ranker(
+            store, config, day, include_below_threshold=include_below_threshold, progress=progress
+        )
+        if ranking
+        else ({}, None)
+    )
+    return DayRanking(facts=DayFacts.of(store, config, day), candidates=candidates, ranker=ranker)
+
+
 def compose(
     store: Store,
     config: Config,
@@ -107,6 +201,7 @@ def compose(
     limit: int | None = None,
     include_below_threshold: bool = False,
     progress: Progress = NO_PROGRESS,
+    prepared: DayRanking | None = None,
 ) -> Composition:
     """Rank and compose ``day``'s digests of ``subscribers``.
 
@@ -116,32 +211,26 @@ def compose(
     picks already recorded for a digest (rendered before a crash): those subscribers are
     not ranked again and keep those papers. ``limit`` overrides each ``max_papers`` and
     ``include_below_threshold`` keeps papers under ``min_score`` (``digest rank --all``).
+
+    ``prepared`` is ``day``'s ranking prepared already (:func:`prepare_day`; the daily run
+    prepares it once and composes its subscribers a slice at a time); then
+    ``include_below_threshold`` and ``progress`` are those it was prepared with. Raises
+    ValueError when it was prepared for another day.
     """
     resume = resume or {}
-    overrides = profiles or {}
-    stored = store.profiles(s.id for s in subscribers if s.id not in overrides)
-    all_profiles = {**stored, **overrides}
-    ranking = rank_subscribers(
-        store,
-        config,
-        [s for s in subscribers if s.id not in resume],
-        today=day,
-        limit=limit,
-        include_below_threshold=include_below_threshold,
-        profiles=all_profiles,
-        progress=progress,
-    )
-    recorded = store.papers_by_id(p.paper_id for picks in resume.values() for p in picks)
-    resumed = {
-        sub_id: tuple((recorded[p.paper_id], p) for p in picks if p.paper_id in recorded)
-        for sub_id, picks in resume.items()
-    }
-    return Composition(
-        ranking=ranking,
-        facts=DayFacts.of(store, config, day),
-        subscribers={s.id: s for s in subscribers},
-        profiles=all_profiles,
-        resumed=resumed,
+    if prepared is None:
+        prepared = prepare_day(
+            store,
+            config,
+            day,
+            ranking=any(s.id not in resume for s in subscribers),
+            include_below_threshold=include_below_threshold,
+            progress=progress,
+        )
+    elif prepared.facts.day != day:
+        raise ValueError(f"the ranking was prepared for {prepared.facts.day}, not {day}")
+    return prepared.compose(
+        store, config, subscribers, profiles=profiles, resume=resume, limit=limit
     )
 
 
@@ -245,11 +334,28 @@ def rank_interests(
     ``interests`` is called only when there are candidates: a day with none reads no
     profiles, feedback or sends.
     """
+    candidates, ranker = _prepared_ranker(
+        store, config, today, include_below_threshold=include_below_threshold, progress=progress
+    )
+    if ranker is None:
+        return Ranking({}, candidates)
+    return Ranking(ranker.rank(interests()), candidates)
+
+
+def _prepared_ranker(
+    store: Store,
+    config: Config,
+    today: dt.date,
+    *,
+    include_below_threshold: bool,
+    progress: Progress,
+) -> tuple[dict[str, Paper], Ranker | None]:
+    """``today``'s candidates by id, and a ranker for them (None when there are none)."""
     since, until = lookback_window(config, today)
     candidates = store.papers(since=since, until=until, new_only=True)
     by_id = {p.id: p for p in candidates}
     if not candidates:
-        return Ranking({}, by_id)
+        return by_id, None
     with contextlib.ExitStack() as fitting:
 
         def texts() -> list[str]:
@@ -259,11 +365,10 @@ def rank_interests(
             return list(store.iter_paper_texts())
 
         vectorizer = load_or_fit(config.store.cache_dir, store.corpus_fingerprint(), texts)
-    ranked = rank(
+    ranker = Ranker(
         vectorizer,
         candidates,
-        interests(),
         diversity=config.ranking.diversity,
         include_below_threshold=include_below_threshold,
     )
-    return Ranking(ranked, by_id)
+    return by_id, ranker

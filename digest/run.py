@@ -3,8 +3,10 @@
 Owns the run's state machine: :class:`RunLock` (one run at a time), which subscribers are
 due (:func:`is_due`, :func:`digest_date_for`), and :func:`run_digests`, which moves each
 digest ``pending → rendered → sent`` (or ``skipped``/``failed``) exactly once, resuming
-after a crash. What a digest shows comes from :func:`digest.compose.compose`; the renderer
-and the transport come in through :class:`RunContext`.
+after a crash. What a digest shows comes from :mod:`digest.compose`: the day's ranking is
+prepared once (:func:`~digest.compose.prepare_day`) and its subscribers ranked slice by
+slice, the render workers taking each slice while the next is ranked. The renderer and
+the transport come in through :class:`RunContext`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import dataclasses
 import datetime as dt
 import fcntl
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -22,14 +25,14 @@ from pathlib import Path
 from typing import IO
 from zoneinfo import ZoneInfo
 
-from .compose import compose
+from .compose import compose, prepare_day
 from .config import Config
 from .errors import DeliveryError, PermanentDeliveryError, RunLockedError, TransportError
 from .ingest import inbox_files, ingest_inbox
 from .progress import NO_PROGRESS, Progress
 from .records import WEEKDAYS, DigestContent, Pick, Subscriber
 from .render import RenderedDigest, Renderer
-from .render.pool import RenderPool
+from .render.pool import CHUNK, WINDOW_PER_WORKER, RenderPool
 from .store import DIGEST_PAGE_DAYS, DigestRow, RunFailure, RunResult, Store
 from .text import plural
 from .transports import OutgoingMessage, Transport
@@ -38,6 +41,10 @@ from .transports.outbox import stored_page
 FINAL_STATUSES = ("sent", "skipped", "failed")
 BATCH = 200  # digests per commit when the transport makes a repeat harmless (the outbox)
 POOL_MIN_DIGESTS = 32  # fewer digests in a day render in-process: a pool takes ~1 s to start
+# Subscribers ranked at a time: the render workers take one slice while this process ranks
+# the next. Ranking a slice of 2,000 takes ~0.5 s after ~1.5 s to prepare the candidates
+# (benchmarks/bench_run.py); smaller slices repeat each slice's fixed cost more often.
+RANK_SLICE = 2000
 
 log = logging.getLogger(__name__)
 
@@ -347,15 +354,35 @@ def _deliver_day(
             rendered[sub.id] = row.picks
     if not digests:
         return True
-    # The render workers start while this process ranks.
+    # The render workers start while this process prepares the day's ranking; then they
+    # render each slice of digests while this process ranks the next one.
     with _renderings(ctx, len(open_subs)) as render:
-        composed = compose(store, config, open_subs, day, resume=rendered, progress=ctx.progress)
+        prepared = prepare_day(
+            store, config, day, ranking=len(rendered) < len(open_subs), progress=ctx.progress
+        )
+        candidates = len(prepared.candidates)
+        # Ranked a slice at a time, as the renderer asks for more digests.
+        slices = (
+            compose(
+                store,
+                config,
+                open_subs[at : at + RANK_SLICE],
+                day,
+                resume=rendered,
+                prepared=prepared,
+            )
+            for at in range(0, len(open_subs), RANK_SLICE)
+        )
         # A batch of claims, hand-offs and marks per commit where a repeat is harmless; else
         # one digest at a time, which bounds the SMTP duplicate window to one message.
         size = BATCH if getattr(ctx.transport, "idempotent_redelivery", False) else 1
         batch = _Batch(store, config, ctx, report, day, f"run {report.run_id} pid {os.getpid()}")
         verb = "rendering" if dry_run else "sending"
-        contents = (_content(composed.content(sub.id), digests[sub.id]) for sub in open_subs)
+        contents = (
+            _content(content, digests[content.subscriber.id])
+            for composed in slices
+            for content in composed.contents()  # in the order of open_subs
+        )
         with ctx.progress.step(f"{verb} digests for {day}", total=len(open_subs)) as advance:
             results = render(contents)
             items: list[tuple[Subscriber, DigestRow | None, RenderedDigest]] = []
@@ -366,11 +393,11 @@ def _deliver_day(
                 advance(0, description=f"{verb} {sub.email}")
                 items.append((sub, digests[sub.id], next(results)))
                 if len(items) == size:
-                    if not batch.deliver(items, candidates=composed.candidates, dry_run=dry_run):
+                    if not batch.deliver(items, candidates=candidates, dry_run=dry_run):
                         return False
                     advance(len(items))
                     items = []
-            if items and not batch.deliver(items, candidates=composed.candidates, dry_run=dry_run):
+            if items and not batch.deliver(items, candidates=candidates, dry_run=dry_run):
                 return False
             advance(len(items))
     return True
@@ -388,7 +415,10 @@ def _renderings(
     """How this day's digests are rendered: in ``ctx.workers`` processes for a large day,
     else here, one at a time as the loop asks (so a stop renders nothing more)."""
     if ctx.workers > 1 and count >= POOL_MIN_DIGESTS:
-        with RenderPool(ctx.renderer, ctx.workers, page=stored_page) as pool:
+        # In flight: a slice's digests and a worker's usual share, so the workers have a
+        # slice to render while this process ranks the next.
+        window = ctx.workers * WINDOW_PER_WORKER + math.ceil(min(count, RANK_SLICE) / CHUNK)
+        with RenderPool(ctx.renderer, ctx.workers, page=stored_page, window=window) as pool:
             yield lambda contents: pool.render(contents, now=ctx.now)
         return
     yield lambda contents: (ctx.renderer.render_digest(c, now=ctx.now()) for c in contents)

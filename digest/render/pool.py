@@ -52,7 +52,8 @@ class _Rendered:
 
 class RenderPool:
     """``workers`` processes rendering with copies of ``renderer``, started at once; use
-    as a context manager (the processes stop on exit).
+    as a context manager (the processes stop on exit). At most ``window`` chunks of
+    ``chunk`` contents are in flight (default: WINDOW_PER_WORKER per worker).
 
     Raises whatever the renderer raises (:class:`~digest.errors.RenderError`) from
     :meth:`render`, and ``concurrent.futures.process.BrokenProcessPool`` if a worker dies.
@@ -65,12 +66,15 @@ class RenderPool:
         *,
         chunk: int = CHUNK,
         page: Callable[[bytes], bytes] | None = None,
+        window: int | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be 1 or more, got {workers}")
         self.workers = workers
         self.chunk = chunk
-        self.window = workers * WINDOW_PER_WORKER
+        # Chunks in flight; a caller that stops to work between contents (the run ranks
+        # its next slice) asks for more, so that the workers stay busy meanwhile.
+        self.window = workers * WINDOW_PER_WORKER if window is None else max(1, window)
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["digest.render"])
         # Only this process holds the writing end: the workers see EOF when it is gone.
