@@ -149,7 +149,7 @@ class DayRanking:
                 lambda: build_interests(store, config, ranked, limit=limit, profiles=all_profiles)
             )
             if ranked
-            else Ranking({}, {})
+            else Ranking({}, self.candidates)
         )
         recorded = store.papers_by_id(p.paper_id for picks in resume.values() for p in picks)
         resumed = {
