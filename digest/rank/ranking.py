@@ -64,9 +64,9 @@ class Ranker:
     interests against them, each interest exactly as :func:`rank` would among any others.
 
     What depends only on the candidates (their vectors, word indexes and cosines, the
-    model's tables: :mod:`~digest.rank.candidates`) is built at the first :meth:`rank`
-    and kept; what a set of interests needs (:class:`~digest.rank.batch.Batch`) is built
-    per call and freed with it. Raises ValueError for a ``diversity`` outside 0..1.
+    model's tables: :mod:`~digest.rank.candidates`) is built here, once; what a set of
+    interests needs (:class:`~digest.rank.batch.Batch`) is built per call and freed with
+    it. Raises ValueError for a ``diversity`` outside 0..1.
     """
 
     def __init__(
@@ -80,21 +80,19 @@ class Ranker:
     ) -> None:
         if not 0.0 <= diversity <= 1.0:
             raise ValueError(f"diversity is {diversity!r}; expected a number from 0.0 to 1.0")
-        self.vectorizer = vectorizer
-        self.papers = tuple(candidates)
         self.diversity = diversity
         self.include_below_threshold = include_below_threshold
         self.weights = weights
-        self._candidates: Candidates | None = None
+        self.candidates: Candidates | None = (
+            prepare_candidates(vectorizer, candidates) if candidates else None
+        )
 
     def rank(self, interests: Sequence[Interest]) -> dict[int, list[Pick]]:
         """``interest.key`` (subscriber id) -> picks, best first (see :func:`rank`)."""
         result: dict[int, list[Pick]] = {i.key: [] for i in interests}
-        if not self.papers or not interests:
+        cands = self.candidates
+        if cands is None or not interests:
             return result
-        if self._candidates is None:
-            self._candidates = prepare_candidates(self.vectorizer, self.papers)
-        cands = self._candidates
         batch = build_batch(cands, interests, self.weights)
         # Subscribers with as many rated papers share a chunk, so its padding stays short.
         order = sorted(
