@@ -1,7 +1,8 @@
 """Issue 16: the daily run ranks its subscribers a slice at a time against one prepared day.
 
 - A :class:`~digest.rank.Ranker` (the candidates' side built once) ranks any slicing of
-  the interests, in any order, as :func:`~digest.rank.rank` ranks them all at once.
+  the interests, in any order, as :func:`~digest.rank.rank` ranks them all at once,
+  whatever it keeps of the rated papers between slices.
 - Against a real store: subscribers of every kind (keywords, phrases, weights, exclusions,
   a description, liked and disliked papers, feedback, followed authors and categories,
   excluded categories, ``min_score``, ``max_papers``) composed slice by slice against a
@@ -29,6 +30,7 @@ from digest.compose import Composition, compose, prepare_day
 from digest.config import Config, load_config
 from digest.ingest import ingest_file
 from digest.rank import Interest, Ranker, rank
+from digest.rank import budgets as rank_budgets
 from digest.records import Keyword, Pick, Profile, Subscriber
 from digest.render import make_renderer
 from digest.run import RunContext, run_digests
@@ -64,7 +66,20 @@ CATEGORIES = ("cs.LG", "cs.CL", "cs.CV", "cs.AI", "stat.ML", "math.OC")
 # -- the pure ranker -------------------------------------------------------------------------
 
 
-def test_a_ranker_ranks_any_slicing_as_rank_ranks_everyone() -> None:
+@pytest.mark.parametrize(
+    "budgets",
+    [
+        {},
+        {"RATED_CACHE_CELLS": 0},  # no rated paper's cosines kept across slices
+        {"RATED_CACHE_CELLS": 3 * len(CORPUS)},  # three kept, the rest per slice
+        {"RATED_CELL_BUDGET": 10},  # rated-paper cosines per chunk
+    ],
+)
+def test_a_ranker_ranks_any_slicing_as_rank_ranks_everyone(
+    budgets: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in budgets.items():
+        monkeypatch.setattr(rank_budgets, name, value)
     model = fitted()
     interests = [
         *mixed_interests(),

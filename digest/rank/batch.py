@@ -261,7 +261,7 @@ def build_batch(cands: Candidates, interests: Sequence[Interest], weights: Score
     blocked = sp.csr_matrix(csr(seen_rows, n_cand) + excluded + follows.excluded)
 
     desc_vectors, desc_terms = description_vectors(vectorizer, descs, vectorize)
-    rated_x = vectorize([p.text for p in rated])
+    rated_x = cands.rated_vectors(rated)
     specific = cands.specific_columns(rated_x.indices) if rated else None
     rated_words, cand_words_t = specific_words(vectorizer, rated_x, x, specific)
     small = (len(rated) + 1) * n_cand <= budgets.RATED_CELL_BUDGET
@@ -286,7 +286,7 @@ def build_batch(cands: Candidates, interests: Sequence[Interest], weights: Score
         desc_of=desc_of,
         rated=rated,
         rated_x=rated_x,
-        rated_sim=rated_cosines(rated_x, xt, rated_words, cand_words_t) if small else None,
+        rated_sim=_rated_sim(cands, rated, rated_x, rated_words, cand_words_t) if small else None,
         rated_words=rated_words,
         cand_words_t=cand_words_t,
         liked=liked,
@@ -294,6 +294,34 @@ def build_batch(cands: Candidates, interests: Sequence[Interest], weights: Score
         blocked=blocked,
         follows=follows,
     )
+
+
+def _rated_sim(
+    cands: Candidates,
+    rated: list[Paper],
+    rated_x: sp.csr_matrix,
+    words: sp.csr_matrix,
+    cand_words_t: sp.csr_matrix,
+) -> Floats:
+    """:func:`rated_cosines` of the batch's rated papers, each paper's row computed once
+    per :class:`Candidates` while budgets.RATED_CACHE_CELLS holds them (a row depends on
+    its paper alone: the shared words counted are its own specific words)."""
+    memo = cands.rated_sims
+    out = np.zeros((len(rated) + 1, len(cands.papers)), dtype=np.float32)
+    todo: list[int] = []
+    for j, paper in enumerate(rated):
+        row = memo.get(paper.id)
+        if row is None:
+            todo.append(j)
+        else:
+            out[j] = row
+    if todo:
+        sims = rated_cosines(rated_x[todo], cands.xt, words[todo], cand_words_t)
+        out[todo] = sims[:-1]
+        room = budgets.RATED_CACHE_CELLS // max(len(cands.papers), 1) - len(memo)
+        for k, j in enumerate(todo[: max(room, 0)]):
+            memo[rated[j].id] = sims[k].copy()
+    return out
 
 
 @dataclass

@@ -5,9 +5,11 @@ transform's vocabulary tables take a second or more on 2,000 candidates and a 50
 model, whatever the number of subscribers. Built once (:func:`prepare_candidates`), they
 serve every batch of interests ranked against those candidates
 (:func:`digest.rank.batch.build_batch`), so the daily run can rank its subscribers in
-slices at about the cost of ranking them at once. Two memos are filled as batches ask:
-where each keyword is found and how specific it is, and which vocabulary terms are
-specific words; an entry depends only on the term, never on the batch that asked first.
+slices at about the cost of ranking them at once. Memos are filled as batches ask: each
+keyword's vector, hits and specificity, which vocabulary terms are specific words, each
+rated paper's vector and its cosines with the candidates (up to
+``budgets.RATED_CACHE_CELLS``); an entry depends only on its term or paper, never on the
+batch that asked first, so a slice ranks as it would among everyone.
 
 May import :mod:`digest.records` and the rank modules below it (budgets, terms,
 specificity, vectorizing, matrices).
@@ -71,6 +73,29 @@ class Candidates:
     _keyword_row: dict[str, int] = field(default_factory=dict, repr=False)
     _specific: Floats | None = field(default=None, repr=False)  # per vocabulary term, -1 unknown
     _names: Sequence[str] | None = field(default=None, repr=False)
+    # Rated (liked or disliked) papers, by id: the TF-IDF row (columns, values), and the
+    # row of cosines with the candidates (kept up to budgets.RATED_CACHE_CELLS cells).
+    _rated: dict[str, tuple[Ints, Floats]] = field(default_factory=dict, repr=False)
+    rated_sims: dict[str, Floats] = field(default_factory=dict, repr=False)
+
+    def rated_vectors(self, papers: Sequence[Paper]) -> sp.csr_matrix:
+        """papers × vocabulary TF-IDF vectors of the rated papers' texts (each paper's row
+        is its text's alone: vectorized once per :class:`Candidates`)."""
+        new = {p.id: p for p in papers if p.id not in self._rated}
+        if new:
+            m = self.vectorize([p.text for p in new.values()])
+            for i, paper_id in enumerate(new):
+                a, b = m.indptr[i], m.indptr[i + 1]
+                self._rated[paper_id] = (m.indices[a:b], m.data[a:b])
+        rows = [self._rated[p.id] for p in papers]
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum([len(cols) for cols, _ in rows], out=indptr[1:])
+        n_terms = len(self.vectorizer.vocabulary_)
+        if not rows:
+            return sp.csr_matrix((0, n_terms), dtype=np.float32)
+        indices = np.concatenate([cols for cols, _ in rows])
+        data = np.concatenate([values for _, values in rows])
+        return sp.csr_matrix((data, indices, indptr), shape=(len(rows), n_terms))
 
     def keywords(self, terms: Sequence[str]) -> Keywords:
         """The :class:`Keywords` rows of ``terms`` (keys, see :func:`~digest.rank.terms.term_key`).
