@@ -7,8 +7,9 @@
    from /proc every 0.2 s), messages per second.
    Its floor, measured in the same repeat: the same number of messages of the run's own
    median size written to a folder as one file each, atomically, by one process (what
-   delivery to the outbox cannot avoid), plus the run's ranking (compose) time; the ratio
-   is wall / floor.
+   delivery to the outbox cannot avoid), plus the run's ranking time (preparing the day
+   and composing each slice of subscribers, in the run's process, while the workers
+   render the slice before); the ratio is wall / floor.
 2. SMTP delivery of rendered digests to a loopback aiosmtpd (a separate process with the
    ``Sink`` handler) over one reused connection: messages per second.
 
