@@ -303,9 +303,11 @@ def _rated_sim(
     words: sp.csr_matrix,
     cand_words_t: sp.csr_matrix,
 ) -> Floats:
-    """:func:`rated_cosines` of the batch's rated papers, each paper's row computed once
-    per :class:`Candidates` while budgets.RATED_CACHE_CELLS holds them (a row depends on
-    its paper alone: the shared words counted are its own specific words)."""
+    """:func:`rated_cosines` of the batch's rated papers; a :class:`Candidates` that
+    keeps them computes each paper's row once, while budgets.RATED_CACHE_CELLS holds them
+    (a row depends on its paper alone: the shared words counted are its own)."""
+    if not cands.keep_rated:
+        return rated_cosines(rated_x, cands.xt, words, cand_words_t)
     memo = cands.rated_sims
     out = np.zeros((len(rated) + 1, len(cands.papers)), dtype=np.float32)
     todo: list[int] = []

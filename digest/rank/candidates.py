@@ -69,6 +69,9 @@ class Candidates:
     position: dict[str, int]  # paper id → row
     popularity: Floats  # per candidate, 0..1
     cand_sim: Floats | None  # candidates × candidates cosines, if not too many candidates
+    # Keep each rated paper's vector and cosines for later batches (a Ranker called per
+    # slice); a single batch (rank()) computes them in place, holding them once.
+    keep_rated: bool = True
     _known: Keywords | None = field(default=None, repr=False)
     _keyword_row: dict[str, int] = field(default_factory=dict, repr=False)
     _specific: Floats | None = field(default=None, repr=False)  # per vocabulary term, -1 unknown
@@ -80,7 +83,9 @@ class Candidates:
 
     def rated_vectors(self, papers: Sequence[Paper]) -> sp.csr_matrix:
         """papers × vocabulary TF-IDF vectors of the rated papers' texts (each paper's row
-        is its text's alone: vectorized once per :class:`Candidates`)."""
+        is its text's alone: vectorized once per :class:`Candidates` that keeps them)."""
+        if not self.keep_rated:
+            return self.vectorize([p.text for p in papers])
         new = {p.id: p for p in papers if p.id not in self._rated}
         if new:
             m = self.vectorize([p.text for p in new.values()])
@@ -181,9 +186,11 @@ class Candidates:
         return out
 
 
-def prepare_candidates(vectorizer: TfidfVectorizer, papers: Sequence[Paper]) -> Candidates:
+def prepare_candidates(
+    vectorizer: TfidfVectorizer, papers: Sequence[Paper], *, keep_rated: bool = True
+) -> Candidates:
     """The :class:`Candidates` of ``papers`` under the fitted ``vectorizer`` (a paper id
-    given twice counts once, its first time)."""
+    given twice counts once, its first time); ``keep_rated``: see :class:`Candidates`."""
     unique: dict[str, Paper] = {}
     for p in papers:
         unique.setdefault(p.id, p)
@@ -206,4 +213,5 @@ def prepare_candidates(vectorizer: TfidfVectorizer, papers: Sequence[Paper]) -> 
         position={p.id: i for i, p in enumerate(cands)},
         popularity=popularity.astype(np.float32),
         cand_sim=dense_product(x, xt) if len(cands) <= budgets.MAX_DENSE_CANDIDATES else None,
+        keep_rated=keep_rated,
     )

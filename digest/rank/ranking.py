@@ -55,6 +55,7 @@ def rank(
         diversity=diversity,
         include_below_threshold=include_below_threshold,
         weights=weights,
+        calls=1,
     )
     return ranker.rank(interests)
 
@@ -66,7 +67,8 @@ class Ranker:
     What depends only on the candidates (their vectors, word indexes and cosines, the
     model's tables: :mod:`~digest.rank.candidates`) is built here, once; what a set of
     interests needs (:class:`~digest.rank.batch.Batch`) is built per call and freed with
-    it. Raises ValueError for a ``diversity`` outside 0..1.
+    it, but for the rated papers' vectors and cosines, kept for later calls unless
+    ``calls`` says there is only one. Raises ValueError for a ``diversity`` outside 0..1.
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class Ranker:
         diversity: float = 0.7,
         include_below_threshold: bool = False,
         weights: ScoreWeights = DEFAULT_WEIGHTS,
+        calls: int | None = None,
     ) -> None:
         if not 0.0 <= diversity <= 1.0:
             raise ValueError(f"diversity is {diversity!r}; expected a number from 0.0 to 1.0")
@@ -84,7 +87,9 @@ class Ranker:
         self.include_below_threshold = include_below_threshold
         self.weights = weights
         self.candidates: Candidates | None = (
-            prepare_candidates(vectorizer, candidates) if candidates else None
+            prepare_candidates(vectorizer, candidates, keep_rated=calls != 1)
+            if candidates
+            else None
         )
 
     def rank(self, interests: Sequence[Interest]) -> dict[int, list[Pick]]:
