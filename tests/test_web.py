@@ -843,3 +843,25 @@ def test_serve_on_a_taken_port_is_one_line_before_listening(config, monkeypatch)
         f"Error: cannot listen on 127.0.0.1:{port} (Address already in use); stop what uses it "
         "or choose another port with --port\n"
     )
+
+
+def test_serving_beyond_loopback_needs_a_long_admin_password(config, monkeypatch):
+    """A short clear-text password is fine on 127.0.0.1 (the demo's "demo"), but refused,
+    before anything listens, on an address others can reach."""
+    from digest.web.auth import hash_password, short_password_problem
+    from digest.web.server import is_loopback
+
+    monkeypatch.setenv("DIGEST_SECRET", SECRET)
+    monkeypatch.setenv("DIGEST_ADMIN_PASSWORD", "pw")
+    result = invoke(config.path, "serve", "--host", "0.0.0.0", "--port", "1")
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: DIGEST_ADMIN_PASSWORD is 2 characters: serving beyond this machine needs an "
+        "admin password of at least 12 (or serve on 127.0.0.1)\n"
+    )
+    assert [is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "127.3.4.5")] == [True] * 4
+    assert [is_loopback(h) for h in ("0.0.0.0", "::", "192.168.1.2", "example.org")] == [False] * 4
+    env = "DIGEST_ADMIN_PASSWORD"
+    assert short_password_problem("eleven char", env_name=env) is not None
+    assert short_password_problem("twelve chars", env_name=env) is None
+    assert short_password_problem(hash_password("pw", iterations=1), env_name=env) is None
