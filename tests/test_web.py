@@ -865,3 +865,22 @@ def test_serving_beyond_loopback_needs_a_long_admin_password(config, monkeypatch
     assert short_password_problem("eleven char", env_name=env) is not None
     assert short_password_problem("twelve chars", env_name=env) is None
     assert short_password_problem(hash_password("pw", iterations=1), env_name=env) is None
+
+
+def test_the_papers_list_labels_a_library_imports_reference_papers(admin, config):
+    """A reference paper (stored by a library import, never sent) says so in the list."""
+    from digest.records import PaperRecord
+
+    store = Store.open(config.store.database)
+    (stored,) = store.store_reference_papers(
+        [PaperRecord("Diffusion transformers for speech synthesis", "", arxiv_id="2601.01234")],
+        day=dt.date(2099, 1, 1),  # newest first: on the first page
+        now=dt.datetime(2099, 1, 1, tzinfo=dt.UTC),
+    )
+    store.close()
+    assert stored == "2601.01234"
+    rows = admin.get("/admin/papers").text.split("<tr>")[2:]
+    labelled = [row for row in rows if ">reference</span>" in row]
+    assert len(labelled) == 1 and "2601.01234" in labelled[0]
+    assert len(rows) > 1  # the listed papers beside it carry no label
+    assert "from a library import: used to rank" in admin.get("/admin/papers/2601.01234").text
