@@ -231,7 +231,7 @@ def test_a_pbkdf2_hash_is_accepted_as_the_admin_password(config, clock):
 def test_the_hash_helper_prints_a_hash_that_signs_in(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "digest.web.auth"],
-        input="s3cret pass\ns3cret pass\n",
+        input="s3cret passphrase\ns3cret passphrase\n",
         capture_output=True,
         text=True,
         start_new_session=True,  # no terminal: getpass reads stdin
@@ -241,7 +241,17 @@ def test_the_hash_helper_prints_a_hash_that_signs_in(tmp_path):
     hashed = result.stdout.strip()
     assert hashed.startswith("pbkdf2_sha256$600000$")
     password = AdminPassword.parse(hashed, env_name="DIGEST_ADMIN_PASSWORD")
-    assert password.check("s3cret pass") and not password.check("s3cret pas")
+    assert password.check("s3cret passphrase") and not password.check("s3cret passphras")
+    short = subprocess.run(
+        [sys.executable, "-m", "digest.web.auth"],
+        input="s3cret pass\ns3cret pass\n",
+        capture_output=True,
+        text=True,
+        start_new_session=True,
+        timeout=60,
+    )
+    assert short.returncode == 1 and short.stdout == ""
+    assert short.stderr.splitlines()[-1] == "a password of at least 12 characters, please"
 
 
 def test_the_session_cookie_is_strict_and_secure_behind_https(config, clock):
