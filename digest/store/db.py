@@ -178,3 +178,10 @@ class StoreBase:
         """One unit of work (see :func:`transaction`)."""
         with transaction(self.db.conn, self.path):
             yield
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection (this process's or another's)
+        commits a change to the database, and never for this connection's own commits:
+        SQLite's ``PRAGMA data_version`` (https://sqlite.org/pragma.html#pragma_data_version).
+        Two equal readings mean nobody else wrote in between; ~10 µs."""
+        return int(self.db.conn.execute("PRAGMA data_version").fetchone()[0])

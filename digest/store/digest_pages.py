@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .db import StoreBase, stamp
@@ -52,6 +53,17 @@ class DigestPageStore(StoreBase):
             self.db.execute(
                 "INSERT OR REPLACE INTO digest_pages (digest_id, html, stored_at) VALUES (?, ?, ?)",
                 [digest_id, compressed, stamp(now)],
+            )
+
+    def save_compressed_digest_pages(
+        self, pages: Sequence[tuple[int, bytes]], *, now: dt.datetime
+    ) -> None:
+        """:meth:`save_compressed_digest_page` for each (digest id, ``compress_page(html)``),
+        in one transaction (the daily run saves a batch's pages with its claims)."""
+        with self.transaction():
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO digest_pages (digest_id, html, stored_at) VALUES (?, ?, ?)",
+                [(digest_id, compressed, stamp(now)) for digest_id, compressed in pages],
             )
 
     def digest_page(self, digest_id: int) -> DigestPage | None:

@@ -120,7 +120,8 @@ def _digest(row: Sequence[Any]) -> DigestRow:
     return DigestRow(*values)
 
 
-def _picks_json(picks: Sequence[Pick]) -> str:
+def picks_json(picks: Sequence[Pick]) -> str:
+    """The ``picks`` column's JSON: ``[{"id", "score", "reasons"}]``, in order."""
     return json.dumps(
         [{"id": p.paper_id, "score": round(p.score, 6), "reasons": list(p.reasons)} for p in picks],
         ensure_ascii=False,
@@ -194,7 +195,7 @@ class DigestStore(StoreBase):
                 "subscribers WHERE id = digests.subscriber_id AND status = 'active')",
                 [
                     claimed_by,
-                    _picks_json(picks),
+                    picks_json(picks),
                     message_id,
                     run_id,
                     stamp(now),
