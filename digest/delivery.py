@@ -66,6 +66,11 @@ class Renderings:
             yield result
 
 
+# WAL pages between checkpoints while batches are committed (32 MiB; SQLite's default is
+# 1,000): a batch of 200 digests writes ~1,000 pages, so the default checkpoints at nearly
+# every commit, in the run's own process.
+CHECKPOINT_PAGES = 8192
+
 Item = tuple[Subscriber, DigestRow | None, RenderedDigest]
 Claimed = tuple[Subscriber, DigestRow, RenderedDigest]
 
@@ -99,6 +104,8 @@ class Batch:
         self.day, self.claim = day, claim
         self.bulk = bool(getattr(ctx.transport, "idempotent_redelivery", False))
         self.waiting = set() if waiting is None else waiting
+        if self.bulk:
+            store.checkpoint_every(CHECKPOINT_PAGES)
 
     def stop(self) -> bool:
         self.report.notes.append("stopped by a signal; the rest is left for the next run")
