@@ -120,11 +120,15 @@ def _digest(row: Sequence[Any]) -> DigestRow:
     return DigestRow(*values)
 
 
+# json.dumps(..., ensure_ascii=False) builds an encoder per call: the run encodes one
+# picks list per digest.
+_PICKS_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def picks_json(picks: Sequence[Pick]) -> str:
     """The ``picks`` column's JSON: ``[{"id", "score", "reasons"}]``, in order."""
-    return json.dumps(
-        [{"id": p.paper_id, "score": round(p.score, 6), "reasons": list(p.reasons)} for p in picks],
-        ensure_ascii=False,
+    return _PICKS_ENCODER.encode(
+        [{"id": p.paper_id, "score": round(p.score, 6), "reasons": list(p.reasons)} for p in picks]
     )
 
 
