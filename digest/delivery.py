@@ -180,11 +180,10 @@ class Batch:
     # --- a batch at a time (the outbox) ------------------------------------------------------
 
     def _deliver_batch(self, items: list[Item], *, candidates: int, dry_run: bool) -> bool:
-        claimed = self._claim_batch(items, candidates=candidates, dry_run=dry_run)
+        claimed, version = self._claim_batch(items, candidates=candidates, dry_run=dry_run)
         if not claimed:
             return True
         store, ctx, report = self.store, self.ctx, self.report
-        version = store.data_version()  # read after the claims' commit: see _claim_batch
         gone: set[int] = set()  # unsubscribed (or paused, bounced) since the claim
         sent: list[Claimed] = []
         try:
@@ -214,9 +213,13 @@ class Batch:
             self._mark_sent(sent)
         return True
 
-    def _claim_batch(self, items: list[Item], *, candidates: int, dry_run: bool) -> list[Claimed]:
+    def _claim_batch(
+        self, items: list[Item], *, candidates: int, dry_run: bool
+    ) -> tuple[list[Claimed], int]:
         """Record the batch's quiet days as skipped, claim the rest and save their pages, in
-        one commit; the claimed items, in order."""
+        one commit; the claimed items, in order, and the database's data version as of that
+        commit (read inside its transaction, where no other connection can commit: any
+        commit by another after it, an unsubscribe included, changes the version)."""
         store, ctx, report = self.store, self.ctx, self.report
         skips: list[tuple[int, str]] = []
         wanted: list[Claimed] = []
@@ -231,7 +234,7 @@ class Batch:
             else:
                 wanted.append((sub, row, result))
         if not skips and not wanted:
-            return []
+            return [], 0
         claims = [
             DigestClaim(
                 row.id,
@@ -251,6 +254,7 @@ class Batch:
             # The "view in browser" pages, shown once each digest is marked sent.
             pages = [(row.id, _page(result)) for _, row, result in claimed]
             store.save_compressed_digest_pages(pages, now=ctx.now())
+            version = store.data_version()
         for _, row, result in wanted:
             outcome = outcomes[row.id]
             if outcome == "claimed":
@@ -260,7 +264,7 @@ class Batch:
                 report.skipped += 1  # unsubscribed since the run loaded them
             else:
                 report.already_done += 1  # another run took it
-        return claimed
+        return claimed, version
 
     def _mark_sent(self, sent: list[Claimed]) -> None:
         if not sent:
