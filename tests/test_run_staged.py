@@ -130,7 +130,9 @@ class Staging(OutboxTransport):
         assert message.staged is not None and message.data == b""
         path = self.path_for(message.recipient, message.digest_date)
         assert not path.exists()
-        assert all(tmp.exists() and tmp.name.startswith(".") for tmp, _ in message.staged.moves)
+        for tmp, _ in message.staged.moves:  # private, dot-named, beside the message
+            assert tmp.name.startswith(".") and tmp.parent == path.parent
+            assert tmp.stat().st_mode & 0o777 == 0o600
         other = sqlite_utils.Database(self.database)
         try:
             status, claimed_by = other.execute(
