@@ -3,19 +3,25 @@
 A reader (or a crash) sees the old file or the new one, never half of one: the data goes
 to a temporary file in the same folder, then ``os.replace`` moves it into place (atomic on
 POSIX within one file system). Used for outbox messages, inbox error notes and the cached
-model. Every file and folder digest creates is readable by its owner only (0600 and
-0700, whatever the umask): outbox messages carry working unsubscribe and preferences links,
-and the database holds every subscriber's address. May import nothing from digest.
+model. The two halves may also come apart (:func:`stage_file`, then
+:meth:`StagedFiles.publish`), even in two processes: the daily run's render workers stage
+outbox messages and the run moves each into place once its digest is claimed. Every file
+and folder digest creates is readable by its owner only (0600 and 0700, whatever the
+umask): outbox messages carry working unsubscribe and preferences links, and the database
+holds every subscriber's address. May import nothing from digest.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import itertools
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,19 +34,35 @@ def write_atomically(path: Path, data: bytes, *, fsync: bool = False) -> None:
     not writable; the temporary file is removed then.
 
     Four system calls without ``fsync`` (open, write, close, rename): the outbox writes one
-    file per subscriber in the daily run. The temporary name is this process's own
-    (``.NAME.PID-N.tmp``, created exclusively); one left by a crashed process of the same
-    pid makes it fall back to a random name.
+    file per subscriber in the daily run. It is :func:`stage_file` then the rename.
     """
     if fsync:
         write_atomically_with(path, lambda out: out.write(data), fsync=True)
         return
+    tmp = stage_file(path, data)
+    try:
+        os.rename(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def stage_file(path: Path, data: bytes) -> Path:
+    """The first half of :func:`write_atomically`: ``data`` written whole to a private
+    (0600) temporary file beside ``path``, whose name this returns; ``os.rename`` of it to
+    ``path`` is the second half, and may come later or from another process.
+
+    The temporary name is this process's own (``.NAME.PID-N.tmp``, created exclusively: a
+    dot-name that no pattern for ``NAME``'s suffix matches); one left by a crashed process
+    of the same pid makes it fall back to a random name (``.NAME.RANDOM.tmp``). Raises
+    ``OSError`` when the folder is missing or not writable; nothing is left behind then.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{next(_TMP_COUNTER)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE)
     except FileExistsError:
-        write_atomically_with(path, lambda out: out.write(data))
-        return
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        tmp = Path(name)
     try:
         try:
             view = memoryview(data)
@@ -48,10 +70,64 @@ def write_atomically(path: Path, data: bytes, *, fsync: bool = False) -> None:
                 view = view[os.write(fd, view) :]
         finally:
             os.close(fd)
-        os.rename(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return tmp
+
+
+@dataclass(frozen=True, slots=True)
+class StagedFiles:
+    """Files written whole under temporary names (:func:`stage_file`) and not yet in
+    place: ``moves`` are (temporary, final) pairs, moved in order by :meth:`publish`.
+
+    Made in one process (a render worker) and published or discarded in another (the run):
+    plain paths, so it pickles.
+    """
+
+    moves: tuple[tuple[Path, Path], ...]
+
+    @property
+    def final(self) -> Path:
+        """Where the last file goes: the one whose arrival completes the set."""
+        return self.moves[-1][1]
+
+    def publish(self) -> None:
+        """Rename each temporary file to its final name, in order (each rename atomic;
+        raises ``OSError`` at the first that fails, the rest are left staged)."""
+        for tmp, final in self.moves:
+            os.rename(tmp, final)
+
+    def discard(self) -> None:
+        """Remove the temporary files (those already published or gone are skipped)."""
+        for tmp, _ in self.moves:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def remove_stale_temp_files(folder: Path, *, older_than: float) -> int:
+    """Remove the temporary files of :func:`stage_file` and :func:`write_atomically`
+    (``.NAME.….tmp``) in ``folder`` last modified more than ``older_than`` seconds ago:
+    what a process killed between the two halves leaves. Returns how many; a missing
+    folder has none. Reads the folder's names once and stats only the dot-named ``.tmp``
+    ones, so a folder of 100,000 messages costs a single listing.
+    """
+    removed = 0
+    limit = time.time() - older_than
+    try:
+        entries = os.scandir(folder)
+    except FileNotFoundError:
+        return 0
+    with entries:
+        for entry in entries:
+            name = entry.name
+            if not (name.startswith(".") and name.endswith(".tmp")):
+                continue
+            with contextlib.suppress(OSError):
+                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < limit:
+                    os.unlink(entry.path)
+                    removed += 1
+    return removed
 
 
 _TMP_COUNTER = itertools.count()

@@ -19,7 +19,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -27,7 +27,8 @@ from zoneinfo import ZoneInfo
 
 from .compose import compose, prepare_day
 from .config import Config
-from .errors import DeliveryError, PermanentDeliveryError, RunLockedError, TransportError
+from .delivery import Batch, Renderings
+from .errors import RunLockedError
 from .ingest import inbox_files, ingest_inbox
 from .progress import NO_PROGRESS, Progress
 from .records import WEEKDAYS, DigestContent, Pick, Subscriber
@@ -35,7 +36,7 @@ from .render import RenderedDigest, Renderer
 from .render.pool import CHUNK, WINDOW_PER_WORKER, RenderPool
 from .store import DIGEST_PAGE_DAYS, DigestRow, RunFailure, RunResult, Store
 from .text import plural
-from .transports import OutgoingMessage, Transport
+from .transports import Transport
 from .transports.outbox import stored_page
 
 FINAL_STATUSES = ("sent", "skipped", "failed")
@@ -378,7 +379,8 @@ def _deliver_day(
         # A batch of claims, hand-offs and marks per commit where a repeat is harmless; else
         # one digest at a time, which bounds the SMTP duplicate window to one message.
         size = BATCH if getattr(ctx.transport, "idempotent_redelivery", False) else 1
-        batch = _Batch(store, config, ctx, report, day, f"run {report.run_id} pid {os.getpid()}")
+        claim = f"run {report.run_id} pid {os.getpid()}"
+        batch = Batch(store, config, ctx, report, day, claim, render.waiting)
         verb = "rendering" if dry_run else "sending"
         contents = (
             _content(content, digests[content.subscriber.id])
@@ -386,7 +388,7 @@ def _deliver_day(
             for content in composed.contents()  # in the order of open_subs
         )
         with ctx.progress.step(f"{verb} digests for {day}", total=len(open_subs)) as advance:
-            results = render(contents)
+            results = render(contents, stage=not dry_run)
             items: list[tuple[Subscriber, DigestRow | None, RenderedDigest]] = []
             for sub in open_subs:
                 if ctx.should_stop():
@@ -411,9 +413,7 @@ def _content(content: DigestContent, row: DigestRow | None) -> DigestContent:
 
 
 @contextlib.contextmanager
-def _renderings(
-    ctx: RunContext, count: int
-) -> Iterator[Callable[[Iterable[DigestContent]], Iterator[RenderedDigest]]]:
+def _renderings(ctx: RunContext, count: int) -> Iterator[Renderings]:
     """How this day's digests are rendered: in ``ctx.workers`` processes for a large day,
     else here, one at a time as the loop asks (so a stop renders nothing more)."""
     if ctx.workers > 1 and count >= POOL_MIN_DIGESTS:
@@ -421,158 +421,11 @@ def _renderings(
         # slice to render while this process ranks the next.
         window = ctx.workers * WINDOW_PER_WORKER + math.ceil(min(count, RANK_SLICE) / CHUNK)
         with RenderPool(ctx.renderer, ctx.workers, page=stored_page, window=window) as pool:
-            yield lambda contents: pool.render(contents, now=ctx.now)
+            render = Renderings(ctx, pool)
+            try:
+                yield render
+            finally:
+                for staged in render.waiting:
+                    staged.discard()
         return
-    yield lambda contents: (ctx.renderer.render_digest(c, now=ctx.now()) for c in contents)
-
-
-class _Batch:
-    """Records and hands over rendered digests, one batch at a time, in the documented
-    order: each digest is claimed (committed) before its hand-off and marked sent after.
-
-    A batch of more than one digest (a transport with ``idempotent_redelivery``) commits
-    its skips and claims together and its marks together; just before each hand-off the
-    subscriber is read again, so an unsubscribe that landed after the claim still wins.
-    """
-
-    def __init__(
-        self,
-        store: Store,
-        config: Config,
-        ctx: RunContext,
-        report: RunReport,
-        day: dt.date,
-        claim: str,
-    ) -> None:
-        self.store, self.config, self.ctx, self.report = store, config, ctx, report
-        self.day, self.claim = day, claim
-
-    def stop(self) -> bool:
-        self.report.notes.append("stopped by a signal; the rest is left for the next run")
-        self.report.status = "interrupted"
-        return False
-
-    def deliver(
-        self,
-        items: list[tuple[Subscriber, DigestRow | None, RenderedDigest]],
-        *,
-        candidates: int,
-        dry_run: bool,
-    ) -> bool:
-        """Skip, claim, hand over and mark ``items``; False when the run must stop."""
-        store, ctx, report = self.store, self.ctx, self.report
-        batched = len(items) > 1
-        claimed: list[tuple[Subscriber, DigestRow, RenderedDigest]] = []
-        with store.transaction() if batched else contextlib.nullcontext():
-            for sub, row, result in items:
-                if result.data is None:
-                    report.skipped += 1
-                    if not dry_run and row is not None:
-                        reason = (
-                            f"{plural(candidates, 'candidate paper')}, none above the threshold"
-                        )
-                        store.mark_digest_skipped(row.id, reason=reason, now=ctx.now())
-                elif dry_run or row is None:
-                    report.sent += 1  # would be sent
-                elif self._claim(sub, row, result):
-                    # The "view in browser" page shows the HTML part exactly as it goes out
-                    # (a copy sent again after a crash replaces it); it is shown once the
-                    # digest is marked sent. Saved with the batch's claims.
-                    assert result.data is not None
-                    page = stored_page(result.data) if result.page is None else result.page
-                    store.save_compressed_digest_page(row.id, page, now=ctx.now())
-                    claimed.append((sub, row, result))
-        sent: list[tuple[Subscriber, DigestRow, RenderedDigest]] = []
-        try:
-            for index, (sub, row, result) in enumerate(claimed):
-                if batched and index and ctx.should_stop():
-                    self._release(claimed[index:])
-                    return self.stop()
-                if batched and store.skip_claim_if_inactive(
-                    row.id, claimed_by=self.claim, now=ctx.now()
-                ):
-                    report.skipped += 1  # unsubscribed since the batch was claimed
-                    continue
-                outcome = self._hand_over(sub, row, result)
-                if outcome is None:
-                    self._release(claimed[index:])
-                    return False
-                if outcome:
-                    sent.append((sub, row, result))
-        finally:
-            self._mark_sent(sent, batched=batched)
-        return True
-
-    def _claim(self, sub: Subscriber, row: DigestRow, result: RenderedDigest) -> bool:
-        store, report = self.store, self.report
-        claimed = store.claim_digest(
-            row.id,
-            from_status=row.status,
-            claimed_by=self.claim,
-            previous_claim=row.claimed_by,
-            picks=[p for _, p in result.content.picks],  # what fits in one email
-            message_id=result.message_id,
-            run_id=report.run_id or 0,
-            now=self.ctx.now(),
-        )
-        if claimed:
-            return True
-        after = store.digest_row(sub.id, self.day)
-        if after is not None and after.status == "skipped":
-            report.skipped += 1  # unsubscribed since the run loaded them
-        else:
-            report.already_done += 1  # another run took it (or the subscriber stopped)
-        return False
-
-    def _hand_over(self, sub: Subscriber, row: DigestRow, result: RenderedDigest) -> bool | None:
-        """True when the transport took the message, False when it refused this one
-        (recorded), None when nothing can go (the run stops)."""
-        store, ctx, report = self.store, self.ctx, self.report
-        assert result.data is not None  # only rendered messages are claimed
-        outgoing = OutgoingMessage(result.data, self.config.email.sender, sub.email, self.day)
-        try:
-            receipt = ctx.transport.send(outgoing)
-        except TransportError as exc:
-            report.fail(sub.email, str(exc))
-            report.notes.append("delivery stopped: the transport failed; the rest stay pending")
-            return None
-        except DeliveryError as exc:
-            permanent = isinstance(exc, PermanentDeliveryError)
-            bounced = store.mark_digest_failed(
-                row.id,
-                subscriber_id=sub.id,
-                claimed_by=self.claim,
-                reason=str(exc),
-                permanent=permanent,
-                max_hard_failures=self.config.smtp.max_hard_failures,
-                now=ctx.now(),
-            )
-            report.fail(sub.email, str(exc))
-            if bounced:
-                report.notes.append(f"{sub.email} is now bounced after repeated hard failures")
-            return False
-        if receipt.file is not None:
-            report.delivered.append(str(receipt.file))
-        return True
-
-    def _release(self, rest: list[tuple[Subscriber, DigestRow, RenderedDigest]]) -> None:
-        """Give back claimed digests that were not handed over (they stay pending)."""
-        with self.store.transaction():
-            for _, row, _ in rest:
-                self.store.release_digest(row.id, claimed_by=self.claim, now=self.ctx.now())
-
-    def _mark_sent(
-        self, sent: list[tuple[Subscriber, DigestRow, RenderedDigest]], *, batched: bool
-    ) -> None:
-        if not sent:
-            return
-        with self.store.transaction() if batched else contextlib.nullcontext():
-            for sub, row, result in sent:
-                self.store.mark_digest_sent(
-                    row.id,
-                    subscriber_id=sub.id,
-                    paper_ids=[p.id for p, _ in result.content.picks],
-                    claimed_by=self.claim,
-                    now=self.ctx.now(),
-                )
-                self.report.sent += 1
+    yield Renderings(ctx, None)

@@ -298,6 +298,11 @@ def test_source_option_and_json_output(tmp_path: Path, server: LoopbackServer) -
     assert only["size"] == len(ATOM)
     assert server.requests("/rss/cs.CL") == []
 
+    # Source names are unique ignoring case, so --source ignores case too.
+    shouted = invoke(config, "fetch", "--source", "ARXIV-Query", "--date", DAY, "--json")
+    assert shouted.exit_code == 0, shouted.output
+    assert [r["source"] for r in json.loads(shouted.output)] == ["arxiv-query"]
+
     unknown = invoke(config, "fetch", "--source", "nope")
     assert unknown.exit_code == 1
     assert unknown.output == (

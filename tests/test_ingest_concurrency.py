@@ -192,6 +192,48 @@ def test_a_lock_wait_that_runs_out_is_one_line(tmp_path):
         holder.close()
 
 
+def test_an_ingest_lock_held_too_long_is_one_line_and_writes_nothing(tmp_path, monkeypatch):
+    """Another process's ingest that never ends (a hung import) is waited for only
+    ``ingest_lock_wait`` seconds; then the ingest fails with one line, nothing stored."""
+    monkeypatch.setattr(Store, "ingest_lock_wait", 0.4)
+    path = tmp_path / "s.db"
+    store = Store.open(path, create=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time; f = open(sys.argv[1], 'a+b'); "
+            "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(30)",
+            str(path.with_name(path.name + ".ingest-lock")),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        started = time.monotonic()
+        with pytest.raises(StoreError) as info:
+            store.ingest_listing(
+                ListingInfo("x", "sha", "records", None), [record(1)], first_seen=DAY, now=NOW
+            )
+        waited = time.monotonic() - started
+        assert 0.4 <= waited < 5.0
+        assert str(info.value) == (
+            f"{path.with_name(path.name + '.ingest-lock')}: another ingest has held this lock "
+            "for 0.4 s; try again once it finishes"
+        )
+        assert raw_count(path) == 0
+    finally:
+        holder.kill()
+        holder.wait()
+    # Once the holder is gone the same store ingests at once.
+    store.ingest_listing(
+        ListingInfo("x", "sha", "records", None), [record(1)], first_seen=DAY, now=NOW
+    )
+    assert raw_count(path) == 1
+    store.close()
+
+
 def _inbox_listing(path: Path, start: int, count: int) -> None:
     lines = (
         json.dumps({"id": f"src-{i}", "title": f"Inbox paper {i}", "abstract": "Words."})

@@ -29,7 +29,7 @@ TIERS: list[set[str]] = [
     {"compose"},
     {"render"},
     {"transports"},
-    {"run"},
+    {"run", "delivery"},
     {"preview", "schedule", "demo"},
     {"web"},
     {"cli"},

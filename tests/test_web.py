@@ -231,7 +231,7 @@ def test_a_pbkdf2_hash_is_accepted_as_the_admin_password(config, clock):
 def test_the_hash_helper_prints_a_hash_that_signs_in(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "digest.web.auth"],
-        input="s3cret pass\ns3cret pass\n",
+        input="s3cret passphrase\ns3cret passphrase\n",
         capture_output=True,
         text=True,
         start_new_session=True,  # no terminal: getpass reads stdin
@@ -241,7 +241,17 @@ def test_the_hash_helper_prints_a_hash_that_signs_in(tmp_path):
     hashed = result.stdout.strip()
     assert hashed.startswith("pbkdf2_sha256$600000$")
     password = AdminPassword.parse(hashed, env_name="DIGEST_ADMIN_PASSWORD")
-    assert password.check("s3cret pass") and not password.check("s3cret pas")
+    assert password.check("s3cret passphrase") and not password.check("s3cret passphras")
+    short = subprocess.run(
+        [sys.executable, "-m", "digest.web.auth"],
+        input="s3cret pass\ns3cret pass\n",
+        capture_output=True,
+        text=True,
+        start_new_session=True,
+        timeout=60,
+    )
+    assert short.returncode == 1 and short.stdout == ""
+    assert short.stderr.splitlines()[-1] == "a password of at least 12 characters, please"
 
 
 def test_the_session_cookie_is_strict_and_secure_behind_https(config, clock):
@@ -843,3 +853,44 @@ def test_serve_on_a_taken_port_is_one_line_before_listening(config, monkeypatch)
         f"Error: cannot listen on 127.0.0.1:{port} (Address already in use); stop what uses it "
         "or choose another port with --port\n"
     )
+
+
+def test_serving_beyond_loopback_needs_a_long_admin_password(config, monkeypatch):
+    """A short clear-text password is fine on 127.0.0.1 (the demo's "demo"), but refused,
+    before anything listens, on an address others can reach."""
+    from digest.web.auth import hash_password, short_password_problem
+    from digest.web.server import is_loopback
+
+    monkeypatch.setenv("DIGEST_SECRET", SECRET)
+    monkeypatch.setenv("DIGEST_ADMIN_PASSWORD", "pw")
+    result = invoke(config.path, "serve", "--host", "0.0.0.0", "--port", "1")
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: DIGEST_ADMIN_PASSWORD is 2 characters: serving beyond this machine needs an "
+        "admin password of at least 12 (or serve on 127.0.0.1)\n"
+    )
+    assert [is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "127.3.4.5")] == [True] * 4
+    assert [is_loopback(h) for h in ("0.0.0.0", "::", "192.168.1.2", "example.org")] == [False] * 4
+    env = "DIGEST_ADMIN_PASSWORD"
+    assert short_password_problem("eleven char", env_name=env) is not None
+    assert short_password_problem("twelve chars", env_name=env) is None
+    assert short_password_problem(hash_password("pw", iterations=1), env_name=env) is None
+
+
+def test_the_papers_list_labels_a_library_imports_reference_papers(admin, config):
+    """A reference paper (stored by a library import, never sent) says so in the list."""
+    from digest.records import PaperRecord
+
+    store = Store.open(config.store.database)
+    (stored,) = store.store_reference_papers(
+        [PaperRecord("Diffusion transformers for speech synthesis", "", arxiv_id="2601.01234")],
+        day=dt.date(2099, 1, 1),  # newest first: on the first page
+        now=dt.datetime(2099, 1, 1, tzinfo=dt.UTC),
+    )
+    store.close()
+    assert stored == "2601.01234"
+    rows = admin.get("/admin/papers").text.split("<tr>")[2:]
+    labelled = [row for row in rows if ">reference</span>" in row]
+    assert len(labelled) == 1 and "2601.01234" in labelled[0]
+    assert len(rows) > 1  # the listed papers beside it carry no label
+    assert "from a library import: used to rank" in admin.get("/admin/papers/2601.01234").text

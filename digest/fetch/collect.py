@@ -129,7 +129,8 @@ def fetch_sources(
             "(see the commented examples in config.toml) to fetch listings"
         )
     if only is not None:
-        sources = [(n, s) for n, s in sources if s.name == only]
+        # Names are unique ignoring case (config checks it), so case does not matter here.
+        sources = [(n, s) for n, s in sources if s.name.lower() == only.lower()]
         if not sources:
             names = ", ".join(s.name for s in config.sources)
             raise FetchError(f"no source named {only!r}; the sources are {names}")

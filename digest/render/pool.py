@@ -7,8 +7,13 @@ pickled one (templates are recompiled there, not shipped). Work goes out in chun
 contents (papers shared by several subscribers in a chunk are pickled once) and at most
 ``window`` chunks are in flight, so memory stays bounded whatever the number of
 subscribers; results come back in the order the contents went in. A ``page`` function
-given to the pool runs in the workers too, on each message's bytes (the run's stored
-"view in browser" page), so the parent only writes what comes back.
+given to the pool runs in the workers too, on each message's bytes and HTML part (the
+run's stored "view in browser" page), so the parent only writes what comes back. A
+``stage`` function given to :meth:`RenderPool.render` (the transport's stager, see
+:mod:`digest.transports.base`) writes each message ahead from the worker: only its staged
+file names come back, not its bytes. Staged files the caller never received (work in
+flight when the pool closes, a chunk that failed) are removed by the pool; the ones it
+yielded are the caller's to hand over or discard.
 
 Workers start with the ``forkserver`` method: the parent holds an SQLite connection and
 may run threads (a progress bar, BLAS), which ``fork`` would copy in an unknown state. A
@@ -32,6 +37,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
+from ..files import StagedFiles
 from ..records import DigestContent
 from .renderer import RenderedDigest, Renderer
 
@@ -39,15 +45,23 @@ CHUNK = 32  # contents per task: enough to amortise the pipe, small enough to ke
 WINDOW_PER_WORKER = 6  # chunks in flight per worker: more than a commit batch (run.BATCH)
 
 
+# (data, html) → the stored page; see digest.transports.outbox.stored_page.
+PageMaker = Callable[[bytes | None, bytes | None], bytes]
+# (recipient, digest date, data, html) → the message's files written ahead; see
+# digest.transports.base.Stager.
+Stager = Callable[[str, datetime.date, bytes, bytes | None], StagedFiles]
+
+
 @dataclass(frozen=True, slots=True)
 class _Rendered:
     """What a worker sends back for one content: compact, no content objects."""
 
-    data: bytes | None
+    data: bytes | None  # None for a quiet day skipped, or when staged
     message_id: str
-    page: bytes | None  # page(data), when the pool has a page function
+    page: bytes | None  # page(data, html), when the pool has a page function
     shown: int  # how many of the content's picks the message shows (a prefix)
     trending_kept: bool
+    staged: StagedFiles | None  # stage(...), when given one and it could write
 
 
 class RenderPool:
@@ -65,7 +79,7 @@ class RenderPool:
         workers: int,
         *,
         chunk: int = CHUNK,
-        page: Callable[[bytes], bytes] | None = None,
+        page: PageMaker | None = None,
         window: int | None = None,
     ) -> None:
         if workers < 1:
@@ -85,6 +99,10 @@ class RenderPool:
             initializer=_start_worker,
             initargs=(renderer, page, self._alive_r),
         )
+        # Results the caller has not taken yet: the chunks in flight, and the rest of the
+        # chunk being yielded (their staged files are removed if the pool closes first).
+        self._pending: deque[tuple[list[DigestContent], Future[list[_Rendered]]]] = deque()
+        self._current: deque[tuple[DigestContent, _Rendered]] = deque()
         # Each submit to a pool with no idle worker starts one: start them all now, so
         # they get ready (imports, templates) while the caller still ranks.
         for _ in range(workers):
@@ -97,20 +115,34 @@ class RenderPool:
         self.close()
 
     def close(self) -> None:
-        """Stop the workers; work not yet started is dropped."""
+        """Stop the workers; work not yet started is dropped, and the staged files of
+        results not yielded are removed."""
         self._executor.shutdown(wait=True, cancel_futures=True)
         self._alive_w.close()
         self._alive_r.close()
+        untaken = [done for _, done in self._current]
+        for _, future in self._pending:
+            if not future.cancelled() and future.exception() is None:
+                untaken += future.result()
+        self._current.clear()
+        self._pending.clear()
+        _discard(untaken)
 
     def render(
-        self, contents: Iterable[DigestContent], *, now: Callable[[], datetime.datetime]
+        self,
+        contents: Iterable[DigestContent],
+        *,
+        now: Callable[[], datetime.datetime],
+        stage: Stager | None = None,
     ) -> Iterator[RenderedDigest]:
         """Each content rendered (as :meth:`Renderer.render_digest` would), in order;
-        ``now`` is read once per chunk.
+        ``now`` is read once per chunk. With ``stage`` (picklable; sent with each chunk)
+        each message is written ahead in the worker and comes back as its ``staged``
+        files, without its bytes (unless ``stage`` raised ``OSError``).
 
         Reads ``contents`` lazily: at most ``window`` chunks are pickled and in flight.
         """
-        pending: deque[tuple[list[DigestContent], Future[list[_Rendered]]]] = deque()
+        pending, current = self._pending, self._current
         source = iter(contents)
         exhausted = False
         while True:
@@ -119,11 +151,16 @@ class RenderPool:
                 if not batch:
                     exhausted = True
                     break
-                pending.append((batch, self._executor.submit(_render_chunk, batch, now())))
+                task = self._executor.submit(_render_chunk, batch, now(), stage)
+                pending.append((batch, task))
             if not pending:
                 return
-            batch, future = pending.popleft()
-            for content, done in zip(batch, future.result(), strict=True):
+            batch, future = pending[0]
+            results = future.result()
+            pending.popleft()
+            current.extend(zip(batch, results, strict=True))
+            while current:
+                content, done = current.popleft()
                 yield _rebuilt(content, done)
 
 
@@ -145,7 +182,13 @@ def _rebuilt(content: DigestContent, done: _Rendered) -> RenderedDigest:
             picks=content.picks[: done.shown],
             trending=content.trending if done.trending_kept else (),
         )
-    return RenderedDigest(content, done.data, done.message_id, done.page)
+    return RenderedDigest(content, done.data, done.message_id, done.page, staged=done.staged)
+
+
+def _discard(results: Iterable[_Rendered]) -> None:
+    for done in results:
+        if done.staged is not None:
+            done.staged.discard()
 
 
 # --- in the worker --------------------------------------------------------------------------
@@ -153,12 +196,10 @@ def _rebuilt(content: DigestContent, done: _Rendered) -> RenderedDigest:
 # The worker's renderer, built once by the pool's initializer: a process pool hands state
 # to its workers this way only.
 _renderer: Renderer | None = None
-_page: Callable[[bytes], bytes] | None = None
+_page: PageMaker | None = None
 
 
-def _start_worker(
-    renderer: Renderer, page: Callable[[bytes], bytes] | None, alive: Connection
-) -> None:
+def _start_worker(renderer: Renderer, page: PageMaker | None, alive: Connection) -> None:
     global _renderer, _page
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent finishes and stops
     _renderer, _page = renderer, page
@@ -173,20 +214,37 @@ def _exit_with(alive: Connection) -> None:
     os._exit(0)
 
 
-def _render_chunk(contents: list[DigestContent], now: datetime.datetime) -> list[_Rendered]:
+def _render_chunk(
+    contents: list[DigestContent], now: datetime.datetime, stage: Stager | None
+) -> list[_Rendered]:
     if _renderer is None:  # pragma: no cover - set by the initializer
         raise RuntimeError("render worker started without a renderer")
-    out = []
-    for content in contents:
-        result = _renderer.render_digest(content, now=now)
-        shown = result.content
-        out.append(
-            _Rendered(
-                result.data,
-                result.message_id,
-                None if _page is None or result.data is None else _page(result.data),
-                len(shown.picks),
-                bool(shown.trending) or not content.trending,
-            )
-        )
+    out: list[_Rendered] = []
+    try:
+        for content in contents:
+            out.append(_render_one(_renderer, content, now, stage))
+    except BaseException:
+        _discard(out)  # the parent never sees this chunk's results
+        raise
     return out
+
+
+def _render_one(
+    renderer: Renderer, content: DigestContent, now: datetime.datetime, stage: Stager | None
+) -> _Rendered:
+    result = renderer.render_digest(content, now=now)
+    shown = result.content
+    data, staged = result.data, None
+    if data is not None and stage is not None:
+        try:
+            staged = stage(content.subscriber.email, content.digest_date, data, result.html)
+        except OSError:
+            staged = None  # the parent sends the bytes, and reports the outbox's error
+    return _Rendered(
+        None if staged is not None else data,
+        result.message_id,
+        None if _page is None or data is None else _page(data, result.html),
+        len(shown.picks),
+        bool(shown.trending) or not content.trending,
+        staged,
+    )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config, EmailConfig
+from ..files import StagedFiles
 from ..records import DigestContent, Keyword, Paper, Pick, Profile, Subscriber
 from ..tokens import LinkSigner
 from .content import ABSTRACT_LIMIT, ContextBuilder, clean_text
@@ -40,17 +41,32 @@ def html_bytes(data: bytes) -> int:
 @dataclass(frozen=True)
 class RenderedDigest:
     """A rendered digest: the message's bytes (None for a skipped quiet day), its
-    Message-ID, and the content it shows, whose picks are the ones to record as sent."""
+    Message-ID, and the content it shows, whose picks are the ones to record as sent.
+
+    A render worker that wrote the message ahead for the transport (see
+    :class:`~.pool.RenderPool`'s ``stage``) sends back ``staged`` instead of the bytes:
+    ``data`` is None then, and :attr:`skipped` tells the two apart.
+    """
 
     content: DigestContent
     data: bytes | None  # the whole message as it goes on the wire (CRLF line ends)
     message_id: str = ""
-    page: bytes | None = None  # RenderPool's ``page(data)``, made in a worker; else None
+    page: bytes | None = None  # the stored "view in browser" page, made in a worker
+    # The HTML part as the renderer encoded it (LF line ends), byte for byte what
+    # transports.outbox.html_body(data) gives back, without parsing the message; None when
+    # not known (a quiet day skipped).
+    html: bytes | None = None
+    staged: StagedFiles | None = None  # the message's files, written ahead by a worker
+
+    @property
+    def skipped(self) -> bool:
+        """A quiet day with nothing to send: no message was made."""
+        return self.data is None and self.staged is None
 
     @property
     def message(self) -> EmailMessage | None:
         """The message parsed back into an :class:`EmailMessage` (``as_bytes()`` gives
-        ``data`` again), or None for a skipped quiet day."""
+        ``data`` again), or None for a skipped quiet day (or a staged message)."""
         return None if self.data is None else parse_message(self.data)
 
 
@@ -119,7 +135,12 @@ class Renderer:
             unsubscribe_url=context["unsubscribe_url"],
         )
         return RenderedDigest(
-            content, message, self._messages.message_id(sub.id, content.digest_date)
+            content,
+            message,
+            self._messages.message_id(sub.id, content.digest_date),
+            # The message writes each line end as CRLF and html_body reads them back as LF:
+            # these bytes are that HTML exactly unless they hold a CR (never, in practice).
+            html=data if b"\r" not in data else None,
         )
 
     def render_html(self, content: DigestContent, *, now: datetime.datetime) -> str:

@@ -16,7 +16,8 @@ One module per aggregate, over one shared connection (:mod:`.db`):
   identity and merge rules themselves are pure code in :mod:`.merge`.
 - :mod:`.subscribers`: ``subscribers``, ``profiles``, ``profile_history``, ``feedback``.
 - :mod:`.digests`: ``digests`` (pending → rendered → sent/skipped/failed), ``sends`` and
-  ``runs``.
+  ``runs``; :mod:`.digest_batches`, the same state changes a batch at a time (the daily
+  run's outbox path), in one transaction of a few statements per batch.
 - :mod:`.web_sessions`: ``web_sessions`` and ``login_failures`` (``digest serve``'s admin
   sessions and failed sign-ins).
 - :mod:`.signups`: ``signups`` (public sign-ups awaiting confirmation) and
@@ -29,7 +30,8 @@ One module per aggregate, over one shared connection (:mod:`.db`):
 and one connection (sqlite3 connections must not cross threads, and a unit of work such as
 marking a digest sent spans two aggregates in one transaction), while each module keeps
 its own SQL. This module may import every module of the package; they import only
-:mod:`.db`, :mod:`.schema` and :mod:`.merge` from it, never each other's classes.
+:mod:`.db`, :mod:`.schema` and :mod:`.merge` from it, never each other's classes
+(:mod:`.digest_batches`, the digests aggregate's second file, shares its picks encoding).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import sqlite3
 from pathlib import Path
 
 from .db import BUSY_TIMEOUT, busy, cannot_open, connect, is_busy
+from .digest_batches import ClaimOutcome, DigestBatchStore, DigestClaim, SentDigest
 from .digest_pages import KEEP_DAYS as DIGEST_PAGE_DAYS
 from .digest_pages import DigestPage, DigestPageStore, compress_page
 from .digests import DigestRow, DigestStore, RunFailure, RunResult, RunRow
@@ -58,6 +61,8 @@ from .web_sessions import WebSession, WebSessionStore
 __all__ = [
     "DIGEST_PAGE_DAYS",
     "MIGRATIONS",
+    "ClaimOutcome",
+    "DigestClaim",
     "DigestPage",
     "DigestRow",
     "IngestCounts",
@@ -71,6 +76,7 @@ __all__ = [
     "RunFailure",
     "RunResult",
     "RunRow",
+    "SentDigest",
     "Signup",
     "StatusChange",
     "Store",
@@ -87,6 +93,7 @@ class Store(
     PaperStore,
     SubscriberStore,
     DigestStore,
+    DigestBatchStore,
     ReportStore,
     WebSessionStore,
     SignupStore,

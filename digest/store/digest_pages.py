@@ -1,7 +1,7 @@
 """Each sent digest's HTML, for its "view in browser" page (``/d/TOKEN``).
 
 Table ``digest_pages``: one row per digest handed to the transport, holding the HTML part
-exactly as it was sent (UTF-8, zlib-compressed: a 45 KB digest keeps in ~8 KB). A row goes
+exactly as it was sent (UTF-8, zlib-compressed: a 41 KB digest keeps in ~6 KB). A row goes
 with its digest (``ON DELETE CASCADE``), so purging a subscriber removes their pages;
 :meth:`DigestPageStore.prune_digest_pages` drops those older than the retention the run
 keeps (:data:`KEEP_DAYS`).
@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .db import StoreBase, stamp
 
 KEEP_DAYS = 90  # how long a digest's page stays viewable
-COMPRESS_LEVEL = 6  # zlib's default trade-off of speed for size
+# zlib's fastest level: a 41 KB digest page compresses to 6,051 bytes in 163 us, against
+# 5,099 bytes in 359 us at the default level 6 (2026-12-01): the run compresses one page
+# per subscriber; pages written at another level read back the same.
+COMPRESS_LEVEL = 1
 
 
 def compress_page(html: bytes) -> bytes:
@@ -52,6 +56,17 @@ class DigestPageStore(StoreBase):
             self.db.execute(
                 "INSERT OR REPLACE INTO digest_pages (digest_id, html, stored_at) VALUES (?, ?, ?)",
                 [digest_id, compressed, stamp(now)],
+            )
+
+    def save_compressed_digest_pages(
+        self, pages: Sequence[tuple[int, bytes]], *, now: dt.datetime
+    ) -> None:
+        """:meth:`save_compressed_digest_page` for each (digest id, ``compress_page(html)``),
+        in one transaction (the daily run saves a batch's pages with its claims)."""
+        with self.transaction():
+            self.db.conn.executemany(
+                "INSERT OR REPLACE INTO digest_pages (digest_id, html, stored_at) VALUES (?, ?, ?)",
+                [(digest_id, compressed, stamp(now)) for digest_id, compressed in pages],
             )
 
     def digest_page(self, digest_id: int) -> DigestPage | None:

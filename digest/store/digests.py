@@ -120,10 +120,15 @@ def _digest(row: Sequence[Any]) -> DigestRow:
     return DigestRow(*values)
 
 
-def _picks_json(picks: Sequence[Pick]) -> str:
-    return json.dumps(
-        [{"id": p.paper_id, "score": round(p.score, 6), "reasons": list(p.reasons)} for p in picks],
-        ensure_ascii=False,
+# json.dumps(..., ensure_ascii=False) builds an encoder per call: the run encodes one
+# picks list per digest.
+_PICKS_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
+def picks_json(picks: Sequence[Pick]) -> str:
+    """The ``picks`` column's JSON: ``[{"id", "score", "reasons"}]``, in order."""
+    return _PICKS_ENCODER.encode(
+        [{"id": p.paper_id, "score": round(p.score, 6), "reasons": list(p.reasons)} for p in picks]
     )
 
 
@@ -194,7 +199,7 @@ class DigestStore(StoreBase):
                 "subscribers WHERE id = digests.subscriber_id AND status = 'active')",
                 [
                     claimed_by,
-                    _picks_json(picks),
+                    picks_json(picks),
                     message_id,
                     run_id,
                     stamp(now),

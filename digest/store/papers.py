@@ -18,12 +18,13 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import AlreadyIngestedError
+from ..errors import AlreadyIngestedError, StoreError
 from ..records import PaperRecord
 from .db import day_text, in_chunks, stamp
 from .indexer import BackgroundIndexer
@@ -96,6 +97,7 @@ class PaperStore(PaperReads):
     """Listings and papers: ingest and queries."""
 
     _ingest_lock_depth = 0
+    ingest_lock_wait = 600.0  # seconds to wait for another process's ingest, then give up
 
     # --- ingest ---------------------------------------------------------------------------
 
@@ -118,7 +120,8 @@ class PaperStore(PaperReads):
     @contextmanager
     def ingest_lock(self) -> Iterator[None]:
         """Hold the ingest lock: one ingest at a time per database, across processes
-        (others wait here). Re-entrant within this store. An ``flock`` on
+        (others wait here, up to :attr:`ingest_lock_wait` seconds, then
+        :class:`~digest.errors.StoreError`). Re-entrant within this store. An ``flock`` on
         ``DATABASE.ingest-lock`` beside the database, released by the kernel when the
         process dies, so a crashed ingest never leaves it held."""
         if self.path is None or self._ingest_lock_depth:
@@ -131,7 +134,7 @@ class PaperStore(PaperReads):
         lock_path = self.path.with_name(self.path.name + ".ingest-lock")
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         with os.fdopen(fd, "r+b") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            _wait_for_lock(handle.fileno(), self.ingest_lock_wait, lock_path)
             self._ingest_lock_depth = 1
             try:
                 yield
@@ -506,3 +509,22 @@ class PaperStore(PaperReads):
                 args,
             )
         ]
+
+
+def _wait_for_lock(fd: int, seconds: float, path: object) -> None:
+    """Take an exclusive ``flock`` on ``fd``, polling (every 50 ms, backing off to 0.5 s)
+    for at most ``seconds``; raises :class:`StoreError` naming ``path`` after that."""
+    deadline = time.monotonic() + seconds
+    pause = 0.05
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise StoreError(
+                    f"{path}: another ingest has held this lock for {seconds:g} s; "
+                    "try again once it finishes"
+                ) from None
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 0.5)

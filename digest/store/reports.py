@@ -17,11 +17,13 @@ from .schema import VISIBLE
 
 @dataclass(frozen=True)
 class PaperActivity:
-    """What happened to one paper: subscribers sent it, "more" and "less" votes."""
+    """What happened to one paper: subscribers sent it, "more" and "less" votes, and
+    whether it is a library import's reference paper (used to rank, never sent)."""
 
     sent: int = 0
     more: int = 0
     less: int = 0
+    reference: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,11 +115,19 @@ class ReportStore(StoreBase):
         )
 
     def paper_activity(self, paper_ids: Iterable[str]) -> dict[str, PaperActivity]:
-        """paper id → how many subscribers were sent it and its +1 / -1 votes."""
+        """paper id → how many subscribers were sent it, its +1 / -1 votes, and whether it
+        is a reference paper."""
         ids = sorted(set(paper_ids))
         sent: dict[str, int] = {}
         votes: dict[str, tuple[int, int]] = {}
+        references: set[str] = set()
         for chunk, marks in in_chunks(ids):
+            references.update(
+                row[0]
+                for row in self.db.execute(
+                    f"SELECT id FROM papers WHERE id IN ({marks}) AND reference = 1", chunk
+                )
+            )
             for paper_id, count in self.db.execute(
                 f"SELECT paper_id, count(*) FROM sends WHERE paper_id IN ({marks}) "
                 "GROUP BY paper_id",
@@ -130,7 +140,10 @@ class ReportStore(StoreBase):
                 chunk,
             ):
                 votes[paper_id] = (int(more), int(less))
-        return {i: PaperActivity(sent.get(i, 0), *votes.get(i, (0, 0))) for i in ids}
+        return {
+            i: PaperActivity(sent.get(i, 0), *votes.get(i, (0, 0)), reference=i in references)
+            for i in ids
+        }
 
     def paper_sends(self, paper_id: str) -> list[PaperSend]:
         """Who was sent a paper: subscriber id and email, when, and in which digest date;

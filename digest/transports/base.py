@@ -8,7 +8,13 @@ envelope) and gets a :class:`Receipt` back, or a :class:`~digest.errors.Delivery
 - ``TransportError``: nothing can go (login refused, TLS, unreachable, outbox not
   writable); the run stops delivering.
 
-The run never asks which transport it holds. May import errors only.
+A transport may also offer ``stager()``: a picklable callable that the daily run's render
+workers call with (recipient, digest date, message bytes, HTML part or None) to write the
+message ahead under temporary names, returning :class:`~digest.files.StagedFiles`; the run
+then hands over an :class:`OutgoingMessage` carrying them (``staged``) once the digest is
+claimed, and discards them on every other path. The outbox offers one; SMTP does not.
+
+The run never asks which transport it holds. May import errors and files only.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+from ..files import StagedFiles
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +38,9 @@ class OutgoingMessage:
     # What else this message is ("signup-…" for a sign-up email): the outbox keeps it in a
     # file of its own beside the day's digest; empty for a digest.
     label: str = ""
+    # The message already written by the transport's own stager (in a render worker), to be
+    # moved into place; ``data`` is empty then. Only a transport with ``stager()`` gets one.
+    staged: StagedFiles | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +50,16 @@ class Receipt:
     transport: str  # the transport's name
     destination: str  # the outbox file, or the SMTP server ("host:port") that accepted it
     file: Path | None = None  # the copy on disk, for a transport that keeps one (the outbox)
+
+
+class Stager(Protocol):
+    """A transport's writer of messages ahead of their hand-off (see the module docstring).
+
+    Raises ``OSError`` when it cannot write; the run then sends the bytes as usual."""
+
+    def __call__(
+        self, recipient: str, digest_date: dt.date, data: bytes, html: bytes | None
+    ) -> StagedFiles: ...
 
 
 class Transport(Protocol):

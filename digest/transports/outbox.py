@@ -4,8 +4,12 @@ One file per message. With ``delivery.outbox_html`` (and in ``digest demo``) the
 is also written beside it as ``NAME.html``, for a quick look in a browser; it is taken from
 the message's own bytes (:func:`html_body`), so the outbox needs nothing but the
 :class:`~.base.OutgoingMessage`. Writing a message again rewrites the same file, so the
-outbox declares ``idempotent_redelivery``: the run may batch its commits. May import
-errors, files and :mod:`.base`.
+outbox declares ``idempotent_redelivery``: the run may batch its commits.
+
+The daily run's render workers write each message ahead (:class:`OutboxStager`: the same
+names and bytes, under temporary dot-names in the date folder); the hand-off is then a
+rename or two in the run's own process, once the digest's claim is committed. May import
+errors, files, :mod:`.base` and the store's :func:`~digest.store.compress_page`.
 """
 
 from __future__ import annotations
@@ -21,7 +25,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import TransportError
-from ..files import make_private_dir, write_atomically
+from ..files import (
+    StagedFiles,
+    make_private_dir,
+    remove_stale_temp_files,
+    stage_file,
+    write_atomically,
+)
 from ..store import compress_page
 from .base import OutgoingMessage, Receipt
 
@@ -34,9 +44,24 @@ def outbox_name(recipient: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", recipient.replace("@", "_at_"))[:120]
 
 
+def outbox_path(folder: Path, recipient: str, digest_date: dt.date, label: str = "") -> Path:
+    """``FOLDER/DATE/NAME.eml``, or ``FOLDER/DATE/NAME.LABEL.eml`` for a labelled message."""
+    name = outbox_name(recipient) + (f".{outbox_name(label)}" if label else "")
+    return folder / digest_date.isoformat() / f"{name}.eml"
+
+
+STALE_TEMP_SECONDS = 24 * 3600  # a temporary file this old was left by a killed process
+SWEEP_DAYS = 7  # date folders before the one in use that are swept of such files too
+
+
 class OutboxTransport:
     """Writes ``.eml`` files (and, with ``html_copy``, the HTML part) into one folder per
-    digest date."""
+    digest date.
+
+    The first time a transport uses a date folder it removes the temporary files
+    (``.NAME.….tmp``) older than a day from that folder and the :data:`SWEEP_DAYS` before
+    it: what a process killed mid-write, or a run killed with messages staged, leaves.
+    """
 
     name = "outbox"
     # A message delivered again lands in the same file, whole: a repeat is harmless.
@@ -54,15 +79,28 @@ class OutboxTransport:
 
     def path_for(self, recipient: str, digest_date: dt.date, label: str = "") -> Path:
         """``DATE/NAME.eml``, or ``DATE/NAME.LABEL.eml`` for a labelled message."""
-        name = outbox_name(recipient) + (f".{outbox_name(label)}" if label else "")
-        return self.folder / digest_date.isoformat() / f"{name}.eml"
+        return outbox_path(self.folder, recipient, digest_date, label)
+
+    def stager(self) -> OutboxStager:
+        """What the run's render workers call to write each message ahead (see
+        :class:`OutboxStager`); :meth:`send` moves the files into place."""
+        return OutboxStager(self.folder, self.html_copy)
 
     def send(self, message: OutgoingMessage) -> Receipt:
+        """Write the message (or move its staged files into place: the ``.html`` first,
+        then the ``.eml``); raises :class:`TransportError` when the outbox is not writable."""
         path = self.path_for(message.recipient, message.digest_date, message.label)
+        staged = message.staged
         try:
             if path.parent not in self._made:
                 make_private_dir(path.parent)
+                self._sweep(message.digest_date)
                 self._made.add(path.parent)
+            if staged is not None:
+                if staged.final != path:
+                    raise TransportError(f"{path}: the staged message is {staged.final} instead")
+                staged.publish()
+                return Receipt(self.name, str(path), path)
             # The .html first: once the .eml exists the message counts as delivered.
             html = html_body(message.data) if self.html_copy else None
             if html is not None:
@@ -72,8 +110,51 @@ class OutboxTransport:
             raise TransportError(f"{path}: cannot write to the outbox ({exc.strerror})") from exc
         return Receipt(self.name, str(path), path)
 
+    def _sweep(self, digest_date: dt.date) -> None:
+        for back in range(SWEEP_DAYS + 1):
+            day = digest_date - dt.timedelta(days=back)
+            remove_stale_temp_files(self.folder / day.isoformat(), older_than=STALE_TEMP_SECONDS)
+
     def close(self) -> None:
         pass
+
+
+class OutboxStager:
+    """Writes a message's outbox files ahead, in a render worker: the ``.eml`` (and with
+    ``html_copy`` the ``.html``) under private dot-named temporary names in the date
+    folder (:func:`~digest.files.stage_file`), named exactly as :meth:`OutboxTransport.send`
+    names them, with the same bytes. Picklable (a folder and a flag). Raises ``OSError``
+    when the outbox cannot be written."""
+
+    def __init__(self, folder: Path, html_copy: bool) -> None:
+        self.folder = folder
+        self.html_copy = html_copy
+        self._made: set[Path] = set()  # date folders made (or found) in this process
+
+    def __reduce__(self) -> tuple[type[OutboxStager], tuple[Path, bool]]:
+        return (OutboxStager, (self.folder, self.html_copy))
+
+    def __call__(
+        self, recipient: str, digest_date: dt.date, data: bytes, html: bytes | None
+    ) -> StagedFiles:
+        """Stage the message to ``recipient``; ``html`` is its HTML part when at hand
+        (:attr:`~digest.render.RenderedDigest.html`), else read from ``data``."""
+        path = outbox_path(self.folder, recipient, digest_date)
+        if path.parent not in self._made:
+            make_private_dir(path.parent)
+            self._made.add(path.parent)
+        moves: list[tuple[Path, Path]] = []
+        try:
+            if self.html_copy:
+                page = html_body(data) if html is None else html
+                if page is not None:
+                    html_path = path.with_suffix(".html")
+                    moves.append((stage_file(html_path, page), html_path))
+            moves.append((stage_file(path, data), path))
+        except BaseException:
+            StagedFiles(tuple(moves)).discard()
+            raise
+        return StagedFiles(tuple(moves))
 
 
 # --- the HTML part, from the message's bytes -------------------------------------------------
@@ -107,11 +188,17 @@ def html_body(data: bytes) -> bytes | None:
     return _find_html(data, 0, len(data), 0)
 
 
-def stored_page(data: bytes) -> bytes:
+def stored_page(data: bytes | None, html: bytes | None = None) -> bytes:
     """The message's HTML part as ``digest_pages`` keeps it (:func:`html_body`, empty if
     none, then :func:`~digest.store.compress_page`): what the run's render workers make
-    beside each message, so the run's own process neither parses nor compresses it."""
-    return compress_page(html_body(data) or b"")
+    beside each message, so the run's own process neither parses nor compresses it.
+
+    ``html`` is that HTML part when the renderer already has it
+    (:attr:`~digest.render.RenderedDigest.html`, equal to ``html_body(data)``): it is
+    compressed as it is and ``data`` is not parsed."""
+    if html is None:
+        html = html_body(data) if data is not None else None
+    return compress_page(html or b"")
 
 
 def _find_html(data: bytes, start: int, end: int, depth: int) -> bytes | None:

@@ -498,6 +498,7 @@ def paper(request: Request, ctx: WebContext, form: Form) -> Response:
         "paper.html",
         paper=found,
         paper_url=safe_http_url(found.url),  # a listing's "javascript:" URL stays text
+        reference=store.paper_activity([found.id])[found.id].reference,
         listings=store.paper_listings(found.id),
         sends=store.paper_sends(found.id),
         feedback=store.paper_feedback(found.id),

@@ -33,6 +33,21 @@ def derive_key(secret: str, purpose: str) -> bytes:
     return hmac.digest(secret.encode("utf-8"), f"digest.web.{purpose}".encode(), "sha256")
 
 
+MIN_PASSWORD_LENGTH = 12  # OWASP ASVS 4.0 V2.1.1: user-set passwords of at least 12 characters
+
+
+def short_password_problem(value: str, *, env_name: str) -> str | None:
+    """Why the admin password ``value`` (clear text or hash) is too weak to serve beyond
+    loopback, or None. Only clear text can be measured: a hash was made by
+    :func:`_main`, which refuses short passwords itself."""
+    if value.startswith(PBKDF2_ALGORITHM + "$") or len(value) >= MIN_PASSWORD_LENGTH:
+        return None
+    return (
+        f"{env_name} is {len(value)} characters: serving beyond this machine needs an admin "
+        f"password of at least {MIN_PASSWORD_LENGTH} (or serve on 127.0.0.1)"
+    )
+
+
 def hash_password(password: str, *, iterations: int = PBKDF2_ITERATIONS, salt: str = "") -> str:
     """``password`` as a ``pbkdf2_sha256$iterations$salt$hash`` string (Django's format)."""
     salt = salt or secrets.token_hex(12)
@@ -104,8 +119,8 @@ def _main() -> None:
     import getpass
 
     first = getpass.getpass("admin password: ")
-    if not first:
-        raise SystemExit("no password given")
+    if len(first) < MIN_PASSWORD_LENGTH:
+        raise SystemExit(f"a password of at least {MIN_PASSWORD_LENGTH} characters, please")
     if getpass.getpass("again: ") != first:
         raise SystemExit("the passwords differ; nothing printed")
     print(hash_password(first))

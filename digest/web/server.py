@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import gc
+import ipaddress
 import os
 import socket
 from collections.abc import Callable
@@ -33,9 +34,10 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors import Multiprocess
 
 from ..config import Config, load_config
-from ..errors import DigestError
+from ..errors import ConfigError, DigestError
 from ..store import Store
 from .app import create_app
+from .auth import short_password_problem
 
 # The parent of `--workers N` names the config file to its workers here.
 SERVE_CONFIG_ENV = "DIGEST_SERVE_CONFIG"
@@ -124,10 +126,18 @@ def serve(
     """Run the app with uvicorn until SIGINT/SIGTERM.
 
     Fails before listening, with a :class:`DigestError` naming what to fix, when the link
-    secret or the admin password is not set or the database does not exist.
+    secret or the admin password is not set, when a host other than loopback is given a
+    clear-text admin password shorter than 12 characters, or when the database does not
+    exist.
     """
     Store.open(config.store.database).close()  # a missing database fails here, not per page
     app: Any = _app_for(config, now)  # checks the secrets before anything listens
+    if not is_loopback(host):
+        env_name = config.web.admin_password_env
+        password = config.secret(env_name, key="web.admin_password_env")
+        problem = short_password_problem(password, env_name=env_name)
+        if problem:
+            raise ConfigError(problem)
     if workers > 1:
         if config.path is None:
             raise ValueError("serve: --workers needs a config file")  # the CLI always has one
@@ -172,6 +182,16 @@ def serve(
         Multiprocess(server_config, sockets=[sock]).run()
     else:
         server.run(sockets=[sock])
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) reaches this machine only."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any address
 
 
 def listen(host: str, port: int) -> socket.socket:
