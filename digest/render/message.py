@@ -200,6 +200,23 @@ def encode_html(html: str) -> bytes:
     return html.encode("ascii", "xmlcharrefreplace")
 
 
+def lines_fit(data: bytes) -> bool:
+    """Whether no line of ``data`` (lines end at LF) is longer than :data:`MAX_LINE_BYTES`.
+
+    Each line must end within MAX_LINE_BYTES + 1 bytes of its start: from a line's start,
+    the last LF in that window is found (``rfind``, memrchr in C) and the next line start
+    looked at is the one after it, so a 45 KB body takes ~50 steps rather than a split
+    into ~200 lines (several times slower).
+    """
+    size, start = len(data), 0
+    while size - start > MAX_LINE_BYTES:
+        end = data.rfind(b"\n", start, start + MAX_LINE_BYTES + 1)
+        if end < 0:
+            return False
+        start = end + 1
+    return True
+
+
 def _text_part(body: str | bytes, subtype: str) -> tuple[bytes, bytes]:
     """One body part: its two MIME headers and the blank line, and the encoded body (CRLF
     line ends); two pieces, so the message is copied together once.
@@ -214,7 +231,7 @@ def _text_part(body: str | bytes, subtype: str) -> tuple[bytes, bytes]:
         data = body  # already encoded (the renderer measured the HTML's size on these bytes)
     else:
         data = encode_html(body) if subtype == "html" else body.encode("utf-8")
-    if max(map(len, data.split(b"\n"))) <= MAX_LINE_BYTES and _DELIMITER not in data:
+    if lines_fit(data) and _DELIMITER not in data:
         cte = "7bit" if data.isascii() else "8bit"
     else:
         cte = "quoted-printable"
