@@ -248,6 +248,7 @@ class PaperStore(PaperReads):
         conn = self.db.conn
         first_seen_text, now_text = day_text(first_seen), stamp(now)
         position = created = updated = duplicates = ambiguous = old_papers = revised = 0
+        renamed = False  # whether staged_aliases has rows (discard_staged emptied it)
         # Reading a chunk runs the parser (records is a lazy stream), which overlaps the
         # indexing of the chunk before it.
         for chunk in chunks(records, _INGEST_CHUNK):
@@ -257,7 +258,9 @@ class PaperStore(PaperReads):
                 merge = Merge(cross_lists=cross_lists)
                 ids = {p.id for p in prepared}
                 keys = {p.title_key for p in prepared}
-                published, staged, aliases, titles = self._papers_matching(ids, keys)
+                published, staged, aliases, titles = self._papers_matching(
+                    ids, keys, renamed=renamed
+                )
                 merge.learn(staged, created_here=True)
                 merge.learn(published, titles=titles)
                 merge.learn_aliases(aliases)
@@ -284,11 +287,13 @@ class PaperStore(PaperReads):
                     [(first_seen_text, row["id"]) for row in merge.listed_references],
                 )
                 # An id renamed here still names its paper in later chunks.
+                renames = merge.aliases()
                 conn.executemany(
                     "INSERT OR IGNORE INTO staged_aliases (old_id, paper_rowid) "
                     "SELECT ?, rowid FROM papers WHERE id = ?",
-                    merge.aliases(),
+                    renames,
                 )
+                renamed = renamed or bool(renames)
                 conn.executemany(
                     "INSERT OR IGNORE INTO staged_placements (paper_id, position) VALUES (?, ?)",
                     [(merge.paper_of(row)["id"], pos) for row, pos in merge.placements],
@@ -443,7 +448,7 @@ class PaperStore(PaperReads):
         return int(last)
 
     def _papers_matching(
-        self, ids: set[str], keys: set[str]
+        self, ids: set[str], keys: set[str], *, renamed: bool = True
     ) -> tuple[
         list[dict[str, Any]],
         list[dict[str, Any]],
@@ -452,7 +457,8 @@ class PaperStore(PaperReads):
     ]:
         """Stored rows with one of ``ids``, or seen under a title of one of ``keys`` (or
         renamed from one of ``ids`` earlier in this ingest): (published, staged,
-        [(old id, id)], [(paper id, title key)] of those titles). Index lookups only."""
+        [(old id, id)], [(paper id, title key)] of those titles). Index lookups only;
+        ``renamed=False`` (no id was renamed in this ingest) skips the renamed ids'."""
         found: dict[str, dict[str, Any]] = {}
         aliases: list[tuple[str, str]] = []
         titles: list[tuple[str, str]] = []
@@ -471,7 +477,7 @@ class PaperStore(PaperReads):
                 f"SELECT p.*, {staged} FROM papers p WHERE id IN ({marks})", chunk
             ):
                 found[row["id"]] = dict(row)
-        for chunk, marks in in_chunks(sorted(ids)):
+        for chunk, marks in in_chunks(sorted(ids) if renamed else []):
             for row in self.db.query(
                 f"SELECT a.old_id AS _old_id, p.*, {staged} FROM staged_aliases a "
                 f"JOIN papers p ON p.rowid = a.paper_rowid WHERE a.old_id IN ({marks})",
