@@ -194,6 +194,7 @@ class LinkSigner:
         # SubscriberLinks (a digest signs ~22 links; the serializer's layers were half of
         # each one's cost).
         self._hmacs = {action: _HmacSha1(s.signer_key) for action, s in self._serializers.items()}
+        self._prefixes: dict[str, dict[str, str]] = {}  # base URL -> action -> URL prefix
 
     def __reduce__(self) -> tuple[type[LinkSigner], tuple[str]]:
         # Pickled for the daily run's render workers (digest.render.pool): rebuilt there.
@@ -233,7 +234,13 @@ class LinkSigner:
     ) -> SubscriberLinks:
         """The link URLs of one subscriber's digest under ``base_url``, all issued at
         ``issued_at``: each the :func:`link_url` of a :meth:`sign` token."""
-        return SubscriberLinks(self, base_url, subscriber_id, _unix(issued_at))
+        prefixes = self._prefixes.get(base_url)
+        if prefixes is None:  # one base URL per renderer: made once
+            base = base_url.rstrip("/")
+            prefixes = {action: f"{base}/{route}/" for action, route in _ROUTES.items()}
+            kept = self._prefixes if len(self._prefixes) < 8 else {}
+            self._prefixes = {**kept, base_url: prefixes}
+        return SubscriberLinks(self, base_url, prefixes, subscriber_id, _unix(issued_at))
 
     def verify(
         self,
@@ -296,7 +303,12 @@ class SubscriberLinks:
     )
 
     def __init__(
-        self, signer: LinkSigner, base_url: str, subscriber_id: int, issued_at: int
+        self,
+        signer: LinkSigner,
+        base_url: str,
+        prefixes: dict[str, str],
+        subscriber_id: int,
+        issued_at: int,
     ) -> None:
         self._signer = signer
         self._hmacs = signer._hmacs
@@ -305,8 +317,7 @@ class SubscriberLinks:
         self._fast = type(subscriber_id) is int
         self._head = f"[{subscriber_id},{issued_at}"
         self._base = base_url
-        base = base_url.rstrip("/")
-        self._prefixes = {action: f"{base}/{route}/" for action, route in _ROUTES.items()}
+        self._prefixes = prefixes  # action -> link_url(base_url, action, "")
 
     def url(self, action: str, paper_id: str | None = None) -> str:
         """The URL for ``action`` (on ``paper_id`` for feedback, the digest's id for

@@ -1,6 +1,6 @@
 """The renderer's fast paths give what the plain ways give: the HMAC with precomputed key
 states, a digest's links signed together, the per-paper display values kept across
-digests, the line-length check, and the line breaks that keep a card under 998 bytes."""
+digests, and the line-length check."""
 
 from __future__ import annotations
 
@@ -16,10 +16,8 @@ from itsdangerous import URLSafeSerializer
 from digest.config import EmailConfig
 from digest.errors import TokenError
 from digest.records import DigestContent, Keyword, Paper, Pick, Profile, Subscriber
-from digest.render import Renderer
 from digest.render.content import ContextBuilder
 from digest.render.message import MAX_LINE_BYTES, lines_fit
-from digest.render.renderer import parse_message
 from digest.tokens import ACTIONS, LinkSigner, _HmacSha1, link_url
 from tests.run_helpers import TEST_SECRET
 
@@ -118,20 +116,3 @@ def test_kept_display_values_follow_a_changed_paper_and_day() -> None:
 def test_lines_fit_says_what_splitting_the_lines_says(lengths: list[int], final_lf: bool) -> None:
     data = b"\n".join(b"x" * n for n in lengths) + (b"\n" if final_lf else b"")
     assert lines_fit(data) == (max(map(len, data.split(b"\n"))) <= MAX_LINE_BYTES)
-
-
-def test_a_card_with_a_long_abstract_and_title_goes_out_7bit() -> None:
-    # A 300-character abstract cut late, a long title and long links put a card's abstract
-    # and feedback links past 998 bytes on one line, unless they are on lines of their own.
-    renderer = Renderer(dataclasses.replace(EMAIL, base_url=BASE + "x" * 60), LinkSigner("s"))
-    long = paper(
-        1,
-        title="Synthesis " * 29,
-        abstract=("Word " * 89 + "end. ") * 3,
-        authors=tuple(f"Author Number {i}" for i in range(12)),
-    )
-    message = parse_message(renderer.render_digest(content([long] * 10), now=NOW).data or b"")
-    _, html = message.iter_parts()
-    assert html["Content-Transfer-Encoding"] == "7bit"
-    body = html.get_content()
-    assert max(map(len, body.split("\n"))) > 600  # long lines, still under the limit

@@ -274,10 +274,28 @@ class MessageBuilder:
         self._domain = sender_addr.rpartition("@")[2].lower()
         self._list_id = f"{PRODUCT} <{clean_text(email.list_id)}>"
         self._mailto = f"mailto:{email.unsubscribe_mailto}?subject=unsubscribe"
+        # The headers every message has the same, as written by build().
+        self._from_header = _header("From", self._from) + CRLF
+        self._list_id_header = _header("List-Id", self._list_id) + CRLF
+        self._last_headers = b"".join(
+            _header(name, value) + CRLF
+            for name, value in (
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                ("MIME-Version", "1.0"),
+                ("Content-Type", _MULTIPART),
+            )
+        )
+        # The last Message-ID made: the renderer asks again for the message it just built.
+        self._last_id: tuple[int, datetime.date, str] | None = None
 
     def message_id(self, subscriber_id: int, digest_date: datetime.date) -> str:
         """The digest's Message-ID (see :func:`message_id`) with the sender's domain."""
-        return message_id(subscriber_id, digest_date, self._domain)
+        last = self._last_id
+        if last is not None and last[0] == subscriber_id and last[1] == digest_date:
+            return last[2]
+        made = message_id(subscriber_id, digest_date, self._domain)
+        self._last_id = (subscriber_id, digest_date, made)
+        return made
 
     def build(
         self,
@@ -303,21 +321,19 @@ class MessageBuilder:
         if now.tzinfo is None:
             now = now.replace(tzinfo=datetime.UTC)  # naive means UTC throughout digest
         headers = (
-            ("From", self._from),
             ("To", format_address(sub.name, sub.email)),
             ("Subject", encode_header_text(subject)),
             ("Date", _date(now)),
             ("Message-ID", self.message_id(sub.id, digest_date)),
-            ("List-Id", self._list_id),
-            ("List-Unsubscribe", f"<{unsubscribe_url}>,\n <{self._mailto}>"),
-            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-            ("MIME-Version", "1.0"),
-            ("Content-Type", _MULTIPART),
         )
         # RFC 2046 section 5.1.1: the CRLF before a delimiter belongs to the delimiter.
         return b"".join(
             (
+                self._from_header,
                 *(_header(name, value) + CRLF for name, value in headers),
+                self._list_id_header,
+                _header("List-Unsubscribe", f"<{unsubscribe_url}>,\n <{self._mailto}>") + CRLF,
+                self._last_headers,
                 CRLF,
                 _DELIMITER + CRLF,
                 *_text_part(text, "plain"),

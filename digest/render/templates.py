@@ -110,19 +110,15 @@ def compile_mjml(source: str, *, name: str = "digest.mjml") -> str:
 
 
 def break_lines(html: str) -> str:
-    """``html`` with line breaks where HTML ignores them: between table rows, after <head>,
-    between two sibling ``<div>`` blocks (white space between blocks makes no box).
+    """``html`` with line breaks where HTML ignores them: between table rows, after <head>.
 
     MJML writes the body as one line; SMTP allows at most 998 bytes per line, and short
-    lines let the body go out as 8bit text instead of slower, larger quoted-printable. A
-    pick's card would otherwise hold its abstract and its two feedback links on one line,
-    past 998 bytes for one digest in twenty (a 300-character abstract, long titles).
+    lines let the body go out as 8bit text instead of slower, larger quoted-printable.
     """
     return (
         html.replace("</tr>", "</tr>\n")
         .replace("<tbody>", "<tbody>\n")
         .replace("</head>", "</head>\n")
-        .replace("</div><div", "</div>\n<div")
     )
 
 
