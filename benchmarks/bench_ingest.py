@@ -17,12 +17,19 @@ results depend on it: until 2026-12-01 it built FTS5's default unicode61 index, 
 tokenizing work than any ingest that must answer digest's searches (the floor ran ~1.6 s
 instead of ~2.0 s for 44,000 records), so it measured less than digest must do.
 
-Where the time goes (py-spy): parsing the JSON Lines ~25% of the CPU, full-text indexing
-~20% (on a helper thread, beside the parsing of the next chunk: SQLite tokenizes without
-the GIL), inserting rows and the indexes ~15%, identity and merge ~10%, the commit ~7%.
-The indexing used to run through a per-row trigger and cost more than twice as much; a
-writer thread for the inserts and a forked parsing process did not help (the GIL and
-unpickling ate the overlap).
+Where the time goes (2026-12-01, 100,000 papers, CPU seconds by thread, py-spy for the
+shares): the main thread 6.1 s: reading the JSON Lines ~37% (json.loads ~10%, the
+fast path's checks ~15%), inserting papers, titles and placements and the lookups ~36%,
+identity and merge ~12%; the helper thread 2.8 s: full-text indexing 2.2 s, beside the
+parsing of the next chunk (SQLite tokenizes without the GIL), then a WAL checkpoint
+0.6 s (the chunks' own commits only append to the WAL). The floor takes ~4.2 s CPU. So
+the ratio depends on the second core: free, the helper's work hides behind the main
+thread's (~1.4x); taken by other jobs (load average 4-6 on the 2 cores), it approaches
+the CPU ratio (~2.1x). The indexing used to run through a per-row trigger and cost more
+than twice as much; a writer thread for the inserts and a forked parsing process did not
+help (the GIL and unpickling ate the overlap). The cyclic garbage collector is paused
+during an ingest: it walked the chunk's records again and again and found nothing
+(~15% of the main thread).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import datetime as dt
 import gc
 import itertools
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -153,17 +154,19 @@ def test_an_ingest_puts_back_the_collector_and_the_checkpoint_setting(
     # The ingest pauses the cyclic collector and SQLite's automatic checkpoint (its helper
     # thread checkpoints instead): both are as they were after it, whether it failed or not.
     monkeypatch.setattr(store_module, "_INGEST_CHUNK", 2)
+    monkeypatch.setattr(store_module, "_CHECKPOINT_EVERY", 2)
     store = Store.open(tmp_path / "s.db", create=True)
     conn = store.db.conn
     conn.execute("PRAGMA wal_autocheckpoint = 777")
-    seen: list[bool] = []
-    index = store._index_and_checkpoint
+    seen: list[bool] = []  # the collector's state at each indexing on the helper thread
+    index = store._index_staged
 
     def spy() -> None:
-        seen.append(gc.isenabled())
+        if threading.current_thread() is not threading.main_thread():
+            seen.append(gc.isenabled())
         index()
 
-    monkeypatch.setattr(store, "_index_and_checkpoint", spy)
+    monkeypatch.setattr(store, "_index_staged", spy)
     day, now = dt.date(2026, 11, 22), dt.datetime(2026, 11, 22, 8)
     (gc.enable if gc_was_on else gc.disable)()
     try:
@@ -189,7 +192,7 @@ def test_an_ingest_puts_back_the_collector_and_the_checkpoint_setting(
     assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (777,)
     assert counts.new == 5 and store.paper_count() == 5
     assert seen and not any(seen)  # the chunks were indexed with the collector paused
-    # The helper thread copied the chunks into the database file itself (the WAL stays far
-    # below 777 pages, so SQLite's own checkpoint never ran).
-    assert b"Good paper 4" in (tmp_path / "s.db").read_bytes()
+    # The helper thread copied the first two chunks into the database file itself (the WAL
+    # stays far below 777 pages, so SQLite's own checkpoint never ran).
+    assert b"Good paper 3" in (tmp_path / "s.db").read_bytes()
     store.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import gc
+import itertools
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -41,6 +42,10 @@ from .paper_reads import PaperReads
 from .schema import FTS_INSERT_TRIGGER
 
 _INGEST_CHUNK = 5000  # records identified, looked up, merged and written in one transaction
+# The ingest's helper thread checkpoints the WAL after indexing every this many chunks:
+# each checkpoint is two fsyncs and copies pages the next chunks rewrite (index pages),
+# and after every chunk it made the helper, not the parsing, the slower of the two.
+_CHECKPOINT_EVERY = 4
 _INSERT_PAPER = (
     f"INSERT INTO papers ({', '.join(PAPER_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(PAPER_COLUMNS))})"
@@ -221,14 +226,22 @@ class PaperStore(PaperReads):
         now: dt.datetime,
         cross_lists: bool,
     ) -> IngestCounts:
-        """:meth:`_stage` with the helper thread indexing each chunk and then copying the
-        WAL into the database (a checkpoint, see :meth:`_index_and_checkpoint`): the
-        chunks' own commits only append to the WAL, off the parsing's way."""
+        """:meth:`_stage` with the helper thread indexing each chunk and, every
+        :data:`_CHECKPOINT_EVERY` chunks, copying the WAL into the database (a passive
+        checkpoint, what SQLite's automatic one does at a commit): the chunks' own commits
+        only append to the WAL, off the parsing's way."""
         conn = self.db.conn
         (autocheckpoint,) = conn.execute("PRAGMA wal_autocheckpoint").fetchone()
+        indexed = itertools.count(1)
+
+        def index() -> None:
+            self._index_staged()
+            if next(indexed) % _CHECKPOINT_EVERY == 0:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
         conn.execute("PRAGMA wal_autocheckpoint = 0")
         try:
-            with _cyclic_gc_paused(), BackgroundIndexer(self._index_and_checkpoint) as indexer:
+            with _cyclic_gc_paused(), BackgroundIndexer(index) as indexer:
                 return self._stage(
                     records, indexer, first_seen=first_seen, now=now, cross_lists=cross_lists
                 )
@@ -425,12 +438,6 @@ class PaperStore(PaperReads):
                     conn.execute(f"DELETE FROM papers WHERE rowid IN ({marks})", chunk)
                     conn.execute(f"DELETE FROM staged_papers WHERE paper_rowid IN ({marks})", chunk)
                 deleted += len(rowids)
-
-    def _index_and_checkpoint(self) -> None:
-        """:meth:`_index_staged`, then a passive checkpoint of the WAL (what SQLite's
-        automatic checkpoint does at a commit, here off the ingest's own thread)."""
-        self._index_staged()
-        self.db.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _index_staged(self) -> None:
         """Put the staged papers not yet in the full-text index into it, in one
