@@ -196,3 +196,25 @@ def test_an_ingest_puts_back_the_collector_and_the_checkpoint_setting(
     # stays far below 777 pages, so SQLite's own checkpoint never ran).
     assert b"Good paper 3" in (tmp_path / "s.db").read_bytes()
     store.close()
+
+
+def test_a_checkpoint_that_cannot_run_does_not_fail_the_ingest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Inside a transaction of the caller's (the ingest's become savepoints) SQLite refuses
+    # the helper's checkpoint ("database table is locked"): only a speed-up, so it is
+    # skipped and the papers still go in.
+    monkeypatch.setattr(store_module, "_INGEST_CHUNK", 2)
+    monkeypatch.setattr(store_module, "_CHECKPOINT_EVERY", 1)
+    store = Store.open(tmp_path / "s.db", create=True)
+    day = dt.date(2026, 11, 22)
+    store.db.conn.execute("BEGIN")
+    counts = store.ingest_listing(
+        ListingInfo("in-a-transaction", "sha", "records", day),
+        itertools.islice(records_with_a_bad_one(5), 5),
+        first_seen=day,
+        now=dt.datetime(2026, 11, 22, 8),
+    )
+    store.db.conn.execute("COMMIT")
+    assert counts.new == 5 and store.paper_count() == 5
+    store.close()
