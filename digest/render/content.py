@@ -15,8 +15,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 from ..config import EmailConfig
@@ -49,9 +48,12 @@ _PaperText = tuple[str, str, str, str, bool, str]
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-@dataclass(frozen=True, slots=True)
-class PaperView:
-    """One paper as the templates see it: cleaned, shortened, with its links."""
+class PaperView(NamedTuple):
+    """One paper as the templates see it: cleaned, shortened, with its links.
+
+    A NamedTuple: immutable like a frozen dataclass (the day's trending views are shared
+    by every digest), made in a fifth of the time (a digest makes fifteen).
+    """
 
     number: int
     id: str
