@@ -20,16 +20,17 @@ instead of ~2.0 s for 44,000 records), so it measured less than digest must do.
 Where the time goes (2026-12-01, 100,000 papers, CPU seconds by thread, py-spy for the
 shares): the main thread 6.1 s: reading the JSON Lines ~37% (json.loads ~10%, the
 fast path's checks ~15%), inserting papers, titles and placements and the lookups ~36%,
-identity and merge ~12%; the helper thread 2.8 s: full-text indexing 2.2 s, beside the
-parsing of the next chunk (SQLite tokenizes without the GIL), then a WAL checkpoint
-0.6 s (the chunks' own commits only append to the WAL). The floor takes ~4.2 s CPU. So
-the ratio depends on the second core: free, the helper's work hides behind the main
-thread's (~1.4x); taken by other jobs (load average 4-6 on the 2 cores), it approaches
-the CPU ratio (~2.1x). The indexing used to run through a per-row trigger and cost more
-than twice as much; a writer thread for the inserts and a forked parsing process did not
-help (the GIL and unpickling ate the overlap). The cyclic garbage collector is paused
-during an ingest: it walked the chunk's records again and again and found nothing
-(~15% of the main thread).
+identity and merge ~12%; the helper thread ~2.5 s: full-text indexing 2.2 s, beside the
+parsing of the next chunk (SQLite tokenizes without the GIL), and a WAL checkpoint every
+4 chunks (the chunks' own commits only append to the WAL; 0.6 s when it ran after every
+chunk, which made the main thread wait ~2 s for the helper instead of ~1.2 s). The floor
+takes ~4.2 s CPU. So the ratio depends on the second core: free, the helper's work hides
+behind the main thread's (1.4-1.6x at load 1-2); taken by other jobs (load average 4-6
+on the 2 cores), it approaches the CPU ratio (~2.1x). The indexing used to run through
+a per-row trigger and cost more than twice as much; a writer thread for the inserts and
+a forked parsing process did not help (the GIL and unpickling ate the overlap). The
+cyclic garbage collector is paused during an ingest: it walked the chunk's records again
+and again and found nothing (~15% of the main thread).
 """
 
 from __future__ import annotations
