@@ -11,14 +11,26 @@ Target (issue "Foundation"): >= 10,000 papers/s and < 1 GiB peak on the 2-core m
 Papers per second counts the distinct papers stored (100,000), not the records read.
 Each repeat also measures a floor in its own process (every line through ``json.loads``,
 one ``executemany`` into a table with an FTS5 index, one transaction) and prints the
-ratio; issue 16's target is a median ratio of at most 1.5.
+ratio; issue 16's target is a median ratio of at most 1.5. The floor's index is
+Porter-stemmed like digest's (``tokenize='porter'``, store/schema.py), since the search
+results depend on it: until 2026-12-01 it built FTS5's default unicode61 index, ~25% less
+tokenizing work than any ingest that must answer digest's searches (the floor ran ~1.6 s
+instead of ~2.0 s for 44,000 records), so it measured less than digest must do.
 
-Where the time goes (py-spy): parsing the JSON Lines ~25% of the CPU, full-text indexing
-~20% (on a helper thread, beside the parsing of the next chunk: SQLite tokenizes without
-the GIL), inserting rows and the indexes ~15%, identity and merge ~10%, the commit ~7%.
-The indexing used to run through a per-row trigger and cost more than twice as much; a
-writer thread for the inserts and a forked parsing process did not help (the GIL and
-unpickling ate the overlap).
+Where the time goes (2026-12-01, 100,000 papers, CPU seconds by thread, py-spy for the
+shares): the main thread 6.1 s: reading the JSON Lines ~37% (json.loads ~10%, the
+fast path's checks ~15%), inserting papers, titles and placements and the lookups ~36%,
+identity and merge ~12%; the helper thread ~2.5 s: full-text indexing 2.2 s, beside the
+parsing of the next chunk (SQLite tokenizes without the GIL), and a WAL checkpoint every
+4 chunks (the chunks' own commits only append to the WAL; 0.6 s when it ran after every
+chunk, which made the main thread wait ~2 s for the helper instead of ~1.2 s). The floor
+takes ~4.2 s CPU. So the ratio depends on the second core: free, the helper's work hides
+behind the main thread's (1.4-1.6x at load 1-2); taken by other jobs (load average 4-6
+on the 2 cores), it approaches the CPU ratio (~2.1x). The indexing used to run through
+a per-row trigger and cost more than twice as much; a writer thread for the inserts and
+a forked parsing process did not help (the GIL and unpickling ate the overlap). The
+cyclic garbage collector is paused during an ingest: it walked the chunk's records again
+and again and found nothing (~15% of the main thread).
 """
 
 from __future__ import annotations
@@ -147,8 +159,9 @@ def run_once(listing: Path) -> dict[str, float]:
 
 def floor_once(listing: Path) -> float:
     """Seconds for the floor: every line through ``json.loads``, then one ``executemany``
-    into a papers table with an FTS5 index over title and abstract, in one transaction
-    (what any ingest of this file must do; no cleaning, identity or merging)."""
+    into a papers table with an FTS5 index over title and abstract (Porter-stemmed, as
+    digest's is), in one transaction (what any ingest of this file must do; no cleaning,
+    identity or merging)."""
     import sqlite3
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,9 +172,11 @@ def floor_once(listing: Path) -> float:
             "CREATE TABLE papers (rowid INTEGER PRIMARY KEY, id TEXT UNIQUE, title TEXT, "
             "abstract TEXT, authors TEXT, published TEXT, upvotes INTEGER)"
         )
+        # The index digest's schema defines (store/schema.py): Porter-stemmed, as search
+        # results depend on it.
         conn.execute(
             "CREATE VIRTUAL TABLE papers_fts USING fts5(title, abstract, content='papers', "
-            "content_rowid='rowid')"
+            "content_rowid='rowid', tokenize='porter')"
         )
         start = time.perf_counter()
         rows = []

@@ -37,7 +37,7 @@ def is_valid_min_score(value: object) -> bool:
     return math.isfinite(value) and low <= value <= high
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PaperRecord:
     """One paper as a listing file describes it, before identity and dedupe."""
 

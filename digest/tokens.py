@@ -14,7 +14,9 @@ Unsubscribe links should not expire: RFC 8058 and anti-spam laws expect them to 
 
 from __future__ import annotations
 
+import binascii
 import datetime
+import hashlib
 import hmac
 import time
 from base64 import urlsafe_b64encode
@@ -123,6 +125,41 @@ class _UncompressedSerializer(URLSafeSerializer):
 
 
 NONE = type(None)
+_URLSAFE = bytes.maketrans(b"+/", b"-_")  # base64 -> base64url (RFC 4648 section 5)
+
+
+def _b64url(data: bytes) -> bytes:
+    """``data`` in unpadded base64url: what itsdangerous' ``base64_encode`` writes."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
+
+
+class _HmacSha1:
+    """HMAC-SHA1 under one key, the key's two padded blocks hashed once (RFC 2104).
+
+    HMAC(K, m) = H((K ^ opad) || H((K ^ ipad) || m)); both prefixes are one 64-byte block,
+    so their SHA-1 states are computed here and copied per message, as the stdlib's
+    ``hmac.HMAC.copy`` does, without its per-call lookups (``hmac.digest`` fetches the
+    algorithm on every call): ~0.6 µs a token instead of ~1.8. The same bytes as
+    ``hmac.digest(key, message, "sha1")`` (a test checks it).
+    """
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        block = hashlib.sha1().block_size
+        if len(key) > block:  # RFC 2104: a longer key is hashed first
+            key = hashlib.sha1(key).digest()
+        key = key.ljust(block, b"\0")
+        self._inner = hashlib.sha1(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha1(bytes(b ^ 0x5C for b in key))
+
+    def digest(self, message: bytes) -> bytes:
+        """HMAC-SHA1 of ``message``: 20 bytes."""
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
 
 def _check_action(action: str) -> None:
@@ -153,9 +190,11 @@ class LinkSigner:
             action: _UncompressedSerializer(secret, salt=_SALT_PREFIX + action)
             for action in ACTIONS
         }
-        # action -> its signing key, for the flattened path in sign() (a digest signs ~22
-        # links; the serializer's layers were half of each one's cost).
-        self._keys = {action: s.signer_key for action, s in self._serializers.items()}
+        # action -> HMAC under its signing key, for the flattened path in sign() and
+        # SubscriberLinks (a digest signs ~22 links; the serializer's layers were half of
+        # each one's cost).
+        self._hmacs = {action: _HmacSha1(s.signer_key) for action, s in self._serializers.items()}
+        self._prefixes: dict[str, dict[str, str]] = {}  # base URL -> action -> URL prefix
 
     def __reduce__(self) -> tuple[type[LinkSigner], tuple[str]]:
         # Pickled for the daily run's render workers (digest.render.pool): rebuilt there.
@@ -176,8 +215,8 @@ class LinkSigner:
 
         ``issued_at`` defaults to the current time; the renderer passes its ``now``.
         """
-        key = self._keys.get(action)
-        if key is None or type(subscriber_id) is not int or type(paper_id) not in (str, NONE):
+        mac = self._hmacs.get(action)
+        if mac is None or type(subscriber_id) is not int or type(paper_id) not in (str, NONE):
             _check_action(action)  # raises for an unknown action
             payload: list[int | str] = [subscriber_id, _unix(issued_at)]
             if paper_id is not None:
@@ -187,10 +226,21 @@ class LinkSigner:
         # base64url(JSON) "." base64url(HMAC-SHA1), unpadded (tests verify these tokens
         # with itsdangerous's own URLSafeSerializer).
         paper = "" if paper_id is None else "," + encode_basestring(paper_id)
-        value = urlsafe_b64encode(f"[{subscriber_id},{_unix(issued_at)}{paper}]".encode())
-        value = value.rstrip(b"=")
-        signature = urlsafe_b64encode(hmac.digest(key, value, "sha1")).rstrip(b"=")
-        return (value + b"." + signature).decode("ascii")
+        value = _b64url(f"[{subscriber_id},{_unix(issued_at)}{paper}]".encode())
+        return (value + b"." + _b64url(mac.digest(value))).decode("ascii")
+
+    def links(
+        self, base_url: str, subscriber_id: int, *, issued_at: datetime.datetime
+    ) -> SubscriberLinks:
+        """The link URLs of one subscriber's digest under ``base_url``, all issued at
+        ``issued_at``: each the :func:`link_url` of a :meth:`sign` token."""
+        prefixes = self._prefixes.get(base_url)
+        if prefixes is None:  # one base URL per renderer: made once
+            base = base_url.rstrip("/")
+            prefixes = {action: f"{base}/{route}/" for action, route in _ROUTES.items()}
+            kept = self._prefixes if len(self._prefixes) < 8 else {}
+            self._prefixes = {**kept, base_url: prefixes}
+        return SubscriberLinks(self, base_url, prefixes, subscriber_id, _unix(issued_at))
 
     def verify(
         self,
@@ -230,6 +280,69 @@ class LinkSigner:
                 continue
             return _checked(_claims(payload, action), max_age_seconds, now)
         raise TokenError(_invalid("feedback")) from error
+
+
+class SubscriberLinks:
+    """The signed link URLs in one subscriber's digest (made by :meth:`LinkSigner.links`).
+
+    Each URL is ``link_url(base_url, action, signer.sign(subscriber_id, action, paper_id,
+    issued_at=...))``, byte for byte; what a digest's ~22 tokens share (the subscriber,
+    the time, the URL prefixes) is worked out once, and a paper's "more" and "less" links
+    share their payload (the action is in the key, not in the payload).
+    """
+
+    __slots__ = (
+        "_base",
+        "_fast",
+        "_head",
+        "_hmacs",
+        "_issued_at",
+        "_prefixes",
+        "_signer",
+        "_subscriber_id",
+    )
+
+    def __init__(
+        self,
+        signer: LinkSigner,
+        base_url: str,
+        prefixes: dict[str, str],
+        subscriber_id: int,
+        issued_at: int,
+    ) -> None:
+        self._signer = signer
+        self._hmacs = signer._hmacs
+        self._subscriber_id = subscriber_id
+        self._issued_at = issued_at
+        self._fast = type(subscriber_id) is int
+        self._head = f"[{subscriber_id},{issued_at}"
+        self._base = base_url
+        self._prefixes = prefixes  # action -> link_url(base_url, action, "")
+
+    def url(self, action: str, paper_id: str | None = None) -> str:
+        """The URL for ``action`` (on ``paper_id`` for feedback, the digest's id for
+        "view"). Raises :class:`TokenError` for an unknown action."""
+        prefix = self._prefixes.get(action)
+        if prefix is None or not self._fast or type(paper_id) not in (str, NONE):
+            moment = datetime.datetime.fromtimestamp(self._issued_at, datetime.UTC)
+            token = self._signer.sign(self._subscriber_id, action, paper_id, issued_at=moment)
+            return link_url(self._base, action, token)
+        paper = "" if paper_id is None else "," + encode_basestring(paper_id)
+        value = _b64url(f"{self._head}{paper}]".encode())
+        signature = _b64url(self._hmacs[action].digest(value))
+        return f"{prefix}{value.decode('ascii')}.{signature.decode('ascii')}"
+
+    def feedback_urls(self, paper_id: str) -> tuple[str, str]:
+        """The "more like this" and "less like this" URLs for ``paper_id``."""
+        if not self._fast or type(paper_id) is not str:
+            return self.url("more", paper_id), self.url("less", paper_id)
+        value = _b64url(f"{self._head},{encode_basestring(paper_id)}]".encode())
+        text = value.decode("ascii")
+        hmacs = self._hmacs
+        more = _b64url(hmacs["more"].digest(value)).decode("ascii")
+        less = _b64url(hmacs["less"].digest(value)).decode("ascii")
+        prefix = self._prefixes["more"]  # "less" shares the route
+        return f"{prefix}{text}.{more}", f"{prefix}{text}.{less}"
 
 
 def _invalid(action: str) -> str:

@@ -200,6 +200,23 @@ def encode_html(html: str) -> bytes:
     return html.encode("ascii", "xmlcharrefreplace")
 
 
+def lines_fit(data: bytes) -> bool:
+    """Whether no line of ``data`` (lines end at LF) is longer than :data:`MAX_LINE_BYTES`.
+
+    Each line must end within MAX_LINE_BYTES + 1 bytes of its start: from a line's start,
+    the last LF in that window is found (``rfind``, memrchr in C) and the next line start
+    looked at is the one after it, so a 45 KB body takes ~50 steps rather than a split
+    into ~200 lines (several times slower).
+    """
+    size, start = len(data), 0
+    while size - start > MAX_LINE_BYTES:
+        end = data.rfind(b"\n", start, start + MAX_LINE_BYTES + 1)
+        if end < 0:
+            return False
+        start = end + 1
+    return True
+
+
 def _text_part(body: str | bytes, subtype: str) -> tuple[bytes, bytes]:
     """One body part: its two MIME headers and the blank line, and the encoded body (CRLF
     line ends); two pieces, so the message is copied together once.
@@ -214,7 +231,9 @@ def _text_part(body: str | bytes, subtype: str) -> tuple[bytes, bytes]:
         data = body  # already encoded (the renderer measured the HTML's size on these bytes)
     else:
         data = encode_html(body) if subtype == "html" else body.encode("utf-8")
-    if max(map(len, data.split(b"\n"))) <= MAX_LINE_BYTES and _DELIMITER not in data:
+    # rfind: the same answer as `in`, twice as fast on HTML (its backward search skips on
+    # the boundary's leading "-", rarer there than the trailing "e" `in` skips on).
+    if lines_fit(data) and data.rfind(_DELIMITER) < 0:
         cte = "7bit" if data.isascii() else "8bit"
     else:
         cte = "quoted-printable"
@@ -257,10 +276,28 @@ class MessageBuilder:
         self._domain = sender_addr.rpartition("@")[2].lower()
         self._list_id = f"{PRODUCT} <{clean_text(email.list_id)}>"
         self._mailto = f"mailto:{email.unsubscribe_mailto}?subject=unsubscribe"
+        # The headers every message has the same, as written by build().
+        self._from_header = _header("From", self._from) + CRLF
+        self._list_id_header = _header("List-Id", self._list_id) + CRLF
+        self._last_headers = b"".join(
+            _header(name, value) + CRLF
+            for name, value in (
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+                ("MIME-Version", "1.0"),
+                ("Content-Type", _MULTIPART),
+            )
+        )
+        # The last Message-ID made: the renderer asks again for the message it just built.
+        self._last_id: tuple[int, datetime.date, str] | None = None
 
     def message_id(self, subscriber_id: int, digest_date: datetime.date) -> str:
         """The digest's Message-ID (see :func:`message_id`) with the sender's domain."""
-        return message_id(subscriber_id, digest_date, self._domain)
+        last = self._last_id
+        if last is not None and last[0] == subscriber_id and last[1] == digest_date:
+            return last[2]
+        made = message_id(subscriber_id, digest_date, self._domain)
+        self._last_id = (subscriber_id, digest_date, made)
+        return made
 
     def build(
         self,
@@ -286,21 +323,19 @@ class MessageBuilder:
         if now.tzinfo is None:
             now = now.replace(tzinfo=datetime.UTC)  # naive means UTC throughout digest
         headers = (
-            ("From", self._from),
             ("To", format_address(sub.name, sub.email)),
             ("Subject", encode_header_text(subject)),
             ("Date", _date(now)),
             ("Message-ID", self.message_id(sub.id, digest_date)),
-            ("List-Id", self._list_id),
-            ("List-Unsubscribe", f"<{unsubscribe_url}>,\n <{self._mailto}>"),
-            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-            ("MIME-Version", "1.0"),
-            ("Content-Type", _MULTIPART),
         )
         # RFC 2046 section 5.1.1: the CRLF before a delimiter belongs to the delimiter.
         return b"".join(
             (
+                self._from_header,
                 *(_header(name, value) + CRLF for name, value in headers),
+                self._list_id_header,
+                _header("List-Unsubscribe", f"<{unsubscribe_url}>,\n <{self._mailto}>") + CRLF,
+                self._last_headers,
                 CRLF,
                 _DELIMITER + CRLF,
                 *_text_part(text, "plain"),

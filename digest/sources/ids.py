@@ -44,6 +44,7 @@ _ID_URL = re.compile(
     re.IGNORECASE,
 )
 _NOT_ALNUM = re.compile(r"[\W_]+")
+_ASCII_NOT_ALNUM = bytes(b for b in range(128) if not chr(b).isalnum())  # "_" among them
 
 
 class ArxivVersionError(ValueError):
@@ -190,6 +191,8 @@ def normalize_title(title: str) -> str:
     can tell that two listings carry the same paper even without an arXiv id.
     """
     if title.isascii():  # NFKC leaves ASCII alone, and casefold() is lower() there
-        return _NOT_ALNUM.sub("", title.lower())
+        # What the regex keeps of ASCII is a-z and 0-9: the other bytes deleted in C,
+        # ~10x faster than the substitution (one key per record ingested).
+        return title.lower().encode("ascii").translate(None, _ASCII_NOT_ALNUM).decode("ascii")
     # In Python's re, \w is exactly str.isalnum() plus "_": so this keeps isalnum() chars.
     return _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", title).casefold())

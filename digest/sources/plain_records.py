@@ -9,6 +9,7 @@ reader reaches it. Pure; imports only :mod:`digest.errors` and :mod:`digest.reco
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -73,7 +74,7 @@ def _records(text: str, source: str) -> Iterator[PaperRecord]:
 def _json_lines(text: str, source: str) -> Iterator[PaperRecord]:
     first = True
     for number, raw in numbered_lines(text):
-        if not raw.strip():
+        if not raw or raw.isspace():  # a blank line (strip() would copy every line)
             continue
         try:
             item = json.loads(raw)
@@ -91,26 +92,45 @@ def _json_lines(text: str, source: str) -> Iterator[PaperRecord]:
         except (ValueError, RecursionError) as exc:
             raise ListingError(json_failure(exc), source=source, line=number) from exc
         first = False
+        if type(item) is dict and _clean_json_text(raw):
+            fast = _well_formed_record(item, clean_text=True)
+            if fast is not None:
+                yield fast
+                continue
         yield located(_plain_record, item, source, number)
 
 
 # The keys the fast path reads; a record with any other known field takes the full path.
 _FAST_KEYS = frozenset({"id", "title", "abstract", "authors", "published", "upvotes"})
+_NO_NAMES: list[str] = []  # never changed: the fast path only reads it
+# A listing's records share a few publication dates: each string is read once.
+_iso_day = functools.lru_cache(maxsize=1024)(iso_date)
 
 
-def _well_formed_record(item: dict[str, Any]) -> PaperRecord | None:
+def _clean_json_text(raw: str) -> bool:
+    """Whether every string in the JSON text ``raw`` is printable ASCII without a double
+    blank, read from ``raw`` itself: strict JSON (``json.loads``' default) has no control
+    character in a string unless escaped, and a string without escapes is written as it
+    is, so a line that is ASCII, has no backslash, no DEL and no two blanks in a row holds
+    only such strings. Single-character searches (memchr) instead of a scan of each field
+    by ``isprintable``."""
+    return raw.isascii() and "\\" not in raw and "\x7f" not in raw and "  " not in raw
+
+
+def _well_formed_record(item: dict[str, Any], *, clean_text: bool = False) -> PaperRecord | None:
     """The record, when every field is already what :func:`_plain_record` would make of
     it; else None (the full path then validates and cleans, and names any problem).
 
     Most records of a large export are like this: a string id, title and abstract, a list
     of author strings, an ISO date, a whole number of upvotes, all printable ASCII with
     single spaces. Whether the text fields are clean is checked once, on all of them
-    joined, instead of once per field: the daily ingest reads ~10 fields per record.
+    joined, instead of once per field (the daily ingest reads ~10 fields per record); only
+    their ends are looked at one by one (each scan of a 1.4 KB record costs ~2 µs).
     """
     if not _FAST_KEYS.issuperset(item):
         return None
     title, abstract, raw_id = item.get("title"), item.get("abstract"), item.get("id")
-    names = item.get("authors", [])
+    names = item.get("authors", _NO_NAMES)
     published, votes = item.get("published"), item.get("upvotes")
     if (
         type(title) is not str
@@ -121,23 +141,18 @@ def _well_formed_record(item: dict[str, Any]) -> PaperRecord | None:
         or not (votes is None or (type(votes) is int and 0 <= votes <= MAX_COUNT))
     ):
         return None
-    fields = [title, abstract, raw_id, *names]
-    if not all(type(field) is str and field for field in fields):
-        return None
-    # Clean (see values.clean) means printable ASCII, no double blank, none at either end:
-    # with "|" between the fields, a blank at a field's end shows as " |" or "| ".
-    text = "|".join(fields)
-    if not (
-        text.isascii()
-        and text.isprintable()
-        and "  " not in text
-        and " |" not in text
-        and "| " not in text
-        and text[0] != " "
-        and text[-1] != " "
-    ):
-        return None
-    published_day = iso_date(published)
+    fields = (title, abstract, raw_id, *names)
+    for field in fields:
+        # A blank at either end would be stripped: not clean.
+        if type(field) is not str or not field or field[0] == " " or field[-1] == " ":
+            return None
+    # Clean (see values.clean) means printable ASCII, no double blank, none at either end
+    # (``clean_text``: the caller knows the rest, see _clean_json_text).
+    if not clean_text:
+        text = "|".join(fields)
+        if not (text.isascii() and text.isprintable() and "  " not in text):
+            return None
+    published_day = None if published is None else _iso_day(published)
     if published is not None and published_day is None:
         return None
     try:
