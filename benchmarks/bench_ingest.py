@@ -22,7 +22,7 @@ shares): the main thread 6.1 s: reading the JSON Lines ~37% (json.loads ~10%, th
 fast path's checks ~15%), inserting papers, titles and placements and the lookups ~36%,
 identity and merge ~12%; the helper thread ~2.5 s: full-text indexing 2.2 s, beside the
 parsing of the next chunk (SQLite tokenizes without the GIL), and a WAL checkpoint every
-4 chunks (the chunks' own commits only append to the WAL; 0.6 s when it ran after every
+10 chunks (the chunks' own commits only append to the WAL; 0.6 s when it ran after every
 chunk, which made the main thread wait ~2 s for the helper instead of ~1.2 s). The floor
 takes ~4.2 s CPU. So the ratio depends on the second core: free, the helper's work hides
 behind the main thread's (1.4-1.6x at load 1-2); taken by other jobs (load average 4-6
