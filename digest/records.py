@@ -145,6 +145,11 @@ class Subscriber:
     updated: str = ""
 
 
+# How a pick's reason names the profile keywords it matched ("matches: a, b"): written by
+# digest.rank.reasons, read by the renderer for the subject line.
+MATCHES_PREFIX = "matches: "
+
+
 @dataclass(frozen=True)
 class Pick:
     """A ranked paper for one subscriber, with the reasons it was picked."""

@@ -68,6 +68,9 @@ def make_paper(i: int, **changes: object) -> Paper:
     return dataclasses.replace(paper, **changes)  # type: ignore[arg-type]
 
 
+TOPICS = ("code generation", "program synthesis")  # the keywords the picks' reasons name
+
+
 def make_content(n: int = 3, **changes: object) -> DigestContent:
     papers = [make_paper(i) for i in range(n)]
     content = DigestContent(
@@ -80,7 +83,7 @@ def make_content(n: int = 3, **changes: object) -> DigestContent:
             )
         ),
         picks=tuple(
-            (p, Pick(p.id, 1.0 - k / 10, (f"matches “{['code generation', 'testing'][k % 2]}”",)))
+            (p, Pick(p.id, 1.0 - k / 10, (f"matches: {TOPICS[k % 2]}",)))
             for k, p in enumerate(papers)
         ),
         digest_date=DAY,
@@ -213,7 +216,9 @@ def test_fast_serialiser_writes_what_the_stdlib_generator_writes(renderer: Rende
 
 
 def test_html_part_is_7bit_and_text_part_8bit(renderer: Renderer) -> None:
-    text, html = parse(render_bytes(renderer, make_content())).iter_parts()
+    paper = make_paper(0)
+    quoted = make_content(picks=((paper, Pick(paper.id, 0.9, ("matches “code generation”",))),))
+    text, html = parse(render_bytes(renderer, quoted)).iter_parts()
     assert html["Content-Transfer-Encoding"] == "7bit"  # non-ASCII as character references
     assert text["Content-Transfer-Encoding"] == "8bit"
     assert "matches “code generation”" in text.get_content()
@@ -276,7 +281,11 @@ def test_unsafe_paper_url_falls_back_to_search(renderer: Renderer) -> None:
 def test_a_name_cannot_add_headers(renderer: Renderer) -> None:
     sub = Subscriber(id=7, email="eve@example.org", name="Eve\r\nBcc: x@evil.example")
     profile = Profile(keywords=(Keyword("x\r\nBcc: y@evil.example"),))
-    data = render_bytes(renderer, make_content(subscriber=sub, profile=profile))
+    picks = tuple(
+        (p, Pick(p.id, 0.9, ("matches: x\r\nBcc: y@evil.example",)))
+        for p in map(make_paper, range(3))
+    )
+    data = render_bytes(renderer, make_content(subscriber=sub, profile=profile, picks=picks))
     message = parse(data)
     assert sorted(message.keys()) == sorted(
         [
@@ -492,6 +501,27 @@ def test_topics_are_the_heaviest_keywords() -> None:
     long = (Keyword("a rather long keyword phrase", 3), Keyword("another long one", 2))
     assert top_topics(long) == "a rather long keyword phrase"  # two would pass 40 characters
     assert top_topics(()) == ""
+
+
+def test_the_subject_names_only_keywords_the_days_picks_matched(renderer: Renderer) -> None:
+    """The heaviest keyword is not in the subject when no pick matched it; picks that came
+    from a followed author alone leave the topics out rather than name an unmatched one."""
+    keywords = (Keyword("code generation", 2), Keyword("testing", 0.5), Keyword("robots", 1))
+    reasons = ["by: Ada Lovelace", "matches: testing, robots", "like a paper you liked"]
+    assert top_topics(keywords, reasons) == "robots, testing"
+    assert top_topics(keywords, ["by: Ada Lovelace"]) == ""
+    paper = make_paper(0)
+    followed = make_content(
+        profile=Profile(keywords=keywords),
+        picks=((paper, Pick(paper.id, 0.9, ("by: Author A",))),),
+    )
+    subject = parse(render_bytes(renderer, followed))["Subject"]
+    assert subject == "1 paper for you · Nov 22"
+    matched = make_content(
+        profile=Profile(keywords=keywords),
+        picks=((paper, Pick(paper.id, 0.9, ("matches: testing",))),),
+    )
+    assert parse(render_bytes(renderer, matched))["Subject"] == "1 paper for you · testing · Nov 22"
 
 
 def test_authors_are_shortened_to_first_three_and_last() -> None:

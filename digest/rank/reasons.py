@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..records import Pick
+from ..records import MATCHES_PREFIX, Pick
 from . import budgets
 from .batch import Batch, Chunk
 from .followed import follow_reasons
@@ -136,7 +136,7 @@ def picks_with_reasons(
             reasons = follow_reasons(batch.follows, r, c)  # "by: LeCun", "in: cs.CL"
             matched = [text for hits, text in keywords if c in hits]
             if matched:
-                reasons.append("matches: " + ", ".join(matched[:3]))
+                reasons.append(MATCHES_PREFIX + ", ".join(matched[:3]))
             if value > 0 and (value >= LIKE_REASON_MIN or not reasons):
                 reasons.append(_like_reason(batch, liked[at]))
             picks.append(

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 
 from ..config import EmailConfig
 from ..errors import RenderError
-from ..records import DigestContent, Keyword, Paper
+from ..records import MATCHES_PREFIX, DigestContent, Keyword, Paper
 from ..sources import arxiv_id_as_written
 from ..text import MONTH_ABBREVIATIONS, MONTH_NAMES, clip, plural, strip_bidi_controls
 from ..tokens import LinkSigner
@@ -164,8 +164,21 @@ def _date_label(iso: str | None, today: datetime.date) -> str:
     return short_date(day) if day.year == today.year else f"{short_date(day)}, {day.year}"
 
 
-def top_topics(keywords: Iterable[Keyword]) -> str:
-    """The first two or three keywords by weight, for the subject line."""
+def top_topics(keywords: Iterable[Keyword], reasons: Iterable[str] | None = None) -> str:
+    """The first two or three keywords by weight, for the subject line.
+
+    With ``reasons`` (the day's picks' reasons), only keywords a "matches: …" reason names:
+    the subject never names a topic that none of the day's papers matched (empty when the
+    picks came from followed authors, categories or liked papers alone).
+    """
+    if reasons is not None:
+        named = {
+            item.casefold()
+            for reason in reasons
+            if reason.startswith(MATCHES_PREFIX)
+            for item in reason[len(MATCHES_PREFIX) :].split(", ")
+        }
+        keywords = [k for k in keywords if k.text.casefold() in named]
     ranked = sorted(keywords, key=lambda k: -k.weight)  # stable: ties keep profile order
     texts = [t for t in (clean_text(k.text) for k in ranked) if t][:MAX_TOPICS]
     while len(texts) > 1 and len(", ".join(texts)) > TOPICS_MAX_CHARS:
@@ -322,7 +335,12 @@ class ContextBuilder:
             if t
         ]
         subject = format_subject(
-            email.subject, count=count, topics=top_topics(content.profile.keywords), date=day
+            email.subject,
+            count=count,
+            topics=top_topics(
+                content.profile.keywords, [r for _, pick in content.picks for r in pick.reasons]
+            ),
+            date=day,
         )
         name = clip(clean_text(sub.name[:400]), 100, at_word=True)
         papers = "paper" if count == 1 else "papers"
