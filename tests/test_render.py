@@ -9,6 +9,7 @@ import io
 import re
 from email import policy
 from email.generator import BytesGenerator
+from email.header import decode_header, make_header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from html.parser import HTMLParser
@@ -304,6 +305,22 @@ def test_a_name_cannot_add_headers(renderer: Renderer) -> None:
     (to,) = message["To"].addresses
     assert (to.display_name, to.addr_spec) == ("Eve Bcc: x@evil.example", "eve@example.org")
     assert message["Subject"] == "3 papers for you · x Bcc: y@evil.example · Nov 22"
+
+
+def test_an_encoded_word_a_pick_matched_stays_text_in_the_subject(renderer: Renderer) -> None:
+    """A keyword typed as an RFC 2047 encoded word is named as typed, never decoded into a
+    CRLF and a Bcc header by the reader's mail client."""
+    encoded = "=?utf-8?q?x=0D=0ABcc=3A_victim=40evil.org?="
+    paper = make_paper(0)
+    content = make_content(
+        profile=Profile(keywords=(Keyword(encoded),)),
+        picks=((paper, Pick(paper.id, 0.9, (f"matches: {encoded}",))),),
+    )
+    data = render_bytes(renderer, content)
+    message = parse(data)
+    assert "Bcc" not in message and encoded in str(message["Subject"])
+    (raw,) = [v for k, v in message.raw_items() if k == "Subject"]
+    assert encoded in str(make_header(decode_header(str(raw))))
 
 
 @pytest.mark.parametrize(
