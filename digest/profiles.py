@@ -108,7 +108,9 @@ ENTRY_KEYS = [
 
 
 def normalize_email(raw: str) -> str:
-    """Validate an email address and return it lowercased and trimmed."""
+    """Validate an email address and return it lowercased and trimmed; raises
+    :class:`SubscriberError` for an empty, malformed, over-long (> 254, RFC 5321) or
+    non-ASCII one."""
     email = raw.strip()
     if not email:
         raise SubscriberError("email is empty; give an address such as ada@example.org")
@@ -116,7 +118,12 @@ def normalize_email(raw: str) -> str:
         raise SubscriberError(
             f"{raw!r} is not a valid email address; give one such as ada@example.org"
         )
-    return email.lower()
+    email = email.lower()
+    if not email.isascii():
+        # Internationalised addresses need SMTPUTF8 (RFC 6531) end to end; digest's
+        # headers are ASCII, so such an address could never be sent to.
+        raise SubscriberError(f"{email!r}: digest can only send to plain ASCII addresses")
+    return email
 
 
 def check_text(value: str, key: str) -> str:

@@ -307,6 +307,13 @@ def _deliver_due(
     by_date: dict[dt.date, list[Subscriber]] = {}
     not_due = 0
     for sub in subscribers:
+        if not sub.email.isascii():  # stored before addresses were checked for it
+            report.fail(
+                sub.email,
+                "digest can only send to plain ASCII addresses; remove the subscriber "
+                "(`digest subscribers remove`) and add a plain ASCII address",
+            )
+            continue
         day = digest_date_for(sub, now, date_override)
         if is_due(sub, day):
             by_date.setdefault(day, []).append(sub)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import binascii
 import datetime as dt
 import functools
+import hashlib
 import re
 from base64 import b64decode
 from dataclasses import dataclass
@@ -39,9 +40,28 @@ if TYPE_CHECKING:
     from ..config import Config
 
 
+# Names kept as they are (a label such as "signup-2" has no "@"); no leading dot.
+_PLAIN_RECIPIENT = re.compile(r"[A-Za-z0-9-][A-Za-z0-9.-]*(?:@[A-Za-z0-9.-]+)?")
+_NAME_CHARS = 120
+
+
 def outbox_name(recipient: str) -> str:
-    """A file name for a recipient's message: safe on any filesystem, readable."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", recipient.replace("@", "_at_"))[:120]
+    """A file name for a recipient's message (or a message's label): safe on any
+    filesystem, readable, and one recipient's only.
+
+    ``ada@example.org`` becomes ``ada_at_example.org``. A recipient that would not map back
+    one to one (any character but letters, digits, ``.`` and ``-`` around one ``@``, a
+    leading dot, which would hide the file, or more than 120 characters) gets the first
+    16 hex digits of its SHA-256 appended after a ``~`` (a character no name kept as it is
+    has), so ``a+b@x`` and ``a_b@x`` never share a file and a message never overwrites
+    another's.
+    """
+    name = recipient.replace("@", "_at_")
+    if _PLAIN_RECIPIENT.fullmatch(recipient) and len(name) <= _NAME_CHARS:
+        return name
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip(".")[:_NAME_CHARS]
+    tag = hashlib.sha256(recipient.encode("utf-8")).hexdigest()[:16]
+    return f"{readable}~{tag}"  # "~" is in no kept name: the two kinds never meet
 
 
 def outbox_path(folder: Path, recipient: str, digest_date: dt.date, label: str = "") -> Path:

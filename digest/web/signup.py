@@ -170,9 +170,7 @@ def check_form(values: dict[str, str]) -> SignupForm:
     raw_email = values["email"]
     if any(c in raw_email for c in "\r\n"):  # a header injection attempt: say nothing more
         raise SubscriberError("the email address must be on one line")
-    email = normalize_email(raw_email)
-    if not email.isascii():
-        raise SubscriberError(f"{email!r}: digest can only send to plain ASCII addresses")
+    email = normalize_email(raw_email)  # plain ASCII only (see normalize_email)
     if any(c in values["name"] for c in "\r\n"):
         raise SubscriberError("the name must be on one line")
     name = check_text(values["name"].strip(), "name")
