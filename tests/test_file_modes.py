@@ -69,6 +69,7 @@ def test_files_are_0600_and_folders_0700_under_umask_022(
             database,
             database.with_name(database.name + "-wal"),
             database.with_name(database.name + "-shm"),
+            database.with_name(database.name + ".run.lock"),  # names the run's pid
             *config.delivery.outbox.glob("*/*.eml"),
             *config.delivery.outbox.glob("*/*.html"),
             *(inbox / "failed").glob("*.error.txt"),
