@@ -151,11 +151,8 @@ def profile(n: int) -> Profile:
 SUBSCRIBERS = 26
 
 
-@pytest.fixture
-def day_store(instance: Config, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """An instance with an older corpus, the day's 48 new papers and subscribers of every
-    kind; two of them voted on papers ("more/less like this")."""
-    store = Store.open(instance.store.database)
+def ingest_corpus(store: Store, tmp_path: Path) -> None:
+    """An older corpus (40 papers, 20 days back) and the day's 48 new papers."""
     ingest(
         store,
         tmp_path,
@@ -164,6 +161,14 @@ def day_store(instance: Config, tmp_path: Path):  # type: ignore[no-untyped-def]
         DAY - dt.timedelta(days=20),
     )
     ingest(store, tmp_path, "day.jsonl", [record(n, "2611") for n in range(48)], DAY)
+
+
+@pytest.fixture
+def day_store(instance: Config, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """An instance with an older corpus, the day's 48 new papers and subscribers of every
+    kind; two of them voted on papers ("more/less like this")."""
+    store = Store.open(instance.store.database)
+    ingest_corpus(store, tmp_path)
     store.save_subscribers(
         [
             SubscriberUpdate(
@@ -290,14 +295,7 @@ def test_a_run_in_several_slices_sends_each_digest_once(
     monkeypatch.setenv("DIGEST_SECRET", TEST_SECRET)
     store = Store.open(instance.store.database)
     try:
-        ingest(
-            store,
-            tmp_path,
-            "older.jsonl",
-            [record(n, "2610") for n in range(40)],
-            DAY - dt.timedelta(days=20),
-        )
-        ingest(store, tmp_path, "day.jsonl", [record(n, "2611") for n in range(48)], DAY)
+        ingest_corpus(store, tmp_path)
         store.save_subscribers(
             [
                 SubscriberUpdate(
