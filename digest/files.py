@@ -8,15 +8,22 @@ model. The two halves may also come apart (:func:`stage_file`, then
 outbox messages and the run moves each into place once its digest is claimed. Every file
 and folder digest creates is readable by its owner only (0600 and 0700, whatever the
 umask): outbox messages carry working unsubscribe and preferences links, and the database
-holds every subscriber's address. May import nothing from digest.
+holds every subscriber's address; :func:`tighten_private_dir` makes an existing folder so.
+A temporary file's name says which process owns it (:func:`stage_file`), so one whose owner
+is gone can be removed at once (:func:`remove_stale_temp_files`). May import nothing from
+digest.
 """
 
 from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
+import hashlib
 import itertools
+import logging
 import os
+import re
 import stat
 import tempfile
 import time
@@ -47,22 +54,21 @@ def write_atomically(path: Path, data: bytes, *, fsync: bool = False) -> None:
         raise
 
 
-def stage_file(path: Path, data: bytes) -> Path:
+def stage_file(path: Path, data: bytes, *, owner: int | None = None) -> Path:
     """The first half of :func:`write_atomically`: ``data`` written whole to a private
     (0600) temporary file beside ``path``, whose name this returns; ``os.rename`` of it to
     ``path`` is the second half, and may come later or from another process.
 
-    The temporary name is this process's own (``.NAME.PID-N.tmp``, created exclusively: a
-    dot-name that no pattern for ``NAME``'s suffix matches); one left by a crashed process
-    of the same pid makes it fall back to a random name (``.NAME.RANDOM.tmp``). Raises
+    ``owner`` is the pid of the process that will move the file into place or remove it
+    (the run, for a message its render worker stages); this process by default. The
+    temporary name carries it: ``.NAME.OWNER-N.SCOPE.tmp`` (created exclusively: a
+    dot-name that no pattern for ``NAME``'s suffix matches), ``SCOPE`` (:func:`pid_scope`)
+    saying on which machine, boot and pid namespace that pid is meant, so
+    :func:`remove_stale_temp_files` can tell a file whose owner is gone. A name left by a
+    crashed process of the same pid makes it fall back to a random ``N``. Raises
     ``OSError`` when the folder is missing or not writable; nothing is left behind then.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{next(_TMP_COUNTER)}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE)
-    except FileExistsError:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        tmp = Path(name)
+    fd, tmp = _open_temp(path, owner)
     try:
         try:
             view = memoryview(data)
@@ -74,6 +80,57 @@ def stage_file(path: Path, data: bytes) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return tmp
+
+
+def _open_temp(path: Path, owner: int | None = None) -> tuple[int, Path]:
+    """A new private temporary file beside ``path``, open for writing (see
+    :func:`stage_file` for its name)."""
+    pid = os.getpid()
+    count = next(_TMP_COUNTER)
+    serial = str(count) if owner in (None, pid) else f"{pid}_{count}"  # a worker's own
+    prefix = f".{path.name}.{pid if owner is None else owner}-"
+    suffix = f".{scope}.tmp" if (scope := pid_scope()) else ".tmp"
+    tmp = path.with_name(f"{prefix}{serial}{suffix}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE)
+    except FileExistsError:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
+        tmp = Path(name)
+    return fd, tmp
+
+
+@functools.cache
+def pid_scope() -> str:
+    """8 hex digits naming where this process's pids are meaningful: this boot of this
+    machine and this pid namespace (a container has its own), or ``""`` where that cannot
+    be read (no ``/proc``). Two processes with the same scope see the same process under
+    the same pid; a process of another container or machine sharing the folder has
+    another scope, so its files are never judged by a pid of ours."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        namespace = os.readlink("/proc/self/ns/pid")
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return hashlib.sha256(f"{boot} {namespace}".encode()).hexdigest()[:8]
+
+
+# A temporary name that says its owner: ".NAME.OWNER-N.SCOPE.tmp".
+_OWNED_TEMP = re.compile(r"\.([1-9][0-9]{0,9})-[A-Za-z0-9_]+\.([0-9a-f]{8})\.tmp\Z")
+
+
+def _owner_gone(name: str, scope: str) -> bool:
+    """Whether the temporary file ``name`` names an owner that no longer exists: a pid of
+    this scope with no process (a pid in use again is taken as alive: never a false "gone")."""
+    match = _OWNED_TEMP.search(name)
+    if not scope or match is None or match.group(2) != scope:
+        return False
+    try:
+        os.kill(int(match.group(1)), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):  # another user's process; a pid out of range
+        return False
+    return False  # alive (this process, for one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,15 +162,19 @@ class StagedFiles:
                 tmp.unlink()
 
 
-def remove_stale_temp_files(folder: Path, *, older_than: float) -> int:
+def remove_stale_temp_files(folder: Path, *, older_than: float, owner_gone: bool = False) -> int:
     """Remove the temporary files of :func:`stage_file` and :func:`write_atomically`
     (``.NAME.….tmp``) in ``folder`` last modified more than ``older_than`` seconds ago:
-    what a process killed between the two halves leaves. Returns how many; a missing
-    folder has none. Reads the folder's names once and stats only the dot-named ``.tmp``
-    ones, so a folder of 100,000 messages costs a single listing.
+    what a process killed between the two halves leaves. With ``owner_gone`` also those,
+    whatever their age, whose name says their owner (:func:`stage_file`) is a process of
+    this scope (:func:`pid_scope`) that no longer exists: nothing will move them into
+    place. Returns how many; a missing folder has none. Reads the folder's names once and
+    stats only the dot-named ``.tmp`` ones, so a folder of 100,000 messages costs a single
+    listing.
     """
     removed = 0
     limit = time.time() - older_than
+    scope = pid_scope() if owner_gone else ""
     try:
         entries = os.scandir(folder)
     except FileNotFoundError:
@@ -124,20 +185,23 @@ def remove_stale_temp_files(folder: Path, *, older_than: float) -> int:
             if not (name.startswith(".") and name.endswith(".tmp")):
                 continue
             with contextlib.suppress(OSError):
-                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < limit:
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                if _owner_gone(name, scope) or entry.stat().st_mtime < limit:
                     os.unlink(entry.path)
                     removed += 1
     return removed
 
 
 _TMP_COUNTER = itertools.count()
+log = logging.getLogger(__name__)
 
 
 def write_atomically_with(
     path: Path, write: Callable[[BinaryIO], object], *, fsync: bool = False
 ) -> None:
     """Like :func:`write_atomically`, for writers that stream into a binary file object."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _open_temp(path)
     try:
         with os.fdopen(fd, "wb") as out:
             write(out)
@@ -146,7 +210,7 @@ def write_atomically_with(
                 os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -168,6 +232,41 @@ def make_private_dir(path: Path) -> None:
         except FileExistsError:  # made meanwhile by another process
             continue
         os.chmod(folder, PRIVATE_DIR)  # mkdir's mode is cut by the umask
+
+
+def tighten_private_dir(path: Path) -> None:
+    """Make the existing folder ``path`` private as :func:`make_private_dir` makes a new
+    one: its group and other permission bits are cleared (0777 becomes 0700). Best effort:
+    a folder another user owns, or one whose mode cannot be changed, is left as it is, with
+    a warning in the log; a missing one is left alone."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    mode = stat.S_IMODE(st.st_mode)
+    if not mode & 0o077:
+        return
+    if st.st_uid != os.geteuid():
+        log.warning(
+            "%s: others may enter this folder (mode %04o) and another user (uid %d) owns it, "
+            "so digest leaves it as it is; make it private (chmod go= %s)",
+            path,
+            mode,
+            st.st_uid,
+            path,
+        )
+        return
+    try:
+        os.chmod(path, mode & ~0o077)
+    except OSError as exc:
+        log.warning(
+            "%s: others may enter this folder (mode %04o) and digest cannot change that "
+            "(%s); make it private (chmod go= %s)",
+            path,
+            mode,
+            exc.strerror,
+            path,
+        )
 
 
 def make_private_file(path: Path) -> None:
