@@ -198,6 +198,8 @@ def run_digests(
                 pid=os.getpid(),
             )
         try:
+            if not dry_run:
+                _remove_abandoned(ctx, run_day)
             _ingest_inbox(store, config, ctx, report, run_day, dry_run=dry_run, enabled=ingest)
             _deliver_due(store, config, ctx, report, date_override, dry_run=dry_run, only=only)
             if not dry_run:
@@ -215,6 +217,17 @@ def run_digests(
             report.status = "dry-run" if dry_run else ("failed" if report.failed else "ok")
         _finish(store, ctx, report, started)
     return report
+
+
+def _remove_abandoned(ctx: RunContext, run_day: dt.date) -> None:
+    """Let the transport remove what crashed runs left (the outbox's temporary files whose
+    owner is gone), if it offers ``remove_abandoned``: at the start of the run, under the
+    run lock and before this run stages anything."""
+    remove = getattr(ctx.transport, "remove_abandoned", None)
+    if remove is not None:
+        removed = remove(run_day)
+        if removed:
+            log.info("removed %s left by runs that ended", plural(removed, "temporary file"))
 
 
 def _tidy(store: Store, now: dt.datetime) -> None:

@@ -97,7 +97,7 @@ def served_two_workers(
 def signup_mails(config: Path) -> list[Any]:
     outbox = load_config(config).delivery.outbox
     paths = sorted(
-        outbox.rglob("*.signup-*.eml"),
+        outbox.rglob("*+signup-*.eml"),
         key=lambda p: int(p.name.rsplit("signup-", 1)[1].split(".")[0]),
     )
     return [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in paths]

@@ -102,7 +102,7 @@ def check_headers(raw: bytes, message: EmailMessage, name: str, expected: list[s
 
 def outbox_signups(config: Config) -> list[Path]:
     return sorted(
-        config.delivery.outbox.rglob("*.signup-*.eml"),
+        config.delivery.outbox.rglob("*+signup-*.eml"),
         key=lambda p: int(p.name.rsplit("signup-", 1)[1].split(".")[0]),
     )
 

@@ -128,7 +128,7 @@ def sign_up(client: TestClient, **fields: str) -> Any:
 def outbox_mails(config: Config) -> list[email.message.EmailMessage]:
     """The sign-up emails in the outbox, oldest first."""
     paths = sorted(
-        config.delivery.outbox.rglob("*.signup-*.eml"),
+        config.delivery.outbox.rglob("*+signup-*.eml"),
         key=lambda p: int(p.name.rsplit("signup-", 1)[1].split(".")[0]),
     )
     return [

@@ -13,6 +13,8 @@ workers call with (recipient, digest date, message bytes, HTML part or None) to 
 message ahead under temporary names, returning :class:`~digest.files.StagedFiles`; the run
 then hands over an :class:`OutgoingMessage` carrying them (``staged``) once the digest is
 claimed, and discards them on every other path. The outbox offers one; SMTP does not.
+A transport with a stager may also offer ``remove_abandoned(digest_date) -> int``: the run
+calls it at its start, under the run lock, to remove staged files that crashed runs left.
 
 The run never asks which transport it holds. May import errors and files only.
 """

@@ -1,23 +1,29 @@
 """The outbox transport: each message written atomically as ``OUTBOX/DATE/NAME.eml``.
 
-One file per message. With ``delivery.outbox_html`` (and in ``digest demo``) the HTML part
-is also written beside it as ``NAME.html``, for a quick look in a browser; it is taken from
-the message's own bytes (:func:`html_body`), so the outbox needs nothing but the
+One file per message; a labelled one (a sign-up email) is ``NAME+LABEL.eml``, and no
+digest's name has a ``+`` (:func:`outbox_name`), so the two kinds never share a file.
+With ``delivery.outbox_html`` (and in ``digest demo``) the HTML part is also written
+beside it as ``NAME.html``, for a quick look in a browser; it is taken from the message's
+own bytes (:func:`html_body`), so the outbox needs nothing but the
 :class:`~.base.OutgoingMessage`. Writing a message again rewrites the same file, so the
 outbox declares ``idempotent_redelivery``: the run may batch its commits.
 
 The daily run's render workers write each message ahead (:class:`OutboxStager`: the same
-names and bytes, under temporary dot-names in the date folder); the hand-off is then a
-rename or two in the run's own process, once the digest's claim is committed. May import
-errors, files, :mod:`.base` and the store's :func:`~digest.store.compress_page`.
+names and bytes, under temporary dot-names in the date folder that name the run's process
+as their owner); the hand-off is then a rename or two in the run's own process, once the
+digest's claim is committed. The outbox folder and its date folders are made private
+(0700) whenever the transport opens them, loose ones too. May import errors, files,
+:mod:`.base` and the store's :func:`~digest.store.compress_page`.
 """
 
 from __future__ import annotations
 
 import binascii
+import contextlib
 import datetime as dt
 import functools
 import hashlib
+import os
 import re
 from base64 import b64decode
 from dataclasses import dataclass
@@ -31,6 +37,7 @@ from ..files import (
     make_private_dir,
     remove_stale_temp_files,
     stage_file,
+    tighten_private_dir,
     write_atomically,
 )
 from ..store import compress_page
@@ -54,7 +61,7 @@ def outbox_name(recipient: str) -> str:
     leading dot, which would hide the file, or more than 120 characters) gets the first
     16 hex digits of its SHA-256 appended after a ``~`` (a character no name kept as it is
     has), so ``a+b@x`` and ``a_b@x`` never share a file and a message never overwrites
-    another's.
+    another's. The name never has a ``+`` (:data:`LABEL_MARK`).
     """
     name = recipient.replace("@", "_at_")
     if _PLAIN_RECIPIENT.fullmatch(recipient) and len(name) <= _NAME_CHARS:
@@ -64,9 +71,16 @@ def outbox_name(recipient: str) -> str:
     return f"{readable}~{tag}"  # "~" is in no kept name: the two kinds never meet
 
 
+LABEL_MARK = "+"  # between a recipient's name and a label: outbox_name never gives one
+
+
 def outbox_path(folder: Path, recipient: str, digest_date: dt.date, label: str = "") -> Path:
-    """``FOLDER/DATE/NAME.eml``, or ``FOLDER/DATE/NAME.LABEL.eml`` for a labelled message."""
-    name = outbox_name(recipient) + (f".{outbox_name(label)}" if label else "")
+    """``FOLDER/DATE/NAME.eml``, or ``FOLDER/DATE/NAME+LABEL.eml`` for a labelled message.
+
+    :func:`outbox_name` never gives a ``+``, so a labelled message's file (one ``+``) can
+    never be a digest's (none), whatever the two addresses: ``ada@x.signup-3``'s digest is
+    ``ada_at_x.signup-3.eml``, ``ada@x``'s sign-up email ``ada_at_x+signup-3.eml``."""
+    name = outbox_name(recipient) + (f"{LABEL_MARK}{outbox_name(label)}" if label else "")
     return folder / digest_date.isoformat() / f"{name}.eml"
 
 
@@ -78,9 +92,12 @@ class OutboxTransport:
     """Writes ``.eml`` files (and, with ``html_copy``, the HTML part) into one folder per
     digest date.
 
-    The first time a transport uses a date folder it removes the temporary files
-    (``.NAME.….tmp``) older than a day from that folder and the :data:`SWEEP_DAYS` before
-    it: what a process killed mid-write, or a run killed with messages staged, leaves.
+    The first time a transport uses a date folder it makes it and the outbox private
+    (:func:`~digest.files.tighten_private_dir`: 0700, or a warning in the log when another
+    user owns it) and removes the temporary files (``.NAME.….tmp``) older than a day from
+    that folder and the :data:`SWEEP_DAYS` before it: what a process killed mid-write, or a
+    run killed with messages staged, leaves. At the start of a run
+    :meth:`remove_abandoned` also removes, whatever their age, those whose owner is gone.
     """
 
     name = "outbox"
@@ -91,6 +108,7 @@ class OutboxTransport:
         self.folder = folder
         self.html_copy = html_copy
         self._made: set[Path] = set()  # date folders made (or found) by this transport
+        self._swept: set[dt.date] = set()  # dates whose folder was swept of stale files
 
     @classmethod
     def from_config(cls, config: Config) -> OutboxTransport:
@@ -104,7 +122,29 @@ class OutboxTransport:
     def stager(self) -> OutboxStager:
         """What the run's render workers call to write each message ahead (see
         :class:`OutboxStager`); :meth:`send` moves the files into place."""
-        return OutboxStager(self.folder, self.html_copy)
+        return OutboxStager(self.folder, self.html_copy, os.getpid())
+
+    def remove_abandoned(self, digest_date: dt.date) -> int:
+        """Remove the temporary files nothing will move into place any more, from the
+        folders of ``digest_date``, the day after and the :data:`SWEEP_DAYS` + 1 before:
+        those whose owner (the process named in the name, see
+        :func:`~digest.files.stage_file`) is gone, whatever their age, and those older than
+        a day. Returns how many.
+
+        Called by the run at its start, under the run lock and before it stages anything,
+        so no other run is writing. A file whose owner may be alive (a pid in use, another
+        machine's or container's, or no pid in the name) is kept until it is a day old.
+        """
+        removed = 0
+        for back in range(-1, SWEEP_DAYS + 2):
+            day = digest_date - dt.timedelta(days=back)
+            folder = self.folder / day.isoformat()
+            with contextlib.suppress(OSError):  # an unreadable folder: send() says so
+                removed += remove_stale_temp_files(
+                    folder, older_than=STALE_TEMP_SECONDS, owner_gone=True
+                )
+                self._swept.add(day)
+        return removed
 
     def send(self, message: OutgoingMessage) -> Receipt:
         """Write the message (or move its staged files into place: the ``.html`` first,
@@ -113,7 +153,7 @@ class OutboxTransport:
         staged = message.staged
         try:
             if path.parent not in self._made:
-                make_private_dir(path.parent)
+                open_date_folder(self.folder, path.parent)
                 self._sweep(message.digest_date)
                 self._made.add(path.parent)
             if staged is not None:
@@ -133,26 +173,41 @@ class OutboxTransport:
     def _sweep(self, digest_date: dt.date) -> None:
         for back in range(SWEEP_DAYS + 1):
             day = digest_date - dt.timedelta(days=back)
-            remove_stale_temp_files(self.folder / day.isoformat(), older_than=STALE_TEMP_SECONDS)
+            if day not in self._swept:
+                remove_stale_temp_files(
+                    self.folder / day.isoformat(), older_than=STALE_TEMP_SECONDS
+                )
+                self._swept.add(day)
 
     def close(self) -> None:
         pass
 
 
+def open_date_folder(outbox: Path, folder: Path) -> None:
+    """Make the date folder ``folder`` (and ``outbox``) if missing, private (0700); make
+    them private if they were not (best effort, see
+    :func:`~digest.files.tighten_private_dir`). Raises ``OSError`` when it cannot be made."""
+    make_private_dir(folder)
+    tighten_private_dir(outbox)
+    tighten_private_dir(folder)
+
+
 class OutboxStager:
     """Writes a message's outbox files ahead, in a render worker: the ``.eml`` (and with
     ``html_copy`` the ``.html``) under private dot-named temporary names in the date
-    folder (:func:`~digest.files.stage_file`), named exactly as :meth:`OutboxTransport.send`
-    names them, with the same bytes. Picklable (a folder and a flag). Raises ``OSError``
-    when the outbox cannot be written."""
+    folder (:func:`~digest.files.stage_file`, owned by ``owner``, the run's pid, which
+    moves them into place), named exactly as :meth:`OutboxTransport.send` names them, with
+    the same bytes. Picklable (a folder, a flag and a pid). Raises ``OSError`` when the
+    outbox cannot be written."""
 
-    def __init__(self, folder: Path, html_copy: bool) -> None:
+    def __init__(self, folder: Path, html_copy: bool, owner: int) -> None:
         self.folder = folder
         self.html_copy = html_copy
+        self.owner = owner
         self._made: set[Path] = set()  # date folders made (or found) in this process
 
-    def __reduce__(self) -> tuple[type[OutboxStager], tuple[Path, bool]]:
-        return (OutboxStager, (self.folder, self.html_copy))
+    def __reduce__(self) -> tuple[type[OutboxStager], tuple[Path, bool, int]]:
+        return (OutboxStager, (self.folder, self.html_copy, self.owner))
 
     def __call__(
         self, recipient: str, digest_date: dt.date, data: bytes, html: bytes | None
@@ -161,7 +216,7 @@ class OutboxStager:
         (:attr:`~digest.render.RenderedDigest.html`), else read from ``data``."""
         path = outbox_path(self.folder, recipient, digest_date)
         if path.parent not in self._made:
-            make_private_dir(path.parent)
+            open_date_folder(self.folder, path.parent)
             self._made.add(path.parent)
         moves: list[tuple[Path, Path]] = []
         try:
@@ -169,8 +224,8 @@ class OutboxStager:
                 page = html_body(data) if html is None else html
                 if page is not None:
                     html_path = path.with_suffix(".html")
-                    moves.append((stage_file(html_path, page), html_path))
-            moves.append((stage_file(path, data), path))
+                    moves.append((stage_file(html_path, page, owner=self.owner), html_path))
+            moves.append((stage_file(path, data, owner=self.owner), path))
         except BaseException:
             StagedFiles(tuple(moves)).discard()
             raise
