@@ -18,7 +18,8 @@ from digest.run import RunContext, RunReport, run_digests
 from digest.store import Store
 from digest.store.subscribers import SubscriberSettings, SubscriberUpdate
 from digest.transports import OutboxTransport, OutgoingMessage, Receipt
-from tests.run_helpers import TEST_SECRET, invoke, setup_instance
+from tests.run_helpers import TEST_SECRET, invoke, set_config, setup_instance
+from tests.smtp_server import Handler, smtp_server
 
 DAY = dt.date(2026, 11, 16)
 NOW = dt.datetime(2026, 11, 16, 7, 0, tzinfo=dt.UTC)
@@ -211,3 +212,37 @@ def test_an_outbox_write_error_leaves_the_digest_pending_not_failed(tmp_path: Pa
     blocker.unlink()  # the retry the report promised
     again = json.loads(invoke(config_path, "run", "--date", DAY.isoformat(), "--json").output)
     assert counts(again) == expect(sent=1)
+
+
+def test_a_transient_smtp_refusal_leaves_the_digest_pending_not_failed(
+    tmp_path: Path, shared_listings: list[Path]
+) -> None:
+    """A 4xx that outlasts the retries puts the digest back to pending (the next run tries
+    again): it is not a failure for good, as a 5xx is."""
+    handler = Handler(refuse={"grace@example.org": "450 4.2.1 mailbox busy, try later"})
+    with smtp_server(handler) as port:
+        config_path = setup_instance(tmp_path / "inst")
+        for section, key, value in (
+            ("delivery", "transport", '"smtp"'),
+            ("smtp", "host", '"127.0.0.1"'),
+            ("smtp", "port", str(port)),
+            ("smtp", "security", '"none"'),
+            ("smtp", "backoff_seconds", "0.01"),
+        ):
+            set_config(config_path, section, key, value)
+        for path in shared_listings:
+            result = invoke(config_path, "ingest", "--date", DAY.isoformat(), str(path))
+            assert result.exit_code == 0, result.output
+        result = invoke(config_path, "run", "--date", DAY.isoformat(), "--json")
+    assert result.exit_code == 1  # not everything went out
+    report = json.loads(result.output)
+    assert counts(report) == expect(sent=2, pending=1)
+    assert [(f["email"], f["retry"]) for f in report["failures"]] == [("grace@example.org", True)]
+    row = stored(load_config(config_path))
+    assert counts(row) == counts(report) and row["failures"] == report["failures"]
+    store = Store.open(load_config(config_path).store.database)
+    try:
+        digest = store.digest_row(store.subscriber("grace@example.org").id, DAY)
+        assert digest is not None and digest.status == "pending"
+    finally:
+        store.close()
