@@ -171,10 +171,12 @@ class Batch:
         if claimed:
             return True
         after = store.digest_row(sub.id, self.day)
-        if after is not None and after.status == "skipped":
-            report.skipped += 1  # unsubscribed since the run loaded them
+        if after is None:
+            report.removed += 1  # purged since the run loaded them
+        elif after.status == "skipped":
+            report.unsubscribed += 1  # unsubscribed (or paused) since the run loaded them
         else:
-            report.already_done += 1  # another run took it (or the subscriber stopped)
+            report.already_done += 1  # another run took it
         return False
 
     # --- a batch at a time (the outbox) ------------------------------------------------------
@@ -200,7 +202,9 @@ class Batch:
                         if other.id in left:
                             self._discard(other_result)
                     gone |= left
-                    report.skipped += len(left)
+                    removed = store.missing_digests(sorted(left)) if left else set()
+                    report.removed += len(removed)  # purged since the claim
+                    report.unsubscribed += len(left - removed)  # or paused, since the claim
                 if row.id in gone:
                     continue
                 outcome = self._hand_over(sub, row, result)
@@ -261,7 +265,9 @@ class Batch:
                 continue
             self._discard(result)
             if outcome == "skipped":
-                report.skipped += 1  # unsubscribed since the run loaded them
+                report.unsubscribed += 1  # unsubscribed (or paused) since the run loaded them
+            elif outcome == "removed":
+                report.removed += 1  # purged since the run loaded them
             else:
                 report.already_done += 1  # another run took it
         return claimed, version
@@ -295,7 +301,7 @@ class Batch:
         try:
             receipt = ctx.transport.send(outgoing)
         except TransportError as exc:
-            report.fail(sub.email, str(exc))
+            report.fail(sub.email, str(exc), retry=True)  # released by the caller: pending
             report.notes.append("delivery stopped: the transport failed; the rest stay pending")
             return None
         except DeliveryError as exc:
@@ -310,7 +316,8 @@ class Batch:
                 max_hard_failures=self.config.smtp.max_hard_failures,
                 now=ctx.now(),
             )
-            report.fail(sub.email, str(exc))
+            # A transient refusal puts the digest back to pending: the next run retries it.
+            report.fail(sub.email, str(exc), retry=not permanent)
             if bounced:
                 report.notes.append(f"{sub.email} is now bounced after repeated hard failures")
             return False

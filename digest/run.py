@@ -34,7 +34,7 @@ from .progress import NO_PROGRESS, Progress
 from .records import WEEKDAYS, DigestContent, Pick, Subscriber
 from .render import RenderedDigest, Renderer
 from .render.pool import CHUNK, WINDOW_PER_WORKER, RenderPool
-from .store import DIGEST_PAGE_DAYS, DigestRow, RunFailure, RunResult, Store
+from .store import DIGEST_PAGE_DAYS, DigestRow, RunFailure, RunResult, RunRow, Store
 from .text import plural
 from .transports import Transport
 from .transports.outbox import stored_page
@@ -66,38 +66,57 @@ class RunReport:
     new_papers: int = 0
     subscribers_due: int = 0
     sent: int = 0
-    skipped: int = 0
-    failed: int = 0
-    already_done: int = 0
-    failures: list[dict[str, str]] = field(default_factory=list)
+    skipped: int = 0  # nothing above the threshold (a quiet day)
+    failed: int = 0  # failed for good
+    already_done: int = 0  # sent or skipped by an earlier run
+    unsubscribed: int = 0  # unsubscribed (or paused, bounced) during the run: nothing sent
+    removed: int = 0  # purged during the run: nothing sent
+    pending: int = 0  # a delivery error left it pending: the next run retries it
+    failures: list[RunFailure] = field(default_factory=list)  # the failed and pending ones
     notes: list[str] = field(default_factory=list)
     duration_seconds: float = 0.0
     delivered: list[str] = field(default_factory=list)  # files written (outbox receipts)
 
-    def fail(self, email: str, reason: str) -> None:
-        self.failed += 1
-        self.failures.append({"email": email, "reason": reason})
+    def fail(self, email: str, reason: str, *, retry: bool = False) -> None:
+        """Count a digest that did not go out: ``retry``, left pending for the next run;
+        else failed for good."""
+        if retry:
+            self.pending += 1
+        else:
+            self.failed += 1
+        self.failures.append(RunFailure(email, reason, retry))
+
+
+# How long a run waits for the run lock before saying another run holds it: long enough
+# for a reader's probe (:meth:`RunLock.held`, which holds it for microseconds) to let go.
+LOCK_WAIT = 1.0
 
 
 class RunLock:
     """An exclusive lock beside the database: one run at a time, released even by kill -9."""
 
     def __init__(self, database: Path) -> None:
-        self.path = database.with_name(database.name + ".run.lock")
+        self.path = lock_path(database)
         self._file: IO[str] | None = None
 
     def __enter__(self) -> RunLock:
         # Private whatever the umask, like the database beside it (it names a pid and a time).
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         handle = os.fdopen(fd, "a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            holder = _lock_holder(handle)
-            handle.close()
-            raise RunLockedError(
-                f"a digest run is already in progress ({holder}); wait for it to finish"
-            ) from exc
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError as exc:
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                holder = _lock_holder(handle)
+                handle.close()
+                raise RunLockedError(
+                    f"a digest run is already in progress ({holder}); wait for it to finish"
+                ) from exc
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()}, started {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M:%S} UTC")
@@ -111,6 +130,42 @@ class RunLock:
             fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
             self._file.close()
             self._file = None
+
+    @staticmethod
+    def held(database: Path) -> bool:
+        """Whether a run holds the run lock of ``database`` now, i.e. a run is in progress.
+
+        A shared lock taken and dropped at once: the kernel releases a run's lock when its
+        process ends, however it ends (kill -9 too), so a free lock means no run is alive.
+        Never creates the lock file; a run that starts during the probe waits for it
+        (:data:`LOCK_WAIT`).
+        """
+        try:
+            fd = os.open(lock_path(database), os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False  # no run ever started here
+        except OSError:
+            return True  # another user's lock file: cannot tell, so take the record's word
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # drops the probe's lock, if taken
+        return False
+
+
+def lock_path(database: Path) -> Path:
+    """The run lock file beside ``database`` (``DATABASE.run.lock``)."""
+    return database.with_name(database.name + ".run.lock")
+
+
+def recorded_runs(store: Store, database: Path, *, limit: int = 20) -> list[RunRow]:
+    """The latest ``limit`` runs of ``database`` (``store``'s file), newest first, as people
+    should read them: a run still recorded as ``running`` whose process is gone (no run
+    holds the run lock) reads as ``interrupted``, and a running run's ``sent`` is what its
+    digests say (see :meth:`Store.runs`). Reads only."""
+    return store.runs(limit=limit, in_progress=RunLock.held(database))
 
 
 def _lock_holder(handle: IO[str]) -> str:
@@ -214,7 +269,8 @@ def run_digests(
         # One definition of "new papers", the one the emails use: first seen on the day.
         report.new_papers = store.new_paper_count(run_day)
         if report.status == "running":
-            report.status = "dry-run" if dry_run else ("failed" if report.failed else "ok")
+            undelivered = report.failed or report.pending
+            report.status = "dry-run" if dry_run else ("failed" if undelivered else "ok")
         _finish(store, ctx, report, started)
     return report
 
@@ -254,9 +310,12 @@ def _finish(store: Store, ctx: RunContext, report: RunReport, started: dt.dateti
                 skipped=report.skipped,
                 failed=report.failed,
                 already_done=report.already_done,
-                failures=tuple(RunFailure(f["email"], f["reason"]) for f in report.failures),
+                failures=tuple(report.failures),
                 notes=tuple(report.notes),
                 duration_seconds=report.duration_seconds,
+                unsubscribed=report.unsubscribed,
+                removed=report.removed,
+                pending=report.pending,
             ),
         )
 
@@ -370,6 +429,9 @@ def _deliver_day(
         else store.open_digests([sub.id for sub in due], day, now=opened)
     )
     for sub, row in zip(due, rows, strict=True):
+        if row is None and not dry_run:
+            report.removed += 1  # purged since the run loaded them
+            continue
         if row is not None and row.status in FINAL_STATUSES:
             report.already_done += 1
             continue

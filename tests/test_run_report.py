@@ -98,7 +98,8 @@ def test_counts_read_in_the_singular_and_tables_have_headers(tmp_path):
     assert invoke(config_path, "run", "--date", DAY).exit_code == 0
     runs = invoke(config_path, "runs").output.splitlines()
     assert runs[0].split() == [
-        "RUN", "STARTED", "DATE", "STATUS", "DUE", "SENT", "SKIPPED", "FAILED", "NEW", "PAPERS"
+        "RUN", "STARTED", "DATE", "STATUS", "DUE", "SENT", "SKIPPED", "LEFT", "PENDING",
+        "FAILED", "NEW", "PAPERS",
     ]  # fmt: skip
     assert runs[1].split()[0] == "1" and runs[1].split()[-1] == "1"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import json
 import os
 import shutil
 import subprocess
@@ -27,7 +28,7 @@ import sqlite_utils
 
 from digest.config import load_config
 from digest.render import make_renderer
-from digest.run import RunContext, run_digests
+from digest.run import RunContext, RunLock, run_digests
 from digest.store import Store
 from digest.transports import OutboxTransport, OutgoingMessage, Receipt
 from tests.run_helpers import TEST_SECRET, invoke, picked_titles, setup_instance
@@ -43,7 +44,7 @@ from pathlib import Path
 import digest.run
 from digest.config import load_config
 from digest.render import Renderer, make_renderer
-from digest.run import RunContext, run_digests
+from digest.run import RunContext, RunLock, run_digests
 from digest.store import Store
 from digest.transports import make_transport
 
@@ -290,3 +291,34 @@ def test_unsubscribe_mid_run_holds_across_a_sigkill(prepared, clean, tmp_path, p
     assert set(statuses.values()) == {"sent"}
     result = invoke(root / "config.toml", "subscribers", "show", leaving, "--json")
     assert '"unsubscribed"' in result.output
+
+
+def test_a_killed_run_reads_as_interrupted_with_the_digests_it_sent(prepared, tmp_path):
+    """Issue: `digest status` showed a run killed mid-way as "running, 0 sent" until the
+    next run, which then recorded it as interrupted, "sent 0". The run lock says whether
+    its process lives; the digests it marked sent are its count."""
+    root = tmp_path / "inst"
+    shutil.copytree(prepared, root)
+    config = root / "config.toml"
+    killed = run(root, "after-mark-sent", 2)  # two digests sent, the third not yet
+    assert killed.returncode == -9, killed.stderr
+
+    # While a run holds the lock (this process stands in for a live one), it is running.
+    with RunLock(root / "digest.db"):
+        (live,) = json.loads(invoke(config, "runs", "--json").output)
+        assert (live["status"], live["sent"]) == ("running", 2)
+
+    for command in (["status", "--json"], ["runs", "--json"]):
+        data = json.loads(invoke(config, *command).output)
+        row = data["last_run"] if command[0] == "status" else data[0]
+        assert (row["status"], row["sent"]) == ("interrupted", 2)
+        assert row["notes"][-1] == (
+            "the process is gone (killed or crashed); the next run finishes its work"
+        )
+    assert ": interrupted, 2 sent, 0 skipped, 0 failed" in invoke(config, "status").output
+    table_row = invoke(config, "runs").output.splitlines()[1].split()
+    assert (table_row[3], table_row[5]) == ("interrupted", "2")  # STATUS, SENT
+
+    assert rerun(root).sent == 1
+    db = sqlite_utils.Database(root / "digest.db")
+    assert [(r["status"], r["sent"]) for r in db["runs"].rows] == [("interrupted", 2), ("ok", 1)]

@@ -178,7 +178,12 @@ def test_a_staged_message_becomes_an_eml_only_after_its_claim_is_committed(
     gone = set(leaving_before_claim + leaving_after_claim)
     assert not (gone | {taken}) & set(transport.recipients)
     assert transport.staged == len(transport.recipients) == SUBSCRIBERS - 5
-    assert (report.sent, report.skipped, report.already_done) == (SUBSCRIBERS - 5, 4, 1)
+    assert (report.sent, report.skipped, report.unsubscribed, report.already_done) == (
+        SUBSCRIBERS - 5,
+        0,
+        4,
+        1,
+    )
     outbox = prepared.delivery.outbox
     assert temporary(outbox) == []  # every staged file was handed over or removed
     emls = {eml_owner(name) for name in files(outbox)}

@@ -302,6 +302,27 @@ def test_serve_needs_both_secrets_and_says_which(config, monkeypatch):
 # --- dashboard, papers, listings -----------------------------------------------------------------
 
 
+def test_dashboard_shows_a_run_whose_process_is_gone_as_interrupted(admin, config):
+    """A run recorded as running while nobody holds the run lock (killed, say) is shown
+    as interrupted, not as running until the next run."""
+    store = Store.open(config.store.database)
+    try:
+        store.start_run(
+            digest_date=dt.date(2026, 11, 16),
+            trigger="cli",
+            transport="outbox",
+            dry_run=False,
+            now=NOW,
+            pid=999999,
+        )
+    finally:
+        store.close()
+    page = admin.get("/admin").text
+    assert '<span class="badge interrupted">interrupted</span>' in page
+    assert "the process is gone (killed or crashed); the next run finishes its work" in page
+    assert "badge running" not in page
+
+
 def test_dashboard_papers_and_paper_page_show_runs_sends_and_feedback(admin, config, signer):
     assert invoke(config.path, "run", "--date", DAY).exit_code == 0
     db = db_of(config)

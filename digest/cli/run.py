@@ -27,10 +27,17 @@ def _print_report(report: Any) -> None:
     verb = "would send" if report.dry_run else "digests sent"
     click.echo(f"  {verb + ':':<18} {report.sent}")
     click.echo(f"  skipped:           {report.skipped} (nothing above their threshold)")
+    click.echo(f"  unsubscribed:      {report.unsubscribed} (or paused during the run; not sent)")
+    click.echo(f"  removed:           {report.removed} (purged during the run; not sent)")
     click.echo(f"  already done:      {report.already_done}")
+    click.echo(f"  left pending:      {report.pending} (a delivery error; the next run retries)")
+    for failure in report.failures:
+        if failure.retry:
+            click.echo(f"    {failure.email}: {failure.reason}")
     click.echo(f"  failed:            {report.failed}")
     for failure in report.failures:
-        click.echo(f"    {failure['email']}: {failure['reason']}")
+        if not failure.retry:
+            click.echo(f"    {failure.email}: {failure.reason}")
     for note in report.notes:
         click.echo(f"  note: {note}")
 
@@ -126,11 +133,17 @@ def _stop_on_signals(stop: Any) -> Iterator[None]:
 def runs_command(app: AppContext, limit: int, as_json: bool) -> None:
     """List recent runs with their counts.
 
+    SKIPPED: nothing above the threshold; LEFT: unsubscribed, paused or purged during the
+    run (not sent); PENDING: a delivery error left the digest for the next run. A run
+    whose process is gone (killed) reads as interrupted, with the digests it sent.
+
     \b
     Example:
       digest runs --limit 5
     """
-    rows = app.store.runs(limit=limit)
+    from ..run import recorded_runs
+
+    rows = recorded_runs(app.store, app.config.store.database, limit=limit)
     if as_json:
         emit_json([asdict(r) for r in rows])
         return
@@ -138,7 +151,19 @@ def runs_command(app: AppContext, limit: int, as_json: bool) -> None:
         app.note("no runs yet; try `digest run`")
         return
     print_table(
-        ("RUN", "STARTED", "DATE", "STATUS", "DUE", "SENT", "SKIPPED", "FAILED", "NEW PAPERS"),
+        (
+            "RUN",
+            "STARTED",
+            "DATE",
+            "STATUS",
+            "DUE",
+            "SENT",
+            "SKIPPED",
+            "LEFT",
+            "PENDING",
+            "FAILED",
+            "NEW PAPERS",
+        ),
         [
             (
                 r.id,
@@ -148,6 +173,8 @@ def runs_command(app: AppContext, limit: int, as_json: bool) -> None:
                 r.subscribers_due,
                 r.sent,
                 r.skipped,
+                r.unsubscribed + r.removed,
+                r.pending,
                 r.failed,
                 r.new_papers,
             )
@@ -166,9 +193,10 @@ def status_command(app: AppContext, as_json: bool) -> None:
     Example:
       digest status
     """
+    from ..run import recorded_runs
     from ..schedule import build_trigger, next_fire_time
 
-    runs = app.store.runs(limit=1)
+    runs = recorded_runs(app.store, app.config.store.database, limit=1)
     upcoming = next_fire_time(build_trigger(app.config.schedule), app.now())
     last_dates = app.store.last_digest_dates()
     subs = app.store.subscribers()
@@ -185,9 +213,16 @@ def status_command(app: AppContext, as_json: bool) -> None:
         return
     if runs:
         r = runs[0]
+        others = [
+            f"{r.unsubscribed} unsubscribed during the run" if r.unsubscribed else "",
+            f"{r.removed} removed during the run" if r.removed else "",
+            f"{r.pending} left pending (retried next run)" if r.pending else "",
+        ]
         click.echo(
             f"last run:  {r.started_at[:19]} for {r.digest_date}: {r.status}, "
-            f"{r.sent} sent, {r.skipped} skipped, {r.failed} failed"
+            f"{r.sent} sent, {r.skipped} skipped, "
+            + "".join(f"{o}, " for o in others if o)
+            + f"{r.failed} failed"
         )
         for note in r.notes:
             click.echo(f"           {note}")

@@ -28,7 +28,7 @@ from ..records import Pick
 from .db import StoreBase, in_chunks, stamp
 from .digests import picks_json
 
-ClaimOutcome = Literal["claimed", "skipped", "taken"]
+ClaimOutcome = Literal["claimed", "skipped", "taken", "removed"]
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,8 @@ class DigestBatchStore(StoreBase):
         transaction; digest id → ``"claimed"`` (now ``rendered`` for ``claimed_by``),
         ``"skipped"`` (the subscriber stopped being ``active``: the digest is ``skipped``
         with their status as the reason, its papers stay candidates; or it already was
-        skipped) or ``"taken"`` (another run moved it first).
+        skipped), ``"taken"`` (another run moved it first) or ``"removed"`` (the digest is
+        gone: its subscriber was purged).
 
         Each claim is the same conditional UPDATE as the one-digest claim, so of two
         overlapping runs exactly one changes a row.
@@ -120,7 +121,7 @@ class DigestBatchStore(StoreBase):
                 else:
                     outcomes[digest_id] = "skipped" if status == "skipped" else "taken"
         for digest_id in digest_ids:
-            outcomes.setdefault(digest_id, "taken")  # deleted meanwhile (a purge)
+            outcomes.setdefault(digest_id, "removed")  # deleted meanwhile (a purge)
         return outcomes
 
     def skip_claims_if_inactive(
@@ -128,19 +129,24 @@ class DigestBatchStore(StoreBase):
     ) -> set[int]:
         """:meth:`~.digests.DigestStore.skip_claim_if_inactive` for each digest: those whose
         subscriber stopped being ``active`` since the claim become ``skipped`` with their
-        status as the reason; returns their ids. Nothing is written while all are active."""
+        status as the reason; returns their ids, and those of the digests that are gone
+        (their subscriber was purged; see :meth:`missing_digests`). Nothing is written while
+        all are active."""
         inactive: list[int] = []
+        active: set[int] = set()
         for chunk, marks in in_chunks(digest_ids):
-            inactive += [
-                row[0]
-                for row in self.db.execute(
-                    "SELECT d.id FROM digests d JOIN subscribers s ON s.id = d.subscriber_id "
-                    f"WHERE d.id IN ({marks}) AND s.status != 'active'",
-                    chunk,
-                )
-            ]
+            for digest_id, status in self.db.execute(
+                "SELECT d.id, s.status FROM digests d JOIN subscribers s ON s.id = d.subscriber_id "
+                f"WHERE d.id IN ({marks})",
+                chunk,
+            ):
+                if status == "active":
+                    active.add(digest_id)
+                else:
+                    inactive.append(digest_id)
+        gone = set(digest_ids) - active - set(inactive)  # purged: nothing to write
         if not inactive:
-            return set()
+            return gone
         with self.transaction():
             for chunk, marks in in_chunks(inactive):
                 self.db.execute(
@@ -149,7 +155,18 @@ class DigestBatchStore(StoreBase):
                     f"WHERE id IN ({marks}) AND status = 'rendered' AND claimed_by = ?",
                     [stamp(now), *chunk, claimed_by],
                 )
-        return set(inactive)
+        return set(inactive) | gone
+
+    def missing_digests(self, digest_ids: Sequence[int]) -> set[int]:
+        """The ids among ``digest_ids`` with no digest any more: a purged subscriber's
+        digests go with them."""
+        found: set[int] = set()
+        for chunk, marks in in_chunks(digest_ids):
+            found.update(
+                row[0]
+                for row in self.db.execute(f"SELECT id FROM digests WHERE id IN ({marks})", chunk)
+            )
+        return set(digest_ids) - found
 
     def mark_digests_sent(
         self, sent: Sequence[SentDigest], *, claimed_by: str, now: dt.datetime

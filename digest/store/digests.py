@@ -14,10 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from ..errors import StoreError
 from ..records import Pick
 from .db import StoreBase, day_text, in_chunks, stamp
 
@@ -50,10 +49,12 @@ _DIGEST_COLUMNS = (
 
 @dataclass(frozen=True)
 class RunFailure:
-    """A digest a run could not deliver, and why."""
+    """A digest a run could not deliver, and why; ``retry``: the digest was left pending
+    (a transport error, a transient refusal) and the next run tries it again."""
 
     email: str
     reason: str
+    retry: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ class RunResult:
     failures: tuple[RunFailure, ...]
     notes: tuple[str, ...]
     duration_seconds: float
+    unsubscribed: int = 0
+    removed: int = 0
+    pending: int = 0
 
 
 _RUN_COUNTS = (
@@ -82,12 +86,25 @@ _RUN_COUNTS = (
     "skipped",
     "failed",
     "already_done",
+    "unsubscribed",
+    "removed",
+    "pending",
 )
+
+# How a run whose process is gone reads (it never recorded its end).
+GONE_NOTE = "the process is gone (killed or crashed); the next run finishes its work"
 
 
 @dataclass(frozen=True)
 class RunRow:
-    """One row of ``runs``: a run report (times and the date as stored, ISO 8601)."""
+    """One row of ``runs``: a run report (times and the date as stored, ISO 8601).
+
+    The counts: ``sent``; ``skipped`` (nothing above the threshold); ``unsubscribed``
+    (unsubscribed, paused or bounced during the run: nothing sent); ``removed`` (purged
+    during the run); ``already_done`` (sent or skipped by an earlier run); ``pending``
+    (a delivery error left the digest pending: the next run retries it); ``failed``
+    (failed for good). A run still ``running`` reads its ``sent`` from its digests.
+    """
 
     id: int
     started_at: str
@@ -107,9 +124,14 @@ class RunRow:
     notes: tuple[str, ...]
     duration_seconds: float | None
     pid: int | None
+    unsubscribed: int = 0
+    removed: int = 0
+    pending: int = 0
 
 
-_RUN_COLUMNS = ", ".join(f.name for f in fields(RunRow))
+# The digests a run marked sent (each claim records its run; "sent" is final), read through
+# the index digests_run_sent.
+_SENT_BY_RUN = "(SELECT count(*) FROM digests WHERE run_id = runs.id AND status = 'sent')"
 
 
 def _digest(row: Sequence[Any]) -> DigestRow:
@@ -146,24 +168,24 @@ class DigestStore(StoreBase):
 
     def open_digest(
         self, subscriber_id: int, digest_date: dt.date, *, now: dt.datetime
-    ) -> DigestRow:
-        """The digest of a subscriber for a date, created ``pending`` if it is new."""
+    ) -> DigestRow | None:
+        """The digest of a subscriber for a date, created ``pending`` if it is new; None
+        when the subscriber is gone (purged since the caller read them)."""
         with self.transaction():
             self.db.execute(
                 "INSERT OR IGNORE INTO digests (subscriber_id, digest_date, status, created_at, "
-                "updated_at) VALUES (?, ?, 'pending', ?, ?)",
-                [subscriber_id, day_text(digest_date), stamp(now), stamp(now)],
+                "updated_at) SELECT ?, ?, 'pending', ?, ? "
+                "WHERE EXISTS (SELECT 1 FROM subscribers WHERE id = ?)",
+                [subscriber_id, day_text(digest_date), stamp(now), stamp(now), subscriber_id],
             )
-        row = self.digest_row(subscriber_id, digest_date)
-        if row is None:  # pragma: no cover - inserted just above
-            raise StoreError(f"digest of subscriber {subscriber_id} for {digest_date} vanished")
-        return row
+        return self.digest_row(subscriber_id, digest_date)
 
     def open_digests(
         self, subscriber_ids: Sequence[int], digest_date: dt.date, *, now: dt.datetime
-    ) -> list[DigestRow]:
-        """:meth:`open_digest` for each subscriber, in order, committed in transactions of
-        :data:`OPEN_BATCH` (creating ``pending`` rows changes nothing a crash could lose)."""
+    ) -> list[DigestRow | None]:
+        """:meth:`open_digest` for each subscriber, in order (None for one purged meanwhile),
+        committed in transactions of :data:`OPEN_BATCH` (creating ``pending`` rows changes
+        nothing a crash could lose)."""
         rows = []
         for start in range(0, len(subscriber_ids), OPEN_BATCH):
             with self.transaction():
@@ -385,10 +407,12 @@ class DigestStore(StoreBase):
         return int(cursor.lastrowid or 0)
 
     def mark_stale_runs(self, *, now: dt.datetime) -> int:
-        """Runs still "running" when a new run holds the lock died (killed or crashed)."""
+        """Runs still "running" when a new run holds the lock died (killed or crashed):
+        recorded as ``interrupted``, with the digests each had marked sent as its ``sent``
+        (its own count died with it). Returns how many."""
         with self.transaction():
             cursor = self.db.execute(
-                "UPDATE runs SET status = 'interrupted', finished_at = ?, "
+                f"UPDATE runs SET status = 'interrupted', finished_at = ?, sent = {_SENT_BY_RUN}, "
                 "notes = json_insert(notes, '$[#]', 'the process died; the next run finished "
                 "its work') WHERE status = 'running'",
                 [stamp(now)],
@@ -401,7 +425,9 @@ class DigestStore(StoreBase):
             stamp(result.finished_at),
             result.status,
             *(getattr(result, c) for c in _RUN_COUNTS),
-            json.dumps([{"email": f.email, "reason": f.reason} for f in result.failures]),
+            json.dumps(
+                [{"email": f.email, "reason": f.reason, "retry": f.retry} for f in result.failures]
+            ),
             json.dumps(list(result.notes)),
             result.duration_seconds,
         ]
@@ -412,9 +438,22 @@ class DigestStore(StoreBase):
                 [*values, run_id],
             )
 
-    def runs(self, *, limit: int = 20) -> list[RunRow]:
-        """The latest runs, newest first."""
-        return self._runs(f"ORDER BY id DESC LIMIT {int(limit)}", [])
+    def runs(self, *, limit: int = 20, in_progress: bool = True) -> list[RunRow]:
+        """The latest runs, newest first.
+
+        A run still ``running`` reads its ``sent`` from the digests it marked sent.
+        ``in_progress``: whether a run holds the run lock now (see
+        :func:`digest.run.recorded_runs`); when none does, or for every ``running`` run
+        but the newest, the process is gone: the run reads as ``interrupted``, with a note.
+        """
+        rows = self._runs(f"ORDER BY id DESC LIMIT {int(limit)}", [])
+        live = next((r.id for r in rows if r.status == "running"), None) if in_progress else None
+        return [
+            row
+            if row.status != "running" or row.id == live
+            else replace(row, status="interrupted", notes=(*row.notes, GONE_NOTE))
+            for row in rows
+        ]
 
     def last_successful_run_since(self, moment: dt.datetime) -> RunRow | None:
         """The latest run that finished ``ok`` and started at or after ``moment``."""
@@ -428,7 +467,14 @@ class DigestStore(StoreBase):
 
     def _runs(self, clause: str, args: Sequence[Any]) -> list[RunRow]:
         rows = []
-        for row in self.db.query(f"SELECT {_RUN_COLUMNS} FROM runs {clause}", args):
+        # A running run's own count is in its process's memory (or died with it).
+        columns = ", ".join(
+            f"CASE WHEN status = 'running' THEN {_SENT_BY_RUN} ELSE sent END AS sent"
+            if f.name == "sent"
+            else f.name
+            for f in fields(RunRow)
+        )
+        for row in self.db.query(f"SELECT {columns} FROM runs {clause}", args):
             row["failures"] = tuple(RunFailure(**f) for f in json.loads(row["failures"]))
             row["notes"] = tuple(json.loads(row["notes"]))
             rows.append(RunRow(**row))

@@ -399,6 +399,17 @@ def _m014_versions_titles_announcements(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+def _m015_run_report_counts(db: sqlite_utils.Database) -> None:
+    # A run's digests that did not go out for a reason other than a quiet day: the
+    # subscriber unsubscribed (or was paused) during the run, or was purged during it, or a
+    # delivery error left the digest pending for the next run. They were counted as
+    # skipped, already done and failed.
+    for column in ("unsubscribed", "removed", "pending"):
+        db.execute(f"ALTER TABLE runs ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+    # A run whose process died is read with the digests it marked sent as its count.
+    db.execute("CREATE INDEX digests_run_sent ON digests (run_id) WHERE status = 'sent'")
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_papers_and_listings", _m001_papers_and_listings),
     ("002_subscribers_profiles_feedback_sends", _m002_subscribers),
@@ -414,6 +425,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("012_signups_and_digest_pages", _m012_signups_and_digest_pages),
     ("013_follows_and_reference_papers", _m013_follows_and_reference_papers),
     ("014_versions_titles_announcements", _m014_versions_titles_announcements),
+    ("015_run_report_counts", _m015_run_report_counts),
 )
 
 

@@ -130,6 +130,7 @@ def logout(request: Request, ctx: WebContext, form: Form) -> Response:
 
 def dashboard(request: Request, ctx: WebContext, form: Form) -> Response:
     """The last runs, papers per day, subscribers by status."""
+    from ..run import recorded_runs
     from ..schedule import build_trigger, next_fire_time
 
     store = ctx.store()
@@ -139,7 +140,7 @@ def dashboard(request: Request, ctx: WebContext, form: Form) -> Response:
     return ctx.page(
         request,
         "dashboard.html",
-        runs=store.runs(limit=10),
+        runs=recorded_runs(store, ctx.config.store.database, limit=10),
         per_day=per_day,
         per_day_max=max((n for _, n in per_day), default=0),
         statuses=[(s, counts.get(s, 0)) for s in SUBSCRIBER_STATUSES],
