@@ -1,5 +1,5 @@
-"""The ingest's background full-text indexer: each chunk's new papers go into FTS5 on a
-helper thread while the next chunk is parsed.
+"""The ingest's helper thread: it finishes each chunk's write transaction (indexes the
+chunk's new papers for full-text search, commits) while the next chunk is parsed.
 
 May import: the standard library.
 """
@@ -9,21 +9,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 
-class BackgroundIndexer:
-    """Indexes (FTS5) each chunk's new papers on a helper thread, in a transaction of its
-    own, while the ingest parses the next chunk: SQLite tokenizes without holding Python's
-    GIL, so the two run at once on two cores. One thread at a time uses the connection:
-    the ingest calls :meth:`wait` before it touches it again, and leaving the block waits
-    too (also on an error, before the staged papers are discarded)."""
+class BackgroundIndexer(Generic[T]):
+    """Finishes each chunk of an ingest on a helper thread: ``finish(chunk)`` (given by the
+    store) does the rest of the chunk's transaction that needs no Python per row (stages
+    and indexes its new papers) and commits it; the ingest began and wrote it on its own
+    thread, and describes what is left in ``chunk``. SQLite
+    tokenizes and writes the WAL without holding Python's GIL, so this runs at once with
+    the parsing of the next chunk, on the other core. One thread at a time uses the
+    connection: the ingest calls :meth:`wait` before it touches it again, and leaving the
+    block waits too (also on an error, before the staged papers are discarded)."""
 
-    def __init__(self, index: Callable[[], None]) -> None:
-        self._index = index
+    def __init__(self, finish: Callable[[T], None]) -> None:
+        self._finish = finish
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-fts")
         self._pending: Future[None] | None = None
 
-    def __enter__(self) -> BackgroundIndexer:
+    def __enter__(self) -> BackgroundIndexer[T]:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -35,13 +41,15 @@ class BackgroundIndexer:
         finally:
             self._pool.shutdown()
 
-    def index_new_papers(self) -> None:
-        """Start indexing the staged papers not indexed yet."""
+    def finish_chunk(self, chunk: T) -> None:
+        """Hand the open transaction over: the helper calls ``finish(chunk)``. The caller
+        must not use the connection again before :meth:`wait`."""
         self.wait()
-        self._pending = self._pool.submit(self._index)
+        self._pending = self._pool.submit(self._finish, chunk)
 
     def wait(self) -> None:
-        """Until the indexing started last has finished; raises its error."""
+        """Until the chunk handed over last is committed; raises its error (the chunk's
+        transaction is then rolled back)."""
         if self._pending is not None:
             pending, self._pending = self._pending, None
             pending.result()

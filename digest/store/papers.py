@@ -30,7 +30,7 @@ from typing import Any
 
 from ..errors import AlreadyIngestedError, StoreError
 from ..records import PaperRecord
-from .db import day_text, in_chunks, stamp
+from .db import busy, day_text, in_chunks, is_busy, stamp
 from .indexer import BackgroundIndexer
 from .merge import (
     PAPER_COLUMNS,
@@ -76,6 +76,15 @@ def _cyclic_gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+@dataclass
+class ChunkWrite:
+    """What the helper thread must do to finish a chunk's transaction."""
+
+    # The last paper rowid before the chunk's new papers (None: it has none).
+    new_after: int | None = None
+    commit: bool = True  # False: the chunk is a savepoint in a transaction of the caller's
 
 
 @dataclass(frozen=True)
@@ -235,17 +244,26 @@ class PaperStore(PaperReads):
         now: dt.datetime,
         cross_lists: bool,
     ) -> IngestCounts:
-        """:meth:`_stage` with the helper thread indexing each chunk and, every
-        :data:`_CHECKPOINT_EVERY` chunks, copying the WAL into the database (a passive
-        checkpoint, what SQLite's automatic one does at a commit): the chunks' own commits
-        only append to the WAL, off the parsing's way."""
+        """:meth:`_stage` with the helper thread finishing each chunk's transaction
+        (indexing its new papers, committing) and, every :data:`_CHECKPOINT_EVERY`
+        chunks, copying the WAL into the database (a passive checkpoint, what SQLite's
+        automatic one does at a commit): the chunks' own commits only append to the WAL,
+        off the parsing's way."""
         conn = self.db.conn
         (autocheckpoint,) = conn.execute("PRAGMA wal_autocheckpoint").fetchone()
-        indexed = itertools.count(1)
+        committed = itertools.count(1)
 
-        def index() -> None:
-            self._index_staged()
-            if next(indexed) % _CHECKPOINT_EVERY == 0:
+        def finish(chunk: ChunkWrite) -> None:
+            try:
+                if chunk.new_after is not None:
+                    self._index_new_papers(chunk.new_after)
+                if chunk.commit:
+                    conn.commit()
+            except BaseException:
+                if chunk.commit:
+                    conn.rollback()
+                raise
+            if next(committed) % _CHECKPOINT_EVERY == 0:
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 except sqlite3.OperationalError as exc:
@@ -255,17 +273,45 @@ class PaperStore(PaperReads):
 
         conn.execute("PRAGMA wal_autocheckpoint = 0")
         try:
-            with _cyclic_gc_paused(), BackgroundIndexer(index) as indexer:
+            with _cyclic_gc_paused(), BackgroundIndexer(finish) as indexer:
                 return self._stage(
                     records, indexer, first_seen=first_seen, now=now, cross_lists=cross_lists
                 )
         finally:
             conn.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint)}")
 
+    @contextmanager
+    def _chunk_transaction(self, indexer: BackgroundIndexer[ChunkWrite]) -> Iterator[ChunkWrite]:
+        """A write transaction for one chunk: begun here, written by the block, and
+        handed to ``indexer`` to finish (index, commit) when the block ends; rolled back
+        here if the block fails. A lock wait that runs out is a :class:`StoreError`."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            # Inside a transaction of the caller's: the chunk is a savepoint of it, and the
+            # caller commits.
+            chunk = ChunkWrite(commit=False)
+            with self.transaction():
+                yield chunk
+            indexer.finish_chunk(chunk)
+            return
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if is_busy(exc):
+                raise busy(self.path, exc) from exc
+            raise
+        chunk = ChunkWrite()
+        try:
+            yield chunk
+        except BaseException:
+            conn.rollback()
+            raise
+        indexer.finish_chunk(chunk)
+
     def _stage(
         self,
         records: Iterable[PaperRecord],
-        indexer: BackgroundIndexer,
+        indexer: BackgroundIndexer[ChunkWrite],
         *,
         first_seen: dt.date,
         now: dt.datetime,
@@ -280,8 +326,8 @@ class PaperStore(PaperReads):
         # indexing of the chunk before it.
         for chunk in chunks(records, _INGEST_CHUNK):
             prepared = [identify(record) for record in chunk]
-            indexer.wait()  # the connection is ours again
-            with self.transaction():
+            indexer.wait()  # the last chunk is committed: the connection is ours again
+            with self._chunk_transaction(indexer) as chunk_write:
                 merge = Merge(cross_lists=cross_lists)
                 ids = {p.id for p in prepared}
                 keys = {p.title_key for p in prepared}
@@ -296,14 +342,23 @@ class PaperStore(PaperReads):
                     position += 1
                 new_rows = merge.take_new_rows()
                 if new_rows:
-                    # The FTS insert trigger is off for this transaction only: the indexer
-                    # indexes the chunk with one statement (see _index_staged).
+                    # The FTS insert trigger is off for this transaction only: the helper
+                    # thread indexes the chunk with one statement (see _index_new_papers).
                     conn.execute("DROP TRIGGER papers_ai")
-                    since = self._last_paper_rowid()
+                    since = chunk_write.new_after = self._last_paper_rowid()
                     conn.executemany(_INSERT_PAPER, [paper_values(r) for r in new_rows])
+                    # Marked indexed: the helper indexes them before this transaction
+                    # commits, or it is rolled back.
                     conn.execute(
-                        "INSERT INTO staged_papers (paper_rowid) "
-                        "SELECT rowid FROM papers WHERE rowid > ?",
+                        "INSERT INTO staged_papers (paper_rowid, indexed) "
+                        "SELECT rowid, 1 FROM papers WHERE rowid > ?",
+                        [since],
+                    )
+                    # A new paper's own title, in one statement (SQLite's work, not
+                    # Python's); the other titles the chunk saw are written below.
+                    conn.execute(
+                        "INSERT OR IGNORE INTO paper_titles (paper_id, title_key, title) "
+                        "SELECT id, title_key, title FROM papers WHERE rowid > ?",
                         [since],
                     )
                     conn.execute(FTS_INSERT_TRIGGER)
@@ -326,10 +381,15 @@ class PaperStore(PaperReads):
                     [(merge.paper_of(row)["id"], pos) for row, pos in merge.placements],
                 )
                 # Every title a paper is seen under names it from now on.
+                inserted = {id(row) for row in new_rows}
                 conn.executemany(
                     "INSERT OR IGNORE INTO paper_titles (paper_id, title_key, title) "
                     "VALUES (?, ?, ?)",
-                    [(merge.paper_of(r)["id"], key, title) for r, key, title in merge.new_titles],
+                    [
+                        (merge.paper_of(r)["id"], key, title)
+                        for r, key, title in merge.new_titles
+                        if id(r) not in inserted or key != r["title_key"]
+                    ],
                 )
             created += merge.created
             old_papers += merge.old_papers
@@ -337,8 +397,6 @@ class PaperStore(PaperReads):
             updated += merge.updated
             duplicates += merge.duplicates
             ambiguous += merge.ambiguous
-            if new_rows:
-                indexer.index_new_papers()
         indexer.wait()
         return IngestCounts(
             found=position,
@@ -452,6 +510,15 @@ class PaperStore(PaperReads):
                     conn.execute(f"DELETE FROM papers WHERE rowid IN ({marks})", chunk)
                     conn.execute(f"DELETE FROM staged_papers WHERE paper_rowid IN ({marks})", chunk)
                 deleted += len(rowids)
+
+    def _index_new_papers(self, after: int) -> None:
+        """Put the papers above rowid ``after`` (a chunk's new papers) into the full-text
+        index: one statement, run by the helper thread inside the chunk's transaction."""
+        self.db.conn.execute(
+            "INSERT INTO papers_fts (rowid, title, abstract) "
+            "SELECT rowid, title, abstract FROM papers WHERE rowid > ?",
+            [after],
+        )
 
     def _index_staged(self) -> None:
         """Put the staged papers not yet in the full-text index into it, in one
