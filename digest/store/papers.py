@@ -4,9 +4,9 @@ and the listings' queries; the queries about papers are :mod:`.paper_reads`.
 Owns the tables ``papers``, ``papers_fts``, ``listings``, ``paper_listings`` and the
 ingest's ``staged_papers`` and ``staged_placements``. An ingest commits chunk by chunk
 (records identified and merged by :mod:`digest.store.merge`, pure) with its new papers
-hidden until the whole listing is in, then publishes them in one short transaction; each
-chunk's new papers are indexed for full-text search (and the WAL checkpointed) on a helper
-thread while the next chunk is parsed.
+hidden until the whole listing is in, then publishes them in one short transaction; a
+helper thread indexes each chunk's new papers for full-text search and commits the chunk
+(:mod:`.indexer`) while the next chunk is parsed.
 
 May import: the standard library, ``sqlite_utils``, :mod:`digest.errors`,
 :mod:`digest.sources` (identity helpers), :mod:`digest.records` and the store's ``db``,
@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import gc
-import itertools
 import logging
 import os
-import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,7 +27,7 @@ from typing import Any
 
 from ..errors import AlreadyIngestedError, StoreError
 from ..records import PaperRecord
-from .db import busy, day_text, in_chunks, is_busy, stamp
+from .db import day_text, in_chunks, stamp
 from .indexer import BackgroundIndexer
 from .merge import (
     PAPER_COLUMNS,
@@ -57,34 +54,6 @@ _INSERT_PAPER = (
     f"INSERT INTO papers ({', '.join(PAPER_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(PAPER_COLUMNS))})"
 )
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for the block (back on after it, if it was on).
-
-    An ingest keeps ~8 small objects per record alive until its chunk is written (the
-    record, its row, placement and title): the collector walked them again and again, a
-    sixth of the ingest's time, and found nothing, since nothing here makes a reference
-    cycle (each chunk is freed by reference counting, so memory stays bounded by it).
-    Cycles made meanwhile by other threads are collected once it is back on.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-@dataclass
-class ChunkWrite:
-    """What the helper thread must do to finish a chunk's transaction."""
-
-    # The last paper rowid before the chunk's new papers (None: it has none).
-    new_after: int | None = None
-    commit: bool = True  # False: the chunk is a savepoint in a transaction of the caller's
 
 
 @dataclass(frozen=True)
@@ -217,10 +186,9 @@ class PaperStore(PaperReads):
         fields, upvotes, a better id) are written with their chunk and stay: each is one
         a later listing would make too, and none makes a paper sendable.
 
-        Each chunk's new papers go into the full-text index on a helper thread, in a
-        transaction of their own, while the next chunk is parsed (see
-        :class:`BackgroundIndexer`); the same thread then checkpoints the WAL, which the
-        chunks' commits only append to. Holds :meth:`ingest_lock`.
+        A helper thread finishes each chunk's transaction (indexes its new papers for
+        full-text search, commits, now and then checkpoints the WAL) while the next
+        chunk is parsed (see :class:`BackgroundIndexer`). Holds :meth:`ingest_lock`.
         """
         with self.ingest_lock():
             self.discard_staged()  # what a crashed ingest left
@@ -244,74 +212,22 @@ class PaperStore(PaperReads):
         now: dt.datetime,
         cross_lists: bool,
     ) -> IngestCounts:
-        """:meth:`_stage` with the helper thread finishing each chunk's transaction
-        (indexing its new papers, committing) and, every :data:`_CHECKPOINT_EVERY`
-        chunks, copying the WAL into the database (a passive checkpoint, what SQLite's
-        automatic one does at a commit): the chunks' own commits only append to the WAL,
-        off the parsing's way."""
-        conn = self.db.conn
-        (autocheckpoint,) = conn.execute("PRAGMA wal_autocheckpoint").fetchone()
-        committed = itertools.count(1)
-
-        def finish(chunk: ChunkWrite) -> None:
-            try:
-                if chunk.new_after is not None:
-                    self._index_new_papers(chunk.new_after)
-                if chunk.commit:
-                    conn.commit()
-            except BaseException:
-                if chunk.commit:
-                    conn.rollback()
-                raise
-            if next(committed) % _CHECKPOINT_EVERY == 0:
-                try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.OperationalError as exc:
-                    # Only a speed-up: the WAL holds every commit, and SQLite's automatic
-                    # checkpoint (back on for the publish) copies it later.
-                    log.debug("checkpoint during the ingest skipped: %s", exc)
-
-        conn.execute("PRAGMA wal_autocheckpoint = 0")
-        try:
-            with _cyclic_gc_paused(), BackgroundIndexer(finish) as indexer:
-                return self._stage(
-                    records, indexer, first_seen=first_seen, now=now, cross_lists=cross_lists
-                )
-        finally:
-            conn.execute(f"PRAGMA wal_autocheckpoint = {int(autocheckpoint)}")
-
-    @contextmanager
-    def _chunk_transaction(self, indexer: BackgroundIndexer[ChunkWrite]) -> Iterator[ChunkWrite]:
-        """A write transaction for one chunk: begun here, written by the block, and
-        handed to ``indexer`` to finish (index, commit) when the block ends; rolled back
-        here if the block fails. A lock wait that runs out is a :class:`StoreError`."""
-        conn = self.db.conn
-        if conn.in_transaction:
-            # Inside a transaction of the caller's: the chunk is a savepoint of it, and the
-            # caller commits.
-            chunk = ChunkWrite(commit=False)
-            with self.transaction():
-                yield chunk
-            indexer.finish_chunk(chunk)
-            return
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if is_busy(exc):
-                raise busy(self.path, exc) from exc
-            raise
-        chunk = ChunkWrite()
-        try:
-            yield chunk
-        except BaseException:
-            conn.rollback()
-            raise
-        indexer.finish_chunk(chunk)
+        """:meth:`_stage` with a helper thread finishing each chunk's transaction (see
+        :class:`BackgroundIndexer`) while the next chunk is parsed."""
+        with BackgroundIndexer(
+            self.db.conn,
+            self._index_new_papers,
+            path=self.path,
+            checkpoint_every=_CHECKPOINT_EVERY,
+        ) as indexer:
+            return self._stage(
+                records, indexer, first_seen=first_seen, now=now, cross_lists=cross_lists
+            )
 
     def _stage(
         self,
         records: Iterable[PaperRecord],
-        indexer: BackgroundIndexer[ChunkWrite],
+        indexer: BackgroundIndexer,
         *,
         first_seen: dt.date,
         now: dt.datetime,
@@ -327,7 +243,7 @@ class PaperStore(PaperReads):
         for chunk in chunks(records, _INGEST_CHUNK):
             prepared = [identify(record) for record in chunk]
             indexer.wait()  # the last chunk is committed: the connection is ours again
-            with self._chunk_transaction(indexer) as chunk_write:
+            with indexer.chunk() as chunk_write:
                 merge = Merge(cross_lists=cross_lists)
                 ids = {p.id for p in prepared}
                 keys = {p.title_key for p in prepared}
