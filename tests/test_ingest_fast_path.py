@@ -159,14 +159,14 @@ def test_an_ingest_puts_back_the_collector_and_the_checkpoint_setting(
     conn = store.db.conn
     conn.execute("PRAGMA wal_autocheckpoint = 777")
     seen: list[bool] = []  # the collector's state at each indexing on the helper thread
-    index = store._index_new_papers
+    index = store._index_staged
 
-    def spy(after: int) -> None:
+    def spy() -> None:
         if threading.current_thread() is not threading.main_thread():
             seen.append(gc.isenabled())
-        index(after)
+        index()
 
-    monkeypatch.setattr(store, "_index_new_papers", spy)
+    monkeypatch.setattr(store, "_index_staged", spy)
     day, now = dt.date(2026, 11, 22), dt.datetime(2026, 11, 22, 8)
     (gc.enable if gc_was_on else gc.disable)()
     try:

@@ -1,6 +1,6 @@
-"""The ingest's helper thread: it finishes each chunk's write transaction (indexes the
-chunk's new papers for full-text search, commits, now and then checkpoints the WAL)
-while the ingest parses the next chunk.
+"""The ingest's helper thread: it commits each chunk, then indexes the chunk's new papers
+for full-text search (now and then checkpointing the WAL), while the ingest parses and
+looks up the next chunk.
 
 May import: the standard library and the store's ``db`` module.
 """
@@ -15,59 +15,74 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .db import busy, is_busy, transaction
 
 log = logging.getLogger(__name__)
 
+_READER_CACHE_KIB = 16384  # the read connection's page cache (the lookups' index pages)
+
 
 @dataclass
 class ChunkWrite:
-    """What the helper thread must do to finish a chunk's transaction."""
+    """One chunk's transaction, as the ingest hands it to the helper thread."""
 
-    # The last paper rowid before the chunk's new papers (None: it has none to index).
-    new_after: int | None = None
+    new_papers: bool = False  # whether it staged papers to index
     commit: bool = True  # False: the chunk is a savepoint in a transaction of the caller's
+    committed: Future[None] = field(default_factory=Future)
 
 
 class BackgroundIndexer:
-    """Finishes each chunk of an ingest on a helper thread.
+    """Finishes each chunk of an ingest on a helper thread, beside the next chunk's work.
 
-    The ingest begins a chunk's transaction and writes it on its own thread
-    (:meth:`chunk`); when the block ends, the helper indexes the chunk's new papers
-    (``index_new_papers(after)``: one statement) and commits; every ``checkpoint_every``
-    chunks it also copies the WAL into the database file (a passive checkpoint, what
-    SQLite's automatic one does at a commit, which is off meanwhile: the chunks' commits
-    only append to the WAL). SQLite tokenizes and writes without holding Python's GIL, so
-    this runs at once with the parsing of the next chunk, on the other core; the helper
-    runs two statements a chunk, so it seldom waits for the GIL. One thread at a time
-    uses the connection: the ingest calls :meth:`wait` before it touches it again, and
-    leaving the block waits too (also on an error, before the staged papers are
-    discarded). Python's cyclic garbage collector is paused for the block, and SQLite's
-    automatic checkpoint setting put back after it.
+    The ingest writes a chunk in a transaction it begins (:meth:`chunk`); when the block
+    ends, the helper commits it, then indexes the chunk's new papers (``index_staged``:
+    a transaction of its own, one statement) and, every ``checkpoint_every`` chunks,
+    copies the WAL into the database file (a passive checkpoint, what SQLite's automatic
+    one does at a commit, which is off meanwhile). SQLite commits, tokenizes and writes
+    without holding Python's GIL, so this runs on the other core while the ingest parses
+    the next chunk and looks its papers up on a read connection of its own
+    (:meth:`committed_reader`: the chunk before is committed by then, if not yet
+    indexed). One thread at a time uses the main connection: the ingest calls
+    :meth:`wait` before it writes again, and leaving the block waits too (also on an
+    error, before the staged papers are discarded). Python's cyclic garbage collector is
+    paused for the block, and SQLite's automatic checkpoint setting put back after it.
+
+    Without a read connection (a database in memory, or an ingest inside a transaction
+    of the caller's, whose writes another connection cannot see) the lookups wait for
+    the helper and read on the main connection.
     """
 
     def __init__(
         self,
         conn: sqlite3.Connection,
-        index_new_papers: Callable[[int], None],
+        index_staged: Callable[[], None],
         *,
         path: Path | None,
         checkpoint_every: int,
     ) -> None:
         self._conn = conn
-        self._index_new_papers = index_new_papers
+        self._index_staged = index_staged
         self._path = path
         self._checkpoint_every = checkpoint_every
         self._finished = itertools.count(1)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-fts")
         self._pending: Future[None] | None = None
+        self._committed: Future[None] | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._checkpointer: sqlite3.Connection | None = None
         self._autocheckpoint = 0
         self._gc_was_on = False
 
     def __enter__(self) -> BackgroundIndexer:
+        if self._path is not None:
+            if not self._conn.in_transaction:
+                self._reader = sqlite3.connect(str(self._path), check_same_thread=False)
+                self._reader.execute("PRAGMA query_only = 1")
+                self._reader.execute(f"PRAGMA cache_size = -{_READER_CACHE_KIB}")
+            self._checkpointer = sqlite3.connect(str(self._path), check_same_thread=False)
         (self._autocheckpoint,) = self._conn.execute("PRAGMA wal_autocheckpoint").fetchone()
         self._conn.execute("PRAGMA wal_autocheckpoint = 0")
         # An ingest keeps ~8 small objects per record alive until its chunk is written
@@ -86,18 +101,33 @@ class BackgroundIndexer:
             elif self._pending is not None:
                 futures_wait([self._pending])  # its error, if any, is not the one to report
         finally:
-            self._pool.shutdown()
+            self._pool.shutdown()  # after the last checkpoint
+            for conn in (self._reader, self._checkpointer):
+                if conn is not None:
+                    conn.close()
             if self._gc_was_on:
                 gc.enable()
             self._conn.execute(f"PRAGMA wal_autocheckpoint = {int(self._autocheckpoint)}")
 
+    def committed_reader(self) -> sqlite3.Connection:
+        """The connection to look the next chunk's papers up on, once the chunk handed
+        over last is committed (raises its error): the read connection, or (without one)
+        the main connection once the helper is done with it."""
+        if self._reader is None:
+            self.wait()
+            return self._conn
+        if self._committed is not None:
+            committed, self._committed = self._committed, None
+            committed.result()
+        return self._reader
+
     @contextmanager
     def chunk(self) -> Iterator[ChunkWrite]:
         """A write transaction for one chunk: begun here, written by the block (which says
-        in the :class:`ChunkWrite` what is left to do), then handed to the helper thread;
-        rolled back here if the block fails. Inside a transaction of the caller's the
-        chunk is a savepoint of it, and the caller commits. A lock wait that runs out is
-        a :class:`~digest.errors.StoreError`. Call :meth:`wait` first."""
+        in the :class:`ChunkWrite` whether it staged papers), then handed to the helper
+        thread; rolled back here if the block fails. Inside a transaction of the caller's
+        the chunk is a savepoint of it, and the caller commits. A lock wait that runs out
+        is a :class:`~digest.errors.StoreError`. Call :meth:`wait` first."""
         conn = self._conn
         if conn.in_transaction:
             write = ChunkWrite(commit=False)
@@ -120,32 +150,40 @@ class BackgroundIndexer:
         self._hand_over(write)
 
     def wait(self) -> None:
-        """Until the chunk handed over last is committed; raises its error (its
-        transaction is then rolled back)."""
+        """Until the helper is done with the chunk handed over last (committed, indexed);
+        raises its error."""
         if self._pending is not None:
             pending, self._pending = self._pending, None
             pending.result()
 
     def _hand_over(self, write: ChunkWrite) -> None:
         self.wait()
+        self._committed = write.committed
         self._pending = self._pool.submit(self._finish, write)
+        if self._checkpointer is not None and next(self._finished) % self._checkpoint_every == 0:
+            # After the indexing, on a connection of its own: the ingest writes the next
+            # chunk meanwhile (a passive checkpoint copies what was committed before it).
+            self._pool.submit(self._checkpoint, self._checkpointer)
 
     def _finish(self, write: ChunkWrite) -> None:
-        """On the helper thread: index, commit, maybe checkpoint."""
+        """On the helper thread: commit, then index."""
         conn = self._conn
         try:
-            if write.new_after is not None:
-                self._index_new_papers(write.new_after)
             if write.commit:
                 conn.commit()
-        except BaseException:
-            if write.commit:
-                conn.rollback()
+        except BaseException as exc:
+            conn.rollback()
+            write.committed.set_exception(exc)
             raise
-        if next(self._finished) % self._checkpoint_every == 0:
-            try:
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except sqlite3.OperationalError as exc:
-                # Only a speed-up: the WAL holds every commit, and SQLite's automatic
-                # checkpoint (back on for the publish) copies it later.
-                log.debug("checkpoint during the ingest skipped: %s", exc)
+        write.committed.set_result(None)
+        if write.new_papers:
+            self._index_staged()  # a transaction of its own (a savepoint in the caller's)
+
+    @staticmethod
+    def _checkpoint(conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:
+            # Only a speed-up: the WAL holds every commit, and SQLite's automatic
+            # checkpoint (back on for the publish) copies it later.
+            log.debug("checkpoint during the ingest skipped: %s", exc)

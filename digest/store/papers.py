@@ -19,6 +19,7 @@ import datetime as dt
 import fcntl
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -216,7 +217,7 @@ class PaperStore(PaperReads):
         :class:`BackgroundIndexer`) while the next chunk is parsed."""
         with BackgroundIndexer(
             self.db.conn,
-            self._index_new_papers,
+            self._index_staged,
             path=self.path,
             checkpoint_every=_CHECKPOINT_EVERY,
         ) as indexer:
@@ -242,32 +243,37 @@ class PaperStore(PaperReads):
         # indexing of the chunk before it.
         for chunk in chunks(records, _INGEST_CHUNK):
             prepared = [identify(record) for record in chunk]
-            indexer.wait()  # the last chunk is committed: the connection is ours again
+            # The lookups must see the chunk before (committed by now, maybe not yet
+            # indexed): on the ingest's read connection while the helper indexes it.
+            lookups = indexer.committed_reader()
+            merge = Merge(cross_lists=cross_lists)
+            published, staged, aliases, titles = self._papers_matching(
+                {p.id for p in prepared},
+                {p.title_key for p in prepared},
+                renamed=renamed,
+                conn=lookups,
+            )
+            merge.learn(staged, created_here=True)
+            merge.learn(published, titles=titles)
+            merge.learn_aliases(aliases)
+            for item in prepared:
+                merge.add(item, position, first_seen=first_seen_text, now=now_text)
+                position += 1
+            new_rows = merge.take_new_rows()
+            indexer.wait()  # the helper is done with the connection
+            # Only the ingest writes papers, and it holds the ingest lock: what the lookups
+            # found is still so in this transaction.
             with indexer.chunk() as chunk_write:
-                merge = Merge(cross_lists=cross_lists)
-                ids = {p.id for p in prepared}
-                keys = {p.title_key for p in prepared}
-                published, staged, aliases, titles = self._papers_matching(
-                    ids, keys, renamed=renamed
-                )
-                merge.learn(staged, created_here=True)
-                merge.learn(published, titles=titles)
-                merge.learn_aliases(aliases)
-                for item in prepared:
-                    merge.add(item, position, first_seen=first_seen_text, now=now_text)
-                    position += 1
-                new_rows = merge.take_new_rows()
                 if new_rows:
+                    chunk_write.new_papers = True
                     # The FTS insert trigger is off for this transaction only: the helper
-                    # thread indexes the chunk with one statement (see _index_new_papers).
+                    # thread indexes the chunk with one statement (see _index_staged).
                     conn.execute("DROP TRIGGER papers_ai")
-                    since = chunk_write.new_after = self._last_paper_rowid()
+                    since = self._last_paper_rowid()
                     conn.executemany(_INSERT_PAPER, [paper_values(r) for r in new_rows])
-                    # Marked indexed: the helper indexes them before this transaction
-                    # commits, or it is rolled back.
                     conn.execute(
-                        "INSERT INTO staged_papers (paper_rowid, indexed) "
-                        "SELECT rowid, 1 FROM papers WHERE rowid > ?",
+                        "INSERT INTO staged_papers (paper_rowid) "
+                        "SELECT rowid FROM papers WHERE rowid > ?",
                         [since],
                     )
                     # A new paper's own title, in one statement (SQLite's work, not
@@ -427,15 +433,6 @@ class PaperStore(PaperReads):
                     conn.execute(f"DELETE FROM staged_papers WHERE paper_rowid IN ({marks})", chunk)
                 deleted += len(rowids)
 
-    def _index_new_papers(self, after: int) -> None:
-        """Put the papers above rowid ``after`` (a chunk's new papers) into the full-text
-        index: one statement, run by the helper thread inside the chunk's transaction."""
-        self.db.conn.execute(
-            "INSERT INTO papers_fts (rowid, title, abstract) "
-            "SELECT rowid, title, abstract FROM papers WHERE rowid > ?",
-            [after],
-        )
-
     def _index_staged(self) -> None:
         """Put the staged papers not yet in the full-text index into it, in one
         statement, and mark them indexed."""
@@ -452,7 +449,12 @@ class PaperStore(PaperReads):
         return int(last)
 
     def _papers_matching(
-        self, ids: set[str], keys: set[str], *, renamed: bool = True
+        self,
+        ids: set[str],
+        keys: set[str],
+        *,
+        renamed: bool = True,
+        conn: sqlite3.Connection | None = None,
     ) -> tuple[
         list[dict[str, Any]],
         list[dict[str, Any]],
@@ -462,12 +464,14 @@ class PaperStore(PaperReads):
         """Stored rows with one of ``ids``, or seen under a title of one of ``keys`` (or
         renamed from one of ``ids`` earlier in this ingest): (published, staged,
         [(old id, id)], [(paper id, title key)] of those titles). Index lookups only;
-        ``renamed=False`` (no id was renamed in this ingest) skips the renamed ids'."""
+        ``renamed=False`` (no id was renamed in this ingest) skips the renamed ids'.
+        ``conn``: the connection to read on (default: the store's)."""
+        conn = conn or self.db.conn
         found: dict[str, dict[str, Any]] = {}
         aliases: list[tuple[str, str]] = []
         titles: list[tuple[str, str]] = []
         for chunk, marks in in_chunks(sorted(keys)):
-            titles += self.db.execute(
+            titles += conn.execute(
                 f"SELECT paper_id, title_key FROM paper_titles WHERE title_key IN ({marks})",
                 chunk,
             ).fetchall()
@@ -477,17 +481,17 @@ class PaperStore(PaperReads):
             "(SELECT paper_rowid FROM staged_references)) AS _staged"
         )
         for chunk, marks in in_chunks(sorted(ids | {paper_id for paper_id, _ in titles})):
-            for row in self.db.query(
-                f"SELECT p.*, {staged} FROM papers p WHERE id IN ({marks})", chunk
+            for row in _dict_rows(
+                conn, f"SELECT p.*, {staged} FROM papers p WHERE id IN ({marks})", chunk
             ):
-                found[row["id"]] = dict(row)
+                found[row["id"]] = row
         for chunk, marks in in_chunks(sorted(ids) if renamed else []):
-            for row in self.db.query(
+            for row in _dict_rows(
+                conn,
                 f"SELECT a.old_id AS _old_id, p.*, {staged} FROM staged_aliases a "
                 f"JOIN papers p ON p.rowid = a.paper_rowid WHERE a.old_id IN ({marks})",
                 chunk,
             ):
-                row = dict(row)
                 aliases.append((row.pop("_old_id"), row["id"]))
                 found[row["id"]] = row
         published: list[dict[str, Any]] = []
@@ -560,6 +564,14 @@ class PaperStore(PaperReads):
                 args,
             )
         ]
+
+
+def _dict_rows(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> Iterator[dict[str, Any]]:
+    """The rows of a query as dicts keyed by column name."""
+    cursor = conn.execute(sql, args)
+    columns = [d[0] for d in cursor.description]
+    for values in cursor:
+        yield dict(zip(columns, values, strict=True))
 
 
 def _wait_for_lock(fd: int, seconds: float, path: object) -> None:
