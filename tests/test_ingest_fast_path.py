@@ -9,6 +9,7 @@ import datetime as dt
 import gc
 import itertools
 import json
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -148,7 +149,7 @@ def records_with_a_bad_one(good: int, name: str = "Paper") -> Iterator[PaperReco
 
 
 @pytest.mark.parametrize("gc_was_on", [True, False])
-def test_an_ingest_puts_back_the_collector_and_the_checkpoint_setting(
+def test_an_ingest_puts_back_the_collector_the_switch_interval_and_the_checkpoint_setting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gc_was_on: bool
 ) -> None:
     # The ingest pauses the cyclic collector and SQLite's automatic checkpoint (its helper
@@ -159,16 +160,20 @@ def test_an_ingest_puts_back_the_collector_and_the_checkpoint_setting(
     conn = store.db.conn
     conn.execute("PRAGMA wal_autocheckpoint = 777")
     seen: list[bool] = []  # the collector's state at each indexing on the helper thread
+    intervals: list[float] = []  # and Python's thread switch interval
     index = store._index_staged
 
     def spy() -> None:
         if threading.current_thread() is not threading.main_thread():
             seen.append(gc.isenabled())
+            intervals.append(sys.getswitchinterval())
         index()
 
     monkeypatch.setattr(store, "_index_staged", spy)
     day, now = dt.date(2026, 11, 22), dt.datetime(2026, 11, 22, 8)
     (gc.enable if gc_was_on else gc.disable)()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.004)
     try:
         with pytest.raises(ListingError):
             store.ingest_listing(
@@ -178,6 +183,7 @@ def test_an_ingest_puts_back_the_collector_and_the_checkpoint_setting(
                 now=now,
             )
         assert gc.isenabled() is gc_was_on
+        assert sys.getswitchinterval() == pytest.approx(0.004)
         assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (777,)
         assert store.paper_count() == 0  # the failed file left nothing
         counts = store.ingest_listing(
@@ -187,11 +193,14 @@ def test_an_ingest_puts_back_the_collector_and_the_checkpoint_setting(
             now=now,
         )
         assert gc.isenabled() is gc_was_on
+        assert sys.getswitchinterval() == pytest.approx(0.004)
     finally:
         gc.enable()
+        sys.setswitchinterval(interval)
     assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (777,)
     assert counts.new == 5 and store.paper_count() == 5
     assert seen and not any(seen)  # the chunks were indexed with the collector paused
+    assert max(intervals) <= 0.0005  # and the switch interval short (see store/indexer.py)
     # The helper thread copied the first two chunks into the database file itself (the WAL
     # stays far below 777 pages, so SQLite's own checkpoint never ran).
     assert b"Good paper 3" in (tmp_path / "s.db").read_bytes()

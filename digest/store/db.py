@@ -33,6 +33,7 @@ K = TypeVar("K")
 
 
 BUSY_TIMEOUT = 30.0  # seconds a connection waits for another's write transaction
+WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes the WAL file is cut back to when it starts over
 
 
 def connect(
@@ -68,6 +69,10 @@ def connect(
         conn.execute("PRAGMA synchronous = NORMAL")
         # 64 MiB of page cache: index inserts during a large ingest stay in memory.
         conn.execute("PRAGMA cache_size = -65536")
+        # A large ingest grows the WAL to ~2.6x its listing (its checkpoints run beside
+        # its writes, see store/indexer.py); once the WAL starts over, SQLite truncates
+        # the file to this size instead of keeping it that large.
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
     except sqlite3.DatabaseError as exc:
         if is_busy(exc):
             raise busy(path, exc) from exc

@@ -217,6 +217,7 @@ class PaperStore(PaperReads):
         :class:`BackgroundIndexer`) while the next chunk is parsed."""
         with BackgroundIndexer(
             self.db.conn,
+            self._file_under_own_titles,
             self._index_staged,
             path=self.path,
             checkpoint_every=_CHECKPOINT_EVERY,
@@ -265,7 +266,6 @@ class PaperStore(PaperReads):
             # found is still so in this transaction.
             with indexer.chunk() as chunk_write:
                 if new_rows:
-                    chunk_write.new_papers = True
                     # The FTS insert trigger is off for this transaction only: the helper
                     # thread indexes the chunk with one statement (see _index_staged).
                     conn.execute("DROP TRIGGER papers_ai")
@@ -276,13 +276,10 @@ class PaperStore(PaperReads):
                         "SELECT rowid FROM papers WHERE rowid > ?",
                         [since],
                     )
-                    # A new paper's own title, in one statement (SQLite's work, not
-                    # Python's); the other titles the chunk saw are written below.
-                    conn.execute(
-                        "INSERT OR IGNORE INTO paper_titles (paper_id, title_key, title) "
-                        "SELECT id, title_key, title FROM papers WHERE rowid > ?",
-                        [since],
-                    )
+                    # The helper files each new paper under its own title before it
+                    # commits (one statement: SQLite's work, not Python's); the other
+                    # titles the chunk saw are written below.
+                    chunk_write.new_after = since
                     conn.execute(FTS_INSERT_TRIGGER)
                 self._write_changes(merge)
                 conn.executemany(
@@ -432,6 +429,15 @@ class PaperStore(PaperReads):
                     conn.execute(f"DELETE FROM papers WHERE rowid IN ({marks})", chunk)
                     conn.execute(f"DELETE FROM staged_papers WHERE paper_rowid IN ({marks})", chunk)
                 deleted += len(rowids)
+
+    def _file_under_own_titles(self, after: int) -> None:
+        """File the papers above rowid ``after`` (a chunk's new papers) under their own
+        titles in ``paper_titles``: one statement, inside the chunk's transaction."""
+        self.db.conn.execute(
+            "INSERT OR IGNORE INTO paper_titles (paper_id, title_key, title) "
+            "SELECT id, title_key, title FROM papers WHERE rowid > ?",
+            [after],
+        )
 
     def _index_staged(self) -> None:
         """Put the staged papers not yet in the full-text index into it, in one
