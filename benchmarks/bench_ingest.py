@@ -17,20 +17,24 @@ results depend on it: until 2026-12-01 it built FTS5's default unicode61 index, 
 tokenizing work than any ingest that must answer digest's searches (the floor ran ~1.6 s
 instead of ~2.0 s for 44,000 records), so it measured less than digest must do.
 
-Where the time goes (2026-12-01, 100,000 papers, CPU seconds by thread, py-spy for the
-shares): the main thread 6.1 s: reading the JSON Lines ~37% (json.loads ~10%, the
-fast path's checks ~15%), inserting papers, titles and placements and the lookups ~36%,
-identity and merge ~12%; the helper thread ~2.5 s: full-text indexing 2.2 s, beside the
-parsing of the next chunk (SQLite tokenizes without the GIL), and a WAL checkpoint every
-10 chunks (the chunks' own commits only append to the WAL; 0.6 s when it ran after every
-chunk, which made the main thread wait ~2 s for the helper instead of ~1.2 s). The floor
-takes ~4.2 s CPU. So the ratio depends on the second core: free, the helper's work hides
-behind the main thread's (1.4-1.6x at load 1-2); taken by other jobs (load average 4-6
-on the 2 cores), it approaches the CPU ratio (~2.1x). The indexing used to run through
-a per-row trigger and cost more than twice as much; a writer thread for the inserts and
-a forked parsing process did not help (the GIL and unpickling ate the overlap). The
-cyclic garbage collector is paused during an ingest: it walked the chunk's records again
-and again and found nothing (~15% of the main thread).
+Where the time goes (2026-12-01, AMD EPYC 2 cores, 100,000 papers, CPU seconds by thread):
+the main thread ~3.1 s: reading the JSON Lines ~1.4 s (json.loads, the fast path's
+checks), identity ~0.3 s, the lookups ~0.25 s (on a read connection of the ingest's own),
+the merge ~0.35 s, writing papers, placements and other titles ~0.7 s; the helper thread
+~2.2 s: filing new papers under their titles and committing each chunk, then indexing it
+for full-text search (1.5 s, what the floor's rebuild costs too) in a transaction of its
+own; a third thread checkpoints the WAL every 10 chunks (~0.2 s each). The main thread
+writes a chunk while nobody else holds the write lock, so each chunk costs at least its
+write plus the helper's commit and indexing; parsing and looking up the next chunk
+overlap the latter (SQLite works without the GIL). Until 2026-12-01 the helper only
+indexed, the main thread looked up and committed, and the checkpoints ran on the helper:
+1.76x at load < 1 on this machine (1.54x on an Intel Xeon). The helper waited up to 5 ms
+for the GIL between its statements while holding the write lock: Python's switch interval
+is 0.5 ms during an ingest (~8%). The cyclic garbage collector is paused during an ingest:
+it walked the chunk's records again and again and found nothing (~15% of the main thread).
+So the ratio depends on the second core: free, the helper's work hides behind the main
+thread's; taken by other jobs (load average 4-6 on the 2 cores), it approaches the CPU
+ratio (~1.8x).
 """
 
 from __future__ import annotations

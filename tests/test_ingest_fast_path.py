@@ -9,6 +9,7 @@ import datetime as dt
 import gc
 import itertools
 import json
+import sqlite3
 import sys
 import threading
 from collections.abc import Iterator
@@ -207,23 +208,32 @@ def test_an_ingest_puts_back_the_collector_the_switch_interval_and_the_checkpoin
     store.close()
 
 
-def test_a_checkpoint_that_cannot_run_does_not_fail_the_ingest(
+def test_an_ingest_inside_a_transaction_of_the_callers_commits_with_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Inside a transaction of the caller's (the ingest's become savepoints) SQLite refuses
-    # the helper's checkpoint ("database table is locked"): only a speed-up, so it is
-    # skipped and the papers still go in.
+    # Inside a transaction of the caller's the chunks are savepoints of it (its helper
+    # neither commits nor looks up on a connection of its own, which could not see the
+    # chunks before): nothing is visible elsewhere until the caller commits, and every
+    # chunk's repeats of the one before are still found (one paper each).
     monkeypatch.setattr(store_module, "_INGEST_CHUNK", 2)
     monkeypatch.setattr(store_module, "_CHECKPOINT_EVERY", 1)
     store = Store.open(tmp_path / "s.db", create=True)
     day = dt.date(2026, 11, 22)
+    records = [
+        PaperRecord(title=f"Paper {i % 3}", abstract="a", arxiv_id=f"2311.{i % 3:05d}")
+        for i in range(6)
+    ]
     store.db.conn.execute("BEGIN")
     counts = store.ingest_listing(
         ListingInfo("in-a-transaction", "sha", "records", day),
-        itertools.islice(records_with_a_bad_one(5), 5),
+        records,
         first_seen=day,
         now=dt.datetime(2026, 11, 22, 8),
     )
+    other = sqlite3.connect(tmp_path / "s.db")
+    assert other.execute("SELECT count(*) FROM papers").fetchone() == (0,)
     store.db.conn.execute("COMMIT")
-    assert counts.new == 5 and store.paper_count() == 5
+    assert other.execute("SELECT count(*) FROM papers").fetchone() == (3,)
+    other.close()
+    assert (counts.new, counts.duplicates) == (3, 3) and store.paper_count() == 3
     store.close()

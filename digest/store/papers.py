@@ -45,11 +45,10 @@ from .schema import FTS_INSERT_TRIGGER
 log = logging.getLogger(__name__)
 
 _INGEST_CHUNK = 5000  # records identified, looked up, merged and written in one transaction
-# The ingest's helper thread checkpoints the WAL after indexing every this many chunks:
-# each checkpoint is two fsyncs and copies pages the next chunks rewrite (index pages),
-# and after every chunk it made the helper, not the parsing, the slower of the two. Every
-# 10 chunks (50,000 records): bench_ingest's ratio 1.54 against 1.62 every 4 and 1.54 with
-# none during the ingest (2026-12-01, load < 1), and the WAL still stays bounded.
+# The WAL is checkpointed (on a thread of its own, see store/indexer.py) after every this
+# many chunks: each checkpoint is two fsyncs and copies pages the next chunks rewrite
+# (index pages), so after every chunk it cost more than it saved. The chunks' commits only
+# append to the WAL meanwhile.
 _CHECKPOINT_EVERY = 10
 _INSERT_PAPER = (
     f"INSERT INTO papers ({', '.join(PAPER_COLUMNS)}) "
