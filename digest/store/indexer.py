@@ -183,8 +183,8 @@ class BackgroundIndexer:
         self._pending = self._pool.submit(self._finish, write)
 
     def _finish(self, write: ChunkWrite) -> None:
-        """On the helper thread: file the new papers under their titles, commit, start a
-        checkpoint now and then, index."""
+        """On the helper thread: file the new papers under their titles, commit, index
+        them, and now and then start a checkpoint."""
         conn = self._conn
         try:
             if write.new_after is not None:
