@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import json
 import re
@@ -42,6 +43,23 @@ max_papers = 10
 
 def invoke(config: Path, *args: str) -> Result:
     return CliRunner().invoke(cli, ["--config", str(config), *args], catch_exceptions=False)
+
+
+def ingest_synthesis_papers(config: Path, folder: Path, day: dt.date, count: int = 8) -> None:
+    """Ingest ``count`` papers on program synthesis and code generation (arXiv ids
+    2611.00000 on), first seen on ``day``, through the CLI."""
+    listing = folder / "papers.jsonl"
+    records = [
+        {
+            "id": f"2611.{n:05d}",
+            "title": f"Program synthesis with code generation models {n}",
+            "abstract": "We study program synthesis and code generation. It works.",
+        }
+        for n in range(count)
+    ]
+    listing.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    result = invoke(config, "ingest", "--date", day.isoformat(), str(listing))
+    assert result.exit_code == 0, result.output
 
 
 def setup_instance(root: Path) -> Path:

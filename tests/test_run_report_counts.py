@@ -18,7 +18,13 @@ from digest.run import RunContext, RunReport, run_digests
 from digest.store import Store
 from digest.store.subscribers import SubscriberSettings, SubscriberUpdate
 from digest.transports import OutboxTransport, OutgoingMessage, Receipt
-from tests.run_helpers import TEST_SECRET, invoke, set_config, setup_instance
+from tests.run_helpers import (
+    TEST_SECRET,
+    ingest_synthesis_papers,
+    invoke,
+    set_config,
+    setup_instance,
+)
 from tests.smtp_server import Handler, smtp_server
 
 DAY = dt.date(2026, 11, 16)
@@ -64,18 +70,7 @@ def prepared(
     """An instance with the twelve subscribers of EMAILS (all interested in the listing's
     papers, in UTC unless ``tz`` says otherwise) and eight papers first seen on ``listed_on``."""
     config = load_config(setup_instance(tmp_path / "inst"))
-    listing = tmp_path / "papers.jsonl"
-    records = [
-        {
-            "id": f"2611.{n:05d}",
-            "title": f"Program synthesis with code generation models {n}",
-            "abstract": "We study program synthesis and code generation. It works.",
-        }
-        for n in range(8)
-    ]
-    listing.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
-    result = invoke(config.path, "ingest", "--date", listed_on.isoformat(), str(listing))
-    assert result.exit_code == 0, result.output
+    ingest_synthesis_papers(config.path, tmp_path, listed_on)
     profile = Profile(keywords=(Keyword("program synthesis"), Keyword("code generation")))
     store = Store.open(config.store.database)
     try:

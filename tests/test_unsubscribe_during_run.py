@@ -4,7 +4,6 @@ lands before that subscriber's digest is handed to the transport."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from digest.run import RunContext, run_digests
 from digest.store import Store
 from digest.store.subscribers import SubscriberSettings, SubscriberUpdate
 from digest.transports import OutboxTransport, OutgoingMessage, Receipt
-from tests.run_helpers import TEST_SECRET, invoke
+from tests.run_helpers import TEST_SECRET, ingest_synthesis_papers
 
 DAY = dt.date(2026, 11, 16)
 NOW = dt.datetime(2026, 11, 16, 7, 0, tzinfo=dt.UTC)
@@ -46,18 +45,7 @@ class UnsubscribingTransport(OutboxTransport):
 
 
 def _instance(instance: Config, tmp_path: Path, emails: list[str]) -> Config:
-    listing = tmp_path / "papers.jsonl"
-    records = [
-        {
-            "id": f"2611.{n:05d}",
-            "title": f"Program synthesis with code generation models {n}",
-            "abstract": "We study program synthesis and code generation. It works.",
-        }
-        for n in range(8)
-    ]
-    listing.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
-    result = invoke(instance.path, "ingest", "--date", DAY.isoformat(), str(listing))
-    assert result.exit_code == 0, result.output
+    ingest_synthesis_papers(instance.path, tmp_path, DAY)
     profile = Profile(keywords=(Keyword("program synthesis"), Keyword("code generation")))
     store = Store.open(instance.store.database)
     try:
