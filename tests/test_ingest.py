@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import shutil
 from pathlib import Path
 
+import pytest
 import sqlite_utils
 
 from digest.config import Config
@@ -247,3 +249,24 @@ def test_folders_take_every_registered_suffix_and_the_inbox_every_visible_file(
     run_cli("ingest", "--inbox")
     assert (inbox / "failed" / "notes.md").exists()
     assert (inbox / ".partial.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (codecs.BOM_UTF8, "the file is empty"),
+        (codecs.BOM_UTF8 + b" \r\n\t\n", "the file is empty"),
+        (b"\xc2\xa0\n\xe2\x80\x83\n", "the file is empty"),  # Unicode blanks
+        # The byte and line past a UTF-8 byte-order mark are the file's own.
+        (codecs.BOM_UTF8 + b'{"title": "A"}\ncaf\xe9\n', ":2: not UTF-8 text (byte 0xe9)"),
+    ],
+    ids=["bom-only", "bom-and-blanks", "unicode-blanks", "bad-byte-after-bom"],
+)
+def test_an_empty_or_undecodable_listing_is_one_line(run_cli, instance, tmp_path, content, message):
+    path = tmp_path / "listing.jsonl"
+    path.write_bytes(content)
+    result = run_cli("ingest", str(path))
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith(f"Error: {path}") and message in line, line
+    assert paper_rows(instance) == []
