@@ -369,3 +369,73 @@ def test_a_failed_listing_folds_no_stored_paper_into_its_own(tmp_path, monkeypat
     assert invoke(config, "ingest", str(bad)).exit_code == 1
     assert rows(config) == [stray]
     assert sends(config) == [(1, stray["id"]), (2, stray["id"])]
+
+
+@pytest.mark.parametrize("chunk", [1, 5000], ids=["v1-and-v2-in-two-chunks", "in-one-chunk"])
+def test_a_sent_title_only_paper_is_folded_into_a_paper_new_in_the_same_file(
+    tmp_path, monkeypatch, chunk
+):
+    """Found by a fresh tester: a title-only paper was sent; then one file carries the
+    arXiv paper twice, v1 under another title (a new paper) and v2 under the sent title.
+    It is one paper: folded when the file is published (it was not folded at all, so the
+    subscribers got it twice)."""
+    monkeypatch.setattr(store_module, "_INGEST_CHUNK", chunk)
+    config = make_instance(tmp_path / "inst")
+    day = dt.date(2024, 8, 17)
+    page = Item(title=V2, abstract=ABSTRACT.format(v=2))
+    ingest(config, "2024-08-17", write_listing(tmp_path, "page", day, [page]))
+    assert run(config, "2024-08-17")["sent"] == 2
+    (stray,) = rows(config)
+    both = tmp_path / "both.jsonl"
+    both.write_text(
+        json.dumps({"id": f"{PAPER}v1", "title": V1, "abstract": ABSTRACT.format(v=1)})
+        + "\n"
+        + json.dumps({"id": f"{PAPER}v2", "title": V2, "abstract": ABSTRACT.format(v=2)})
+        + "\n"
+    )
+    output = ingest(config, "2024-08-20", both)
+    assert "0 new papers, 1 updated, 1 duplicate" in output, output
+    (row,) = rows(config)
+    assert (row["id"], row["title"], row["version"]) == (PAPER, V2, 2)
+    assert row["first_seen"] == stray["first_seen"] == "2024-08-17"
+    assert titles(config) == {V1, V2}
+    assert run(config, "2024-08-20")["sent"] == 0
+    assert sends(config) == [(1, PAPER), (2, PAPER)]
+    db = sqlite_utils.Database(load_config(config).store.database)
+    assert {r["paper_id"] for r in db["paper_listings"].rows} == {PAPER}
+    assert db.execute("SELECT count(*) FROM staged_folds").fetchone() == (0,)
+    db.execute("INSERT INTO papers_fts (papers_fts, rank) VALUES ('integrity-check', 1)")
+    # A title-only record of the same title later is the same paper too.
+    again = Item(title=V2, abstract=ABSTRACT.format(v="seen again"))
+    output = ingest(config, "2024-08-21", write_listing(tmp_path, "page", day, [again], n=3))
+    assert "0 new papers" in output and [r["id"] for r in rows(config)] == [PAPER]
+
+
+def test_a_fold_into_a_new_paper_waits_for_the_whole_file(tmp_path, monkeypatch):
+    """The fold above happens only when the file is published: a file that fails after it
+    leaves the sent title-only paper exactly as it was, and a later good file folds it."""
+    monkeypatch.setattr(store_module, "_INGEST_CHUNK", 1)
+    config = make_instance(tmp_path / "inst")
+    day = dt.date(2024, 8, 17)
+    page = Item(title=V2, abstract=ABSTRACT.format(v=2))
+    ingest(config, "2024-08-17", write_listing(tmp_path, "page", day, [page]))
+    run(config, "2024-08-17")
+    (stray,) = rows(config)
+    records = [
+        json.dumps({"id": f"{PAPER}v1", "title": V1, "abstract": "one"}),
+        json.dumps({"id": f"{PAPER}v2", "title": V2, "abstract": "two"}),
+        # A title-only record of the sent title, after the fold: the new paper's.
+        json.dumps({"title": V2, "abstract": "page"}),
+    ]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join([*records, json.dumps({"id": "2409.00003", "title": 3})]) + "\n")
+    assert invoke(config, "ingest", str(bad)).exit_code == 1
+    assert rows(config) == [stray]
+    db = sqlite_utils.Database(load_config(config).store.database)
+    assert db.execute("SELECT count(*) FROM staged_folds").fetchone() == (0,)
+    good = tmp_path / "good.jsonl"
+    good.write_text("\n".join(records) + "\n")
+    ingest(config, "2024-08-20", good)
+    assert [(r["id"], r["first_seen"]) for r in rows(config)] == [(PAPER, "2024-08-17")]
+    assert run(config, "2024-08-20")["sent"] == 0
+    assert sends(config) == [(1, PAPER), (2, PAPER)]

@@ -178,6 +178,9 @@ class Merge:
         # Written title-only rows found to be an arXiv paper: (that row, the paper's row).
         self.absorbed: list[tuple[dict[str, Any], dict[str, Any]]] = []
         self._into: dict[int, dict[str, Any]] = {}  # absorbed row (by identity) → its paper
+        # Stored rows found to be a paper this listing created: (that row, the new row),
+        # folded when the listing is published (see _absorb).
+        self.deferred_folds: list[tuple[dict[str, Any], dict[str, Any]]] = []
         self.placements: list[tuple[dict[str, Any], int]] = []
         self.created = 0
         self.updated = 0
@@ -252,31 +255,51 @@ class Merge:
         title-only paper stored under that title (the rule by which a record with an
         arXiv id attaches to a title-only paper): that paper's row is folded into this
         one, keeping the earlier first-seen day, so it is never sent as a paper of its
-        own. Several papers under the title are not told apart: none is folded in; nor is
-        a paper stored before this listing folded into one this listing created."""
+        own. Several papers under the title are not told apart: none is folded in.
+
+        A paper stored before this listing is folded into one this listing created only
+        when the listing is published (:attr:`deferred_folds`): a failed ingest deletes
+        the rows it created, and the stored paper must then be as it was. Until then it
+        stands for the new row here, in memory, and in later chunks (see
+        :meth:`learn_folds`)."""
         if row["id_kind"] != "arxiv":
             return
         others = [r for r in self.rows_by_key.get(key, []) if r is not row]
         if len(others) != 1 or others[0]["id_kind"] == "arxiv":
             return
         (stray,) = others
-        if id(row) in self._created_here and id(stray) not in self._created_here:
-            # A failed ingest deletes the rows it created: a paper stored before must not
-            # have been folded into one of them.
+        deferred = id(row) in self._created_here and id(stray) not in self._created_here
+        self._fold(stray, row)
+        self.dirty.pop(id(stray), None)
+        self.retitled.pop(id(stray), None)
+        if deferred:
+            # The new row is the stored paper's from now on: not a new paper.
+            self.created -= 1
+            self.updated += 1
+            self.deferred_folds.append((stray, row))
             return
+        if id(stray) in self._created_here:
+            self.created -= 1  # created by this listing, and not a paper of its own after all
+            self.duplicates += 1
+        if id(stray) not in self._unwritten_ids:
+            self.absorbed.append((stray, row))
+
+    def learn_folds(self, folds: Iterable[tuple[str, str]]) -> None:
+        """Remember folds an earlier chunk of this listing deferred to its publish:
+        (stored paper's id, the id of the new paper it goes into)."""
+        for stray_id, paper_id in folds:
+            stray, row = self.rows_by_id.get(stray_id), self.rows_by_id.get(paper_id)
+            if stray is not None and row is not None and stray is not row:
+                self._fold(stray, row)
+
+    def _fold(self, stray: dict[str, Any], row: dict[str, Any]) -> None:
+        """In memory: ``stray`` stands for ``row`` from now on (ids, titles, first seen)."""
         self._into[id(stray)] = row
         for stray_key in stray["_keys"]:
             self.rows_by_key[stray_key].remove(stray)
             self._index_title(row, stray_key)
         self.rows_by_id[stray["id"]] = row  # its id now names the paper (see aliases)
         row["first_seen"] = min(row["first_seen"], stray["first_seen"])
-        self.dirty.pop(id(stray), None)
-        self.retitled.pop(id(stray), None)
-        if id(stray) in self._created_here:
-            self.created -= 1  # created by this listing, and not a paper of its own after all
-            self.duplicates += 1
-        if id(stray) not in self._unwritten_ids:
-            self.absorbed.append((stray, row))
 
     def _same_papers(self, item: Identified) -> list[dict[str, Any]]:
         """The stored rows ``item`` may be: its own by id, else those its title names.

@@ -10,7 +10,7 @@ helper thread indexes each chunk's new papers for full-text search and commits t
 
 May import: the standard library, ``sqlite_utils``, :mod:`digest.errors`,
 :mod:`digest.sources` (identity helpers), :mod:`digest.records` and the store's ``db``,
-``schema``, ``merge``, ``indexer`` and ``paper_reads`` modules.
+``schema``, ``merge``, ``indexer``, ``lookups`` and ``paper_reads`` modules.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from ..errors import AlreadyIngestedError, StoreError
 from ..records import PaperRecord
 from .db import day_text, in_chunks, stamp
 from .indexer import BackgroundIndexer
+from .lookups import STAGED_FOLDS, Matches, papers_matching
 from .merge import (
     PAPER_COLUMNS,
     TEXT_COLUMNS,
@@ -239,6 +240,7 @@ class PaperStore(PaperReads):
         first_seen_text, now_text = day_text(first_seen), stamp(now)
         position = created = updated = duplicates = ambiguous = old_papers = revised = 0
         renamed = False  # whether staged_aliases has rows (discard_staged emptied it)
+        folded = False  # and staged_folds
         # Reading a chunk runs the parser (records is a lazy stream), which overlaps the
         # indexing of the chunk before it.
         for chunk in chunks(records, _INGEST_CHUNK):
@@ -247,15 +249,17 @@ class PaperStore(PaperReads):
             # indexed): on the ingest's read connection while the helper indexes it.
             lookups = indexer.committed_reader()
             merge = Merge(cross_lists=cross_lists)
-            published, staged, aliases, titles = self._papers_matching(
+            found = self._papers_matching(
                 {p.id for p in prepared},
                 {p.title_key for p in prepared},
                 renamed=renamed,
+                folded=folded,
                 conn=lookups,
             )
-            merge.learn(staged, created_here=True)
-            merge.learn(published, titles=titles)
-            merge.learn_aliases(aliases)
+            merge.learn(found.staged, created_here=True)
+            merge.learn(found.published, titles=found.titles)
+            merge.learn_aliases(found.aliases)
+            merge.learn_folds(found.folds)
             for item in prepared:
                 merge.add(item, position, first_seen=first_seen_text, now=now_text)
                 position += 1
@@ -294,6 +298,12 @@ class PaperStore(PaperReads):
                     renames,
                 )
                 renamed = renamed or bool(renames)
+                conn.executemany(
+                    "INSERT OR REPLACE INTO staged_folds (stray_rowid, paper_rowid) "
+                    "SELECT s.rowid, p.rowid FROM papers s, papers p WHERE s.id = ? AND p.id = ?",
+                    [(s["id"], merge.paper_of(r)["id"]) for s, r in merge.deferred_folds],
+                )
+                folded = folded or bool(merge.deferred_folds)
                 conn.executemany(
                     "INSERT OR IGNORE INTO staged_placements (paper_id, position) VALUES (?, ?)",
                     [(merge.paper_of(row)["id"], pos) for row, pos in merge.placements],
@@ -338,11 +348,11 @@ class PaperStore(PaperReads):
         with self.ingest_lock(), self.transaction():
             for chunk in chunks(records, _INGEST_CHUNK):
                 prepared = [identify(record) for record in chunk]
-                published, _, _, titles = self._papers_matching(
+                found = self._papers_matching(
                     {p.id for p in prepared}, {p.title_key for p in prepared}
                 )
                 merge = Merge()
-                merge.learn(published, titles=titles)
+                merge.learn(found.published, titles=found.titles)
                 rows = []
                 for position, item in enumerate(prepared):
                     before = merge.ambiguous
@@ -386,6 +396,11 @@ class PaperStore(PaperReads):
                     stamp(now),
                 ],
             )
+            # Stored papers found to be one this listing created go into it now (see
+            # Merge._absorb): their sends, votes, listings and titles with them.
+            for stray_id, paper_id in conn.execute(STAGED_FOLDS).fetchall():
+                self._absorb(stray_id, paper_id)
+            conn.execute("DELETE FROM staged_folds")
             conn.execute(
                 "INSERT OR IGNORE INTO paper_listings (listing_id, paper_id, position) "
                 "SELECT ?, paper_id, position FROM staged_placements",
@@ -421,6 +436,7 @@ class PaperStore(PaperReads):
                 if not rowids:
                     conn.execute("DELETE FROM staged_placements")
                     conn.execute("DELETE FROM staged_aliases")
+                    conn.execute("DELETE FROM staged_folds")
                     conn.execute("DELETE FROM staged_references")
                     return deleted
                 self._index_staged()
@@ -459,55 +475,11 @@ class PaperStore(PaperReads):
         keys: set[str],
         *,
         renamed: bool = True,
+        folded: bool = False,
         conn: sqlite3.Connection | None = None,
-    ) -> tuple[
-        list[dict[str, Any]],
-        list[dict[str, Any]],
-        list[tuple[str, str]],
-        list[tuple[str, str]],
-    ]:
-        """Stored rows with one of ``ids``, or seen under a title of one of ``keys`` (or
-        renamed from one of ``ids`` earlier in this ingest): (published, staged,
-        [(old id, id)], [(paper id, title key)] of those titles). Index lookups only;
-        ``renamed=False`` (no id was renamed in this ingest) skips the renamed ids'.
-        ``conn``: the connection to read on (default: the store's)."""
-        conn = conn or self.db.conn
-        found: dict[str, dict[str, Any]] = {}
-        aliases: list[tuple[str, str]] = []
-        titles: list[tuple[str, str]] = []
-        for chunk, marks in in_chunks(sorted(keys)):
-            titles += conn.execute(
-                f"SELECT paper_id, title_key FROM paper_titles WHERE title_key IN ({marks})",
-                chunk,
-            ).fetchall()
-        # A reference paper an earlier chunk listed counts as this listing's, like its own.
-        staged = (
-            "(p.rowid IN (SELECT paper_rowid FROM staged_papers) OR p.rowid IN "
-            "(SELECT paper_rowid FROM staged_references)) AS _staged"
-        )
-        for chunk, marks in in_chunks(sorted(ids | {paper_id for paper_id, _ in titles})):
-            for row in _dict_rows(
-                conn, f"SELECT p.*, {staged} FROM papers p WHERE id IN ({marks})", chunk
-            ):
-                found[row["id"]] = row
-        for chunk, marks in in_chunks(sorted(ids) if renamed else []):
-            for row in _dict_rows(
-                conn,
-                f"SELECT a.old_id AS _old_id, p.*, {staged} FROM staged_aliases a "
-                f"JOIN papers p ON p.rowid = a.paper_rowid WHERE a.old_id IN ({marks})",
-                chunk,
-            ):
-                aliases.append((row.pop("_old_id"), row["id"]))
-                found[row["id"]] = row
-        published: list[dict[str, Any]] = []
-        staged_rows: list[dict[str, Any]] = []
-        for row in found.values():
-            if row.pop("_staged"):
-                row["reference"] = 0
-                staged_rows.append(row)
-            else:
-                published.append(row)
-        return published, staged_rows, aliases, titles
+    ) -> Matches:
+        """:func:`~.lookups.papers_matching` on ``conn`` (default: the store's)."""
+        return papers_matching(conn or self.db.conn, ids, keys, renamed=renamed, folded=folded)
 
     def _write_changes(self, merge: Merge) -> None:
         """Renames, then field updates, of rows written before this listing or earlier in
@@ -569,14 +541,6 @@ class PaperStore(PaperReads):
                 args,
             )
         ]
-
-
-def _dict_rows(conn: sqlite3.Connection, sql: str, args: Sequence[Any]) -> Iterator[dict[str, Any]]:
-    """The rows of a query as dicts keyed by column name."""
-    cursor = conn.execute(sql, args)
-    columns = [d[0] for d in cursor.description]
-    for values in cursor:
-        yield dict(zip(columns, values, strict=True))
 
 
 def _wait_for_lock(fd: int, seconds: float, path: object) -> None:

@@ -410,6 +410,16 @@ def _m015_run_report_counts(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX digests_run_sent ON digests (run_id) WHERE status = 'sent'")
 
 
+def _m016_staged_folds(db: sqlite_utils.Database) -> None:
+    # A title-only paper stored before a listing, found to be an arXiv paper the listing
+    # itself created (its v1 under another title, then v2 under this one), is folded into
+    # it when the listing is published, not before: a failed ingest deletes the rows it
+    # created and must leave the stored paper as it was. Empty between ingests.
+    db.execute(
+        "CREATE TABLE staged_folds (stray_rowid INTEGER PRIMARY KEY, paper_rowid INTEGER NOT NULL)"
+    )
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_papers_and_listings", _m001_papers_and_listings),
     ("002_subscribers_profiles_feedback_sends", _m002_subscribers),
@@ -426,6 +436,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("013_follows_and_reference_papers", _m013_follows_and_reference_papers),
     ("014_versions_titles_announcements", _m014_versions_titles_announcements),
     ("015_run_report_counts", _m015_run_report_counts),
+    ("016_staged_folds", _m016_staged_folds),
 )
 
 
