@@ -132,13 +132,26 @@ class PaperStore(PaperReads):
         (others wait here, up to :attr:`ingest_lock_wait` seconds, then
         :class:`~digest.errors.StoreError`). Re-entrant within this store. An ``flock`` on
         ``DATABASE.ingest-lock`` beside the database, released by the kernel when the
-        process dies, so a crashed ingest never leaves it held."""
-        if self.path is None or self._ingest_lock_depth:
+        process dies, so a crashed ingest never leaves it held.
+
+        Every writer of papers holds it, and an ingest keeps it from its first staged row
+        to its publish: whoever takes it (not re-entering) finds no ingest alive, so staged
+        rows then are a killed ingest's, and are discarded first (:meth:`discard_staged`),
+        before the caller reads or writes a paper they would shadow."""
+        if self._ingest_lock_depth:
             self._ingest_lock_depth += 1
             try:
                 yield
             finally:
                 self._ingest_lock_depth -= 1
+            return
+        if self.path is None:  # an in-memory store: no other process can reach it
+            self._ingest_lock_depth = 1
+            try:
+                self._discard_dead_ingest()
+                yield
+            finally:
+                self._ingest_lock_depth = 0
             return
         lock_path = self.path.with_name(self.path.name + ".ingest-lock")
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -146,10 +159,23 @@ class PaperStore(PaperReads):
             _wait_for_lock(handle.fileno(), self.ingest_lock_wait, lock_path)
             self._ingest_lock_depth = 1
             try:
+                self._discard_dead_ingest()
                 yield
             finally:
                 self._ingest_lock_depth = 0
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def _discard_dead_ingest(self) -> None:
+        """:meth:`discard_staged`, when a staged table has rows (a read otherwise: no write
+        transaction for the common case). Called with the ingest lock just taken."""
+        (left,) = self.db.conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM staged_papers) OR EXISTS "
+            "(SELECT 1 FROM staged_placements) OR EXISTS (SELECT 1 FROM staged_aliases) OR "
+            "EXISTS (SELECT 1 FROM staged_references)"
+        ).fetchone()
+        if left:
+            discarded = self.discard_staged()
+            log.info("discarded %d staged papers a killed ingest left", discarded)
 
     def ingest_listing(
         self,
@@ -332,7 +358,8 @@ class PaperStore(PaperReads):
         """The paper ids of a library's ``records`` (None: a title naming several papers),
         storing unknown ones as *reference* papers: liked papers for the ranker, never
         candidates (:meth:`papers` leaves them out) until a listing carries them. One
-        transaction; holds :meth:`ingest_lock`."""
+        transaction; holds :meth:`ingest_lock` (whose taking discards what a killed ingest
+        staged: a paper it staged is stored here as a reference paper like any other)."""
         day_str, now_str = day_text(day), stamp(now)
         result: list[str | None] = []
         with self.ingest_lock(), self.transaction():
