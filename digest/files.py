@@ -301,6 +301,15 @@ def cwd_gone_for(path: Path) -> bool:
     return not path.is_absolute() and working_folder() is None
 
 
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``, a file a person named (an export, a preview): a new file
+    is created 0600 whatever the umask; an existing one is truncated and rewritten in place,
+    keeping its mode (so ``/dev/stdout`` works too). Raises ``OSError``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, PRIVATE_FILE)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
 class FileRefused(ValueError):
     """A file digest will not read or decode: ``str(exc)`` is one line without the file's
     name (the caller adds it), ``line`` the 1-based line of a decoding error, else None."""
