@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import ConfigError
 from .fetch.kinds import MAX_RESULTS, SOURCE_KINDS, SOURCE_NAME, reserved_params
 from .fetch.urls import redact_url, url_problem
-from .files import FileRefused, read_regular_file
+from .files import CWD_GONE, FileRefused, cwd_gone_for, read_regular_file
 from .records import MAX_PAPERS, MIN_SCORE_RANGE, is_valid_min_score
 from .text import plural
 from .transports import TRANSPORTS
@@ -294,6 +294,8 @@ MAX_CONFIG_BYTES = 1024 * 1024
 def load_config(path: Path | str) -> Config:
     """Read and validate the config file at ``path``."""
     path = Path(path)
+    if cwd_gone_for(path):
+        raise ConfigError(f"{path}: {CWD_GONE}")
     if not path.exists():
         raise ConfigError(
             f"{path}: no config file here; run `digest init` to create one, "

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .config import Config, load_config
 from .errors import DigestError
+from .files import make_private_dir, write_atomically
 from .instance import init_instance
 from .profiles import SubscriberEntry
 from .records import Keyword
@@ -52,7 +53,8 @@ SAMPLE_SUBSCRIBERS = (
 
 
 def prepare_demo_dir(directory: Path) -> None:
-    """Make ``directory`` empty and marked as a demo; never touch a folder that is not one."""
+    """Make ``directory`` empty and marked as a demo; never touch a folder that is not one.
+    A folder it creates is 0700 and the marker 0600, whatever the umask."""
     if directory.exists() and any(directory.iterdir()):
         if not (directory / MARKER).exists():
             raise DigestError(
@@ -60,8 +62,8 @@ def prepare_demo_dir(directory: Path) -> None:
                 "pass --dir with a new or empty folder"
             )
         shutil.rmtree(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / MARKER).write_text("made by `digest demo`; safe to delete\n", encoding="utf-8")
+    make_private_dir(directory)  # 0700, like everything in it
+    write_atomically(directory / MARKER, b"made by `digest demo`; safe to delete\n")
 
 
 # One listing per simulated day. The feeds come first and the dated pages ("Nov 19" …)
@@ -110,7 +112,8 @@ def run_demo(
         reports = []
         echo(f"{'day':<12} {'listing':<24} {'new papers':>10} {'emails sent':>12}")
         for day, listing in zip(days, listings, strict=True):
-            shutil.copy(listing, config.ingest.inbox / listing.name)
+            # A private copy (shutil.copy would keep the package file's 0644).
+            write_atomically(config.ingest.inbox / listing.name, listing.read_bytes())
             report = _simulate_day(store, config, renderer, day)
             reports.append((listing.name, report))
             echo(
@@ -137,9 +140,8 @@ def run_demo(
 def _open_signup(config_path: Path) -> Path:
     """The demo takes sign-ups at /subscribe (``digest init`` writes ``signup = "closed"``)."""
     text = config_path.read_text(encoding="utf-8")
-    config_path.write_text(
-        text.replace('signup = "closed"', 'signup = "open"', 1), encoding="utf-8"
-    )
+    opened = text.replace('signup = "closed"', 'signup = "open"', 1)
+    write_atomically(config_path, opened.encode("utf-8"))  # stays 0600
     return config_path
 
 

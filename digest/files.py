@@ -10,8 +10,9 @@ and folder digest creates is readable by its owner only (0600 and 0700, whatever
 umask): outbox messages carry working unsubscribe and preferences links, and the database
 holds every subscriber's address; :func:`tighten_private_dir` makes an existing folder so.
 A temporary file's name says which process owns it (:func:`stage_file`), so one whose owner
-is gone can be removed at once (:func:`remove_stale_temp_files`). May import nothing from
-digest.
+is gone can be removed at once (:func:`remove_stale_temp_files`). A working folder deleted
+under the process makes every relative path name nothing (:func:`working_folder`,
+:data:`CWD_GONE`). May import nothing from digest.
 """
 
 from __future__ import annotations
@@ -276,6 +277,37 @@ def make_private_file(path: Path) -> None:
         os.fchmod(fd, PRIVATE_FILE)
     finally:
         os.close(fd)
+
+
+# A process whose working folder was deleted under it (``cd x; rm -rf ../x``) cannot use a
+# relative path: every one names nothing, and ``os.getcwd`` raises FileNotFoundError.
+CWD_GONE = (
+    "the working folder no longer exists (it was deleted); cd to a folder that exists, "
+    "or give absolute paths"
+)
+
+
+def working_folder() -> Path | None:
+    """The process's working folder (``Path.cwd()``), or None when it was deleted."""
+    try:
+        return Path.cwd()
+    except FileNotFoundError:
+        return None
+
+
+def cwd_gone_for(path: Path) -> bool:
+    """Whether ``path`` is relative and the working folder it is relative to is gone (a
+    "no such file" for it then says nothing about the file)."""
+    return not path.is_absolute() and working_folder() is None
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``, a file a person named (an export, a preview): a new file
+    is created 0600 whatever the umask; an existing one is truncated and rewritten in place,
+    keeping its mode (so ``/dev/stdout`` works too). Raises ``OSError``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, PRIVATE_FILE)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
 
 
 class FileRefused(ValueError):

@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import AlreadyIngestedError, DigestError, ListingError
-from .files import FileRefused, decode_text, make_private_dir, read_regular_file, write_atomically
+from .files import (
+    CWD_GONE,
+    FileRefused,
+    cwd_gone_for,
+    decode_text,
+    make_private_dir,
+    read_regular_file,
+    write_atomically,
+)
 from .progress import NO_PROGRESS, Advance, Progress
 from .sources import FORMATS, detect_format, stream_listing
 from .store import ListingInfo, ListingRow, Store
@@ -308,10 +316,9 @@ def ingest_paths(
             if isinstance(path, IngestResult):
                 results.append(path)
             elif not path.exists():
+                missing = CWD_GONE if cwd_gone_for(path) else "no such file or folder"
                 results.append(
-                    IngestResult(
-                        path=str(path), status="failed", message=f"{path}: no such file or folder"
-                    )
+                    IngestResult(path=str(path), status="failed", message=f"{path}: {missing}")
                 )
             else:
                 advance(0, description=f"ingesting {path.name}")

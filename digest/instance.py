@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .config import Config, load_config
 from .errors import ConfigError
-from .files import make_private_dir
+from .files import make_private_dir, stage_file
 from .resources import example_config_path
 from .store import Store
 
@@ -18,7 +18,10 @@ CONFIG_NAME = "config.toml"
 def init_instance(directory: Path) -> Path:
     """Write ``DIRECTORY/config.toml`` from the example, then create the database and folders.
 
-    Refuses to overwrite an existing config. Returns the config path.
+    Everything it creates is its owner's only, whatever the umask (0600 files, 0700
+    folders; an existing ``DIRECTORY`` keeps its mode): the config names the SMTP account,
+    the proxies trusted and where the link secret is. Refuses to overwrite an existing
+    config. Returns the config path.
     """
     config_path = directory / CONFIG_NAME
     if config_path.exists():
@@ -27,11 +30,14 @@ def init_instance(directory: Path) -> Path:
         )
     make_private_dir(directory)
     text = example_config_path().read_text(encoding="utf-8")
-    tmp = config_path.with_name(f".{CONFIG_NAME}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    # Validate before it takes the real name, so a broken example never lands half-done.
-    config = load_config(tmp)
-    tmp.replace(config_path)
+    tmp = stage_file(config_path, text.encode("utf-8"))  # 0600
+    try:
+        # Validate before it takes the real name, so a broken example never lands half-done.
+        config = load_config(tmp)
+        tmp.replace(config_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     create_layout(config)
     if config.email.secret_file is not None:
         write_secret_file(config.email.secret_file)

@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from digest.cli import cli
 from digest.config import load_config
 from digest.instance import init_instance
 from digest.store import Store
@@ -102,3 +104,59 @@ def test_an_existing_world_readable_database_is_made_private(
     database.chmod(0o644)
     Store.open(database).close()
     assert mode(database) == 0o600
+
+
+@pytest.fixture(params=[0o000, 0o022], ids=["umask000", "umask022"])
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    old = os.umask(request.param)
+    try:
+        yield request.param
+    finally:
+        os.umask(old)
+
+
+def modes_under(*roots: Path) -> dict[str, str]:
+    """Each root and everything in it: path -> its mode in octal."""
+    paths = [p for root in roots for p in (root, *root.rglob("*"))]
+    return {str(p): oct(mode(p)) for p in paths}
+
+
+def private(modes: dict[str, str]) -> dict[str, str]:
+    return {p: "0o700" if Path(p).is_dir() else "0o600" for p in modes}
+
+
+def test_init_makes_everything_private_whatever_the_umask(tmp_path: Path, umask: int) -> None:
+    """config.toml names the SMTP account, the trusted proxies and where the link secret
+    is: 0600 like the database, the folders 0700 (the missing parents too)."""
+    target = tmp_path / "new" / "inst"
+    result = CliRunner().invoke(cli, ["init", str(target)])
+    assert result.exit_code == 0, result.output
+    modes = modes_under(tmp_path / "new")
+    assert str(target / "config.toml") in modes
+    assert modes == private(modes)
+
+
+def test_demo_makes_everything_private_whatever_the_umask(tmp_path: Path, umask: int) -> None:
+    target = tmp_path / "new" / "demo"
+    result = CliRunner().invoke(cli, ["demo", "--dir", str(target)])
+    assert result.exit_code == 0, result.output
+    modes = modes_under(tmp_path / "new")
+    for name in ("config.toml", ".digest-demo", "secret.key", "inbox/processed/records.jsonl"):
+        assert str(target / name) in modes
+    assert modes == private(modes)
+
+
+def test_an_export_and_a_preview_are_written_0600_whatever_the_umask(
+    tmp_path: Path, umask: int
+) -> None:
+    """An export holds every address, a preview working links: 0600 like the outbox."""
+    config = init_instance(tmp_path / "inst")
+    assert invoke(config, "subscribers", "add", "ada@example.org", "--keyword", "x").exit_code == 0
+    written = [tmp_path / "team.toml", tmp_path / "sample.html", tmp_path / "sample.eml"]
+    assert invoke(config, "subscribers", "export", "-o", str(written[0])).exit_code == 0
+    result = invoke(
+        config, "preview", "--sample", "--out", str(written[1]), "--eml", str(written[2])
+    )
+    assert result.exit_code == 0, result.output
+    assert "ada@example.org" in written[0].read_text(encoding="utf-8")
+    assert {str(p): oct(mode(p)) for p in written} == {str(p): "0o600" for p in written}

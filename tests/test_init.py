@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 import sqlite_utils
 from click.testing import CliRunner
 
@@ -97,3 +103,56 @@ def test_a_short_secret_is_refused_in_one_line_saying_how_to_make_one(tmp_path, 
         f"Error: {tmp_path / 'secret.key'}: the link secret is 17 bytes, too short"
     )
     assert result.output.count("\n") == 1
+
+
+REPO = Path(__file__).resolve().parents[1]
+CWD_GONE = (
+    "the working folder no longer exists (it was deleted); cd to a folder that exists, "
+    "or give absolute paths"
+)
+
+
+def digest_in_deleted_folder(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``digest ARGS`` in a real process whose working folder was deleted under it."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    shell = 'cd "$1" && rmdir "$1" && shift && exec "$@"'
+    return subprocess.run(
+        ["sh", "-c", shell, "sh", str(gone), sys.executable, "-m", "digest", *args],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_init_of_an_absolute_folder_works_from_a_deleted_working_folder(tmp_path):
+    target = tmp_path / "mine"
+    done = digest_in_deleted_folder(tmp_path, "init", str(target))
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout.splitlines()[0] == f"created {target / 'config.toml'}"
+    assert f"(from {target}, or pass --config {target / 'config.toml'})" in done.stdout
+    assert (target / "config.toml").is_file() and (target / "digest.db").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["init", "mine"], "mine"),
+        (["demo"], "digest-demo"),
+        (["papers", "list"], "config.toml"),  # the default --config is relative
+        (["ingest", "listing.jsonl"], "listing.jsonl"),
+        (["subscribers", "export", "-o", "team.toml"], "team.toml"),
+        (["preview", "--sample", "--out", "sample.html"], "sample.html"),
+    ],
+)
+def test_a_relative_path_from_a_deleted_working_folder_is_one_line(tmp_path, args, named):
+    config = tmp_path / "instance" / "config.toml"
+    if args[0] not in ("init", "demo", "papers"):
+        assert CliRunner().invoke(cli, ["init", str(config.parent)]).exit_code == 0
+        args = ["--config", str(config), *args]
+    done = digest_in_deleted_folder(tmp_path, *args)
+    assert done.returncode == 1, done.stdout
+    assert done.stderr.splitlines()[-1] == f"Error: {named}: {CWD_GONE}", done.stderr
+    assert "Traceback" not in done.stderr

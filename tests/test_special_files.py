@@ -102,3 +102,49 @@ def test_the_web_forms_entry_reader_refuses_a_library_key():
 
     with pytest.raises(SubscriberError, match="unknown key library"):
         entry_from_mapping({"email": "ada@example.org", "library": "/etc/passwd"}, where="web")
+
+
+def test_the_readme_states_each_size_cap_as_the_code_has_it():
+    """Every cap a ``read_regular_file`` call is given (and the other size caps) is in the
+    README's "Size caps" paragraph, beside what it caps: a listing was once said to be
+    capped at 32 MB, the library's cap, while the code took 200 MiB."""
+    import re
+
+    import digest.cli.app
+    import digest.config
+    import digest.ingest
+    import digest.libraries
+    import digest.sources.lines
+    import digest.web.app
+    import digest.web.signup
+    from digest.config import FetchConfig
+
+    repo = Path(__file__).resolve().parents[1]
+    readme = " ".join((repo / "README.md").read_text(encoding="utf-8").split())
+    paragraph = readme.split("**Size caps of the files you name.**", 1)[1].split("**", 1)[0]
+    paragraph = paragraph.split(" ## ", 1)[0]
+    mib = 1024 * 1024
+    stated = {  # each cap given to read_regular_file: what it caps, as the README says it
+        "MAX_LISTING_BYTES": ("a listing", digest.ingest.MAX_LISTING_BYTES),
+        "MAX_LIBRARY_BYTES": ("a library", digest.libraries.MAX_LIBRARY_BYTES),
+        "MAX_TEXT_FILE_BYTES": ("a subscribers file", digest.cli.app.MAX_TEXT_FILE_BYTES),
+        "MAX_CONFIG_BYTES": ("the config", digest.config.MAX_CONFIG_BYTES),
+    }
+    calls = set()
+    for source in (repo / "digest").rglob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        calls |= set(re.findall(r"read_regular_file\((?:[^()]|\([^()]*\))*?limit=(\w+)", text))
+    assert calls == set(stated), "a new cap: state it in the README and here"
+    for what, size in stated.values():
+        assert size % mib == 0
+        assert re.search(rf"{what}( \([^)]*\))? {size // mib} MiB", paragraph), what
+    assert re.search(
+        rf"link-secret file \([^)]*\) {digest.config.MAX_CONFIG_BYTES // mib} MiB", paragraph
+    )
+    assert f"at most {digest.sources.lines.MAX_LINE_CHARS:,} characters" in paragraph
+    assert f"({FetchConfig().max_bytes // mib} MiB unless set" in paragraph
+    assert f"over {digest.web.app.MAX_BODY_BYTES // 1024} KiB" in paragraph
+    assert f"({digest.web.signup.MAX_SIGNUP_BODY // 1024} KiB for the sign-up form)" in paragraph
+    library = readme.split("### Library import", 1)[1].split(" ## ", 1)[0]
+    assert f"its cap, {digest.libraries.MAX_LIBRARY_BYTES // mib} MiB" in library
+    assert " MB" not in paragraph + library  # MiB, as the code counts

@@ -26,7 +26,7 @@ import click
 from .. import __version__
 from ..config import CONFIG_ENV, DEFAULT_CONFIG_PATH, Config, load_config
 from ..errors import DigestError
-from ..files import FileRefused, read_regular_file
+from ..files import CWD_GONE, FileRefused, read_regular_file, working_folder
 from ..progress import NO_PROGRESS, Progress
 from ..store import Store
 from ..text import MONTH_NAMES
@@ -87,13 +87,21 @@ class AppContext:
 
 
 class DigestGroup(click.Group):
-    """Turns library errors into one line and a non-zero exit, never a traceback."""
+    """Turns library errors into one line and a non-zero exit, never a traceback; so too
+    a file not found because the working folder was deleted (a relative path)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except DigestError as exc:
             raise click.ClickException(str(exc)) from exc
+        except FileNotFoundError as exc:
+            # A relative path (or Path.cwd()) once the working folder was deleted: every
+            # command that touches one fails so, and says why in one line.
+            if working_folder() is not None:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(f"{where}{CWD_GONE}") from exc
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)

@@ -18,6 +18,7 @@ def init(directory: Path) -> None:
     Example:
       digest init mydigest && cd mydigest && digest ingest ~/Downloads/papers.txt
     """
+    from ..files import working_folder
     from ..instance import init_instance
 
     config_path = init_instance(directory)
@@ -25,7 +26,8 @@ def init(directory: Path) -> None:
         return  # --quiet: only data and errors
     click.echo(f"created {config_path}")
     click.echo("next: drop listing files into the inbox folder and run `digest ingest --inbox`")
-    if directory.resolve() != Path.cwd():
+    here = working_folder()  # None: deleted, so DIRECTORY was absolute
+    if here is None or directory.resolve() != here:
         click.echo(f"      (from {directory}, or pass --config {config_path})")
 
 

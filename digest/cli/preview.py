@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..files import write_private_file
 from ..text import clip
 from .app import ISO_DATE, AppContext, as_date, cli, pass_app
 
@@ -55,10 +56,11 @@ def preview_command(
     if result.message is None:
         click.echo(f"no email for {result.email} on this day: {result.quiet_reason}")
     if out is not None:
-        out.write_text(result.html, encoding="utf-8")
+        # Its links work (preferences, unsubscribe): 0600 when new, as the outbox's.
+        write_private_file(out, result.html.encode("utf-8"))
         app.done(f"wrote {out}")
     if eml is not None and result.message is not None:
-        eml.write_bytes(result.message.as_bytes())
+        write_private_file(eml, result.message.as_bytes())
         app.done(f"wrote {eml}")
     if show_text:
         click.echo(result.text, nl=False)

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from ..errors import NotFoundError, SubscriberError
+from ..files import write_private_file
 from ..libraries import save_entries_with_libraries
 from ..profiles import (
     entries_to_csv,
@@ -299,5 +300,5 @@ def subscribers_export(app: AppContext, fmt: str | None, output: Path | None) ->
     if output is None:
         click.echo(text, nl=False)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_private_file(output, text.encode("utf-8"))  # every address: 0600 when new
         app.done(f"wrote {plural(len(entries), 'subscriber')} to {output}")

@@ -10,26 +10,25 @@ helper thread indexes each chunk's new papers for full-text search and commits t
 
 May import: the standard library, ``sqlite_utils``, :mod:`digest.errors`,
 :mod:`digest.sources` (identity helpers), :mod:`digest.records` and the store's ``db``,
-``schema``, ``merge``, ``indexer``, ``lookups`` and ``paper_reads`` modules.
+``schema``, ``merge``, ``indexer``, ``ingest_lock``, ``lookups`` and ``paper_reads``
+modules.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import logging
-import os
 import sqlite3
-import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import AlreadyIngestedError, StoreError
+from ..errors import AlreadyIngestedError
 from ..records import PaperRecord
 from .db import day_text, in_chunks, stamp
 from .indexer import BackgroundIndexer
+from .ingest_lock import holding
 from .lookups import STAGED_FOLDS, Matches, papers_matching
 from .merge import (
     PAPER_COLUMNS,
@@ -131,26 +130,40 @@ class PaperStore(PaperReads):
     def ingest_lock(self) -> Iterator[None]:
         """Hold the ingest lock: one ingest at a time per database, across processes
         (others wait here, up to :attr:`ingest_lock_wait` seconds, then
-        :class:`~digest.errors.StoreError`). Re-entrant within this store. An ``flock`` on
-        ``DATABASE.ingest-lock`` beside the database, released by the kernel when the
-        process dies, so a crashed ingest never leaves it held."""
-        if self.path is None or self._ingest_lock_depth:
+        :class:`~digest.errors.StoreError`; see :mod:`.ingest_lock`). Re-entrant within
+        this store.
+
+        Every writer of papers holds it, and an ingest keeps it from its first staged row
+        to its publish: whoever takes it (not re-entering) finds no ingest alive, so staged
+        rows then are a killed ingest's, and are discarded first (:meth:`discard_staged`),
+        before the caller reads or writes a paper they would shadow."""
+        if self._ingest_lock_depth:
             self._ingest_lock_depth += 1
             try:
                 yield
             finally:
                 self._ingest_lock_depth -= 1
             return
-        lock_path = self.path.with_name(self.path.name + ".ingest-lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "r+b") as handle:
-            _wait_for_lock(handle.fileno(), self.ingest_lock_wait, lock_path)
+        # An in-memory store: no other process can reach it, no file to lock.
+        with nullcontext() if self.path is None else holding(self.path, self.ingest_lock_wait):
             self._ingest_lock_depth = 1
             try:
+                self._discard_dead_ingest()
                 yield
             finally:
                 self._ingest_lock_depth = 0
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def _discard_dead_ingest(self) -> None:
+        """:meth:`discard_staged`, when a staged table has rows (a read otherwise: no write
+        transaction for the common case). Called with the ingest lock just taken."""
+        (left,) = self.db.conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM staged_papers) OR EXISTS "
+            "(SELECT 1 FROM staged_placements) OR EXISTS (SELECT 1 FROM staged_aliases) OR "
+            "EXISTS (SELECT 1 FROM staged_references) OR EXISTS (SELECT 1 FROM staged_folds)"
+        ).fetchone()
+        if left:
+            discarded = self.discard_staged()
+            log.info("discarded %d staged papers a killed ingest left", discarded)
 
     def ingest_listing(
         self,
@@ -342,7 +355,8 @@ class PaperStore(PaperReads):
         """The paper ids of a library's ``records`` (None: a title naming several papers),
         storing unknown ones as *reference* papers: liked papers for the ranker, never
         candidates (:meth:`papers` leaves them out) until a listing carries them. One
-        transaction; holds :meth:`ingest_lock`."""
+        transaction; holds :meth:`ingest_lock` (whose taking discards what a killed ingest
+        staged: a paper it staged is stored here as a reference paper like any other)."""
         day_str, now_str = day_text(day), stamp(now)
         result: list[str | None] = []
         with self.ingest_lock(), self.transaction():
@@ -541,22 +555,3 @@ class PaperStore(PaperReads):
                 args,
             )
         ]
-
-
-def _wait_for_lock(fd: int, seconds: float, path: object) -> None:
-    """Take an exclusive ``flock`` on ``fd``, polling (every 50 ms, backing off to 0.5 s)
-    for at most ``seconds``; raises :class:`StoreError` naming ``path`` after that."""
-    deadline = time.monotonic() + seconds
-    pause = 0.05
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise StoreError(
-                    f"{path}: another ingest has held this lock for {seconds:g} s; "
-                    "try again once it finishes"
-                ) from None
-            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-            pause = min(pause * 2, 0.5)
