@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import json
+import re
 from email import policy
 from pathlib import Path
 
@@ -438,4 +439,61 @@ def test_a_fold_into_a_new_paper_waits_for_the_whole_file(tmp_path, monkeypatch)
     ingest(config, "2024-08-20", good)
     assert [(r["id"], r["first_seen"]) for r in rows(config)] == [(PAPER, "2024-08-17")]
     assert run(config, "2024-08-20")["sent"] == 0
+    assert sends(config) == [(1, PAPER), (2, PAPER)]
+
+
+@pytest.mark.parametrize("one_file", [True, False], ids=["v1-and-v2-in-one-feed", "in-two-feeds"])
+def test_a_new_title_only_paper_folded_into_a_replacement_stays_new(tmp_path, one_file):
+    """Found by a fresh tester: a title-only paper not sent yet (its subscriber paused),
+    then arXiv feeds announcing v1 (another title) and v2 (its title) as `replace`: the
+    arXiv paper is an old paper, and folding the new paper into it made it old too, so it
+    was never sent (and the ingest said "-1 new papers"). A paper new once stays new."""
+    config = make_instance(tmp_path / "inst")
+    day = dt.date(2024, 8, 17)
+    page = Item(title=V2, abstract=ABSTRACT.format(v=2))
+    ingest(config, "2024-08-17", write_listing(tmp_path, "page", day, [page]))
+    for address in ("kim@example.org", "lee@example.org"):
+        assert invoke(config, "subscribers", "pause", address).exit_code == 0
+    assert run(config, "2024-08-17")["sent"] == 0
+    v1 = Item(V1, ABSTRACT.format(v=1), PAPER, 1, "replace")
+    v2 = Item(V2, ABSTRACT.format(v=2), PAPER, 2, "replace")
+    feeds = [[v1, v2]] if one_file else [[v1], [v2]]
+    outputs = [
+        ingest(config, "2024-08-20", write_listing(tmp_path, "rss", day, items, n=n))
+        for n, items in enumerate(feeds, start=1)
+    ]
+    # No count below zero (it said "-1 new papers, 1 old paper").
+    assert not any(re.search(r"-\d+ (new|old|updated|dupl)", out) for out in outputs), outputs
+    assert "0 new papers, 1 updated" in outputs[-1], outputs
+    (row,) = rows(config)
+    assert (row["id"], row["is_new"], row["first_seen"]) == (PAPER, 1, "2024-08-17")
+    for address in ("kim@example.org", "lee@example.org"):
+        assert invoke(config, "subscribers", "resume", address).exit_code == 0
+    assert run(config, "2024-08-20")["sent"] == 2
+    assert sends(config) == [(1, PAPER), (2, PAPER)]
+
+
+def test_an_id_a_paper_had_before_names_it_in_later_listings(tmp_path):
+    """Found by a fresh tester: a listing's own id, replaced by the paper's arXiv id the
+    next day, named the paper only within the listing that replaced it; a day later a
+    record under the old id (and a new title) was a second paper, sent again."""
+    config = make_instance(tmp_path / "inst")
+
+    def records(name: str, *items: dict) -> Path:
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(item) + "\n" for item in items), encoding="utf-8")
+        return path
+
+    own = {"id": "lab-42", "title": V1, "abstract": ABSTRACT.format(v=1)}
+    ingest(config, "2024-08-17", records("own", own))
+    assert run(config, "2024-08-17")["sent"] == 2
+    with_arxiv = {"id": f"{PAPER}v1", "title": V1, "abstract": ABSTRACT.format(v=1)}
+    ingest(config, "2024-08-18", records("arxiv", with_arxiv))
+    assert [r["id"] for r in rows(config)] == [PAPER]
+    again = {"id": "lab-42", "title": V3, "abstract": ABSTRACT.format(v=3)}
+    output = ingest(config, "2024-08-19", records("again", again))
+    assert "0 new papers" in output, output
+    assert [r["id"] for r in rows(config)] == [PAPER]
+    assert V3 in titles(config)  # its new title names it too
+    assert run(config, "2024-08-19")["sent"] == 0
     assert sends(config) == [(1, PAPER), (2, PAPER)]

@@ -1,5 +1,6 @@
 """The ingest's lookups: which stored papers a chunk of records may be (by id, by any
-title, by an id renamed or a fold deferred earlier in the same ingest). Reads only, on
+title, by an id the paper had before, by an id renamed or a fold deferred earlier in the
+same ingest). Reads only, on
 whichever connection the ingest gives (its read connection, see :mod:`.indexer`).
 
 May import: the standard library and the store's ``db`` module.
@@ -68,6 +69,18 @@ def papers_matching(
                 found[row["id"]] = row
 
     fetch(ids | {paper_id for paper_id, _ in titles})
+    # Ids that named a paper before (a listing's own id replaced by an arXiv id, a folded
+    # paper's), when there are any.
+    (any_alias,) = conn.execute("SELECT EXISTS (SELECT 1 FROM paper_aliases)").fetchone()
+    for chunk, marks in in_chunks(sorted(ids) if any_alias else []):
+        for row in dict_rows(
+            conn,
+            f"SELECT a.old_id AS _old_id, p.*, {staged} FROM paper_aliases a "
+            f"JOIN papers p ON p.id = a.paper_id WHERE a.old_id IN ({marks})",
+            chunk,
+        ):
+            aliases.append((row.pop("_old_id"), row["id"]))
+            found[row["id"]] = row
     for chunk, marks in in_chunks(sorted(ids) if renamed else []):
         for row in dict_rows(
             conn,

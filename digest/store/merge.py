@@ -268,18 +268,26 @@ class Merge:
         if len(others) != 1 or others[0]["id_kind"] == "arxiv":
             return
         (stray,) = others
-        deferred = id(row) in self._created_here and id(stray) not in self._created_here
+        row_created, stray_created = id(row) in self._created_here, id(stray) in self._created_here
+        # Which of the two this listing counted as an old paper (created as a replacement).
+        row_old = row_created and not row["is_new"]
+        stray_old = stray_created and not stray["is_new"]
         self._fold(stray, row)
         self.dirty.pop(id(stray), None)
         self.retitled.pop(id(stray), None)
-        if deferred:
-            # The new row is the stored paper's from now on: not a new paper.
+        if row_created and not stray_created:
+            # The new row is the stored paper's from now on: not a new paper (and folded
+            # in only when the listing is published).
             self.created -= 1
+            self.old_papers -= row_old
             self.updated += 1
             self.deferred_folds.append((stray, row))
             return
-        if id(stray) in self._created_here:
+        if row_old and row["is_new"]:
+            self.old_papers -= 1  # new after all: the title-only paper was
+        if stray_created:
             self.created -= 1  # created by this listing, and not a paper of its own after all
+            self.old_papers -= stray_old
             self.duplicates += 1
         if id(stray) not in self._unwritten_ids:
             self.absorbed.append((stray, row))
@@ -300,6 +308,9 @@ class Merge:
             self._index_title(row, stray_key)
         self.rows_by_id[stray["id"]] = row  # its id now names the paper (see aliases)
         row["first_seen"] = min(row["first_seen"], stray["first_seen"])
+        # A new paper stays new (a candidate) whatever the arXiv listing calls the record
+        # it was folded into (a replacement): else it would never be sent.
+        row["is_new"] = max(row["is_new"], stray["is_new"])
 
     def _same_papers(self, item: Identified) -> list[dict[str, Any]]:
         """The stored rows ``item`` may be: its own by id, else those its title names.

@@ -367,6 +367,7 @@ class PaperStore(PaperReads):
                 )
                 merge = Merge()
                 merge.learn(found.published, titles=found.titles)
+                merge.learn_aliases(found.aliases)
                 rows = []
                 for position, item in enumerate(prepared):
                     before = merge.ambiguous
@@ -421,6 +422,12 @@ class PaperStore(PaperReads):
                 [cursor.lastrowid],
             )
             conn.execute("DELETE FROM staged_placements")
+            # Ids renamed in this listing (its own new papers' too) name their papers for good.
+            conn.execute(
+                "INSERT OR IGNORE INTO paper_aliases (old_id, paper_id) "
+                "SELECT a.old_id, p.id FROM staged_aliases a "
+                "JOIN papers p ON p.rowid = a.paper_rowid WHERE a.old_id != p.id"
+            )
             conn.execute("DELETE FROM staged_aliases")
             conn.execute("DELETE FROM staged_papers")
             # The reference papers this listing carried become papers like any other.
@@ -502,6 +509,12 @@ class PaperStore(PaperReads):
         for old_id, new_id in merge.renames:
             # ON UPDATE CASCADE carries the new id into paper_listings and friends.
             conn.execute("UPDATE papers SET id = ?, id_kind = ? WHERE id = ?", [*new_id, old_id])
+            # The old id still names the paper (a stored paper's rename stays, even if the
+            # listing fails: see ingest_listing).
+            conn.execute(
+                "INSERT OR REPLACE INTO paper_aliases (old_id, paper_id) VALUES (?, ?)",
+                [old_id, new_id[0]],
+            )
         for stray, paper in merge.absorbed:
             self._absorb(stray["id"], paper["id"])
         for columns, rows in (
@@ -521,11 +534,17 @@ class PaperStore(PaperReads):
         votes, listings and titles go to the paper (where the paper has the same one, it
         stays as it is), then the row goes."""
         conn = self.db.conn
-        for table in ("sends", "paper_listings", "paper_titles", "staged_placements"):
+        tables = ("sends", "paper_listings", "paper_titles", "staged_placements", "paper_aliases")
+        for table in tables:
             conn.execute(
                 f"UPDATE OR IGNORE {table} SET paper_id = ? WHERE paper_id = ?",
                 [paper_id, stray_id],
             )
+        # Its id names the paper from now on.
+        conn.execute(
+            "INSERT OR REPLACE INTO paper_aliases (old_id, paper_id) VALUES (?, ?)",
+            [stray_id, paper_id],
+        )
         conn.execute("UPDATE feedback SET paper_id = ? WHERE paper_id = ?", [paper_id, stray_id])
         conn.execute(
             "DELETE FROM staged_papers WHERE paper_rowid = (SELECT rowid FROM papers WHERE id = ?)",

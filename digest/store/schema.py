@@ -420,6 +420,20 @@ def _m016_staged_folds(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m017_paper_aliases(db: sqlite_utils.Database) -> None:
+    # An id a paper no longer has (a listing's own id replaced by its arXiv id, or the id of
+    # a paper folded into it) still names it: a later record under the old id is the same
+    # paper, not a new one sent again. (staged_aliases keeps them only for one ingest.)
+    db.execute(
+        """CREATE TABLE paper_aliases (
+            old_id TEXT PRIMARY KEY,
+            paper_id TEXT NOT NULL
+                REFERENCES papers (id) ON UPDATE CASCADE ON DELETE CASCADE
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX paper_aliases_paper ON paper_aliases (paper_id)")
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_papers_and_listings", _m001_papers_and_listings),
     ("002_subscribers_profiles_feedback_sends", _m002_subscribers),
@@ -437,6 +451,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("014_versions_titles_announcements", _m014_versions_titles_announcements),
     ("015_run_report_counts", _m015_run_report_counts),
     ("016_staged_folds", _m016_staged_folds),
+    ("017_paper_aliases", _m017_paper_aliases),
 )
 
 
