@@ -30,7 +30,10 @@ overlap the latter (SQLite works without the GIL). Until 2026-12-01 the helper o
 indexed, the main thread looked up and committed, and the checkpoints ran on the helper:
 1.76x at load < 1 on this machine (1.54x on an Intel Xeon). The helper waited up to 5 ms
 for the GIL between its statements while holding the write lock: Python's switch interval
-is 0.5 ms during an ingest (~8%). The cyclic garbage collector is paused during an ingest:
+is 0.5 ms during an ingest (~8%). Since the two threads then take the write lock back to
+back, the ingest leaves it free for 0.1 s once every 0.9 s (a run or a click waited 4.35 s
+in bench_ingest_lock.py without it): 1.22x became ~1.30x. The cyclic garbage collector is
+paused during an ingest:
 it walked the chunk's records again and again and found nothing (~15% of the main thread).
 So the ratio depends on the second core: free, the helper's work hides behind the main
 thread's; taken by other jobs (load average 4-6 on the 2 cores), it approaches the CPU

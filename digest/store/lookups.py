@@ -70,26 +70,22 @@ def papers_matching(
 
     fetch(ids | {paper_id for paper_id, _ in titles})
     # Ids that named a paper before (a listing's own id replaced by an arXiv id, a folded
-    # paper's), when there are any.
+    # paper's), when there are any, and ids renamed earlier in this ingest.
     (any_alias,) = conn.execute("SELECT EXISTS (SELECT 1 FROM paper_aliases)").fetchone()
-    for chunk, marks in in_chunks(sorted(ids) if any_alias else []):
-        for row in dict_rows(
-            conn,
-            f"SELECT a.old_id AS _old_id, p.*, {staged} FROM paper_aliases a "
-            f"JOIN papers p ON p.id = a.paper_id WHERE a.old_id IN ({marks})",
-            chunk,
-        ):
-            aliases.append((row.pop("_old_id"), row["id"]))
-            found[row["id"]] = row
-    for chunk, marks in in_chunks(sorted(ids) if renamed else []):
-        for row in dict_rows(
-            conn,
-            f"SELECT a.old_id AS _old_id, p.*, {staged} FROM staged_aliases a "
-            f"JOIN papers p ON p.rowid = a.paper_rowid WHERE a.old_id IN ({marks})",
-            chunk,
-        ):
-            aliases.append((row.pop("_old_id"), row["id"]))
-            found[row["id"]] = row
+    alias_tables = [
+        "paper_aliases a JOIN papers p ON p.id = a.paper_id" if any_alias else "",
+        "staged_aliases a JOIN papers p ON p.rowid = a.paper_rowid" if renamed else "",
+    ]
+    for source in filter(None, alias_tables):
+        for chunk, marks in in_chunks(sorted(ids)):
+            for row in dict_rows(
+                conn,
+                f"SELECT a.old_id AS _old_id, p.*, {staged} FROM {source} "
+                f"WHERE a.old_id IN ({marks})",
+                chunk,
+            ):
+                aliases.append((row.pop("_old_id"), row["id"]))
+                found[row["id"]] = row
     for chunk, marks in in_chunks(sorted(found) if folded else []):
         folds += conn.execute(f"{STAGED_FOLDS} WHERE s.id IN ({marks})", chunk).fetchall()
     fetch(paper_id for _, paper_id in folds)
