@@ -284,7 +284,13 @@ def build_interests(
                 description=profile.description,
                 liked=tuple(papers[p] for p in liked if p in papers),
                 disliked=tuple(papers[p] for p in disliked if p in papers),
-                seen=frozenset(sent[sub.id] | set(liked) | set(disliked)),
+                # Rated ids as stored, and the ids those papers have now.
+                seen=frozenset(
+                    sent[sub.id]
+                    | set(liked)
+                    | set(disliked)
+                    | {papers[p].id for p in (*liked, *disliked) if p in papers}
+                ),
                 min_score=sub.min_score if sub.min_score is not None else config.ranking.min_score,
                 limit=limit if limit is not None else sub.max_papers,
                 authors=profile.authors,

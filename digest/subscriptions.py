@@ -66,8 +66,9 @@ def portable_paper_refs(store: Store, ids: Iterable[str]) -> tuple[str, ...]:
     ids = tuple(ids)
     papers = store.papers_by_id(ids)
     refs: list[str] = []
-    for paper_id in ids:
-        paper = papers.get(paper_id)
+    for asked in ids:
+        paper = papers.get(asked)
+        paper_id = paper.id if paper is not None else asked  # its id now
         if arxiv_id_from(paper_id) == paper_id or paper is None:
             refs.append(paper_id)
         elif (doi := clean_doi(paper_id)) == paper_id.lower():

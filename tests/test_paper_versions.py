@@ -497,3 +497,21 @@ def test_an_id_a_paper_had_before_names_it_in_later_listings(tmp_path):
     assert V3 in titles(config)  # its new title names it too
     assert run(config, "2024-08-19")["sent"] == 0
     assert sends(config) == [(1, PAPER), (2, PAPER)]
+
+
+def test_a_liked_paper_follows_it_when_it_gets_its_arxiv_id(tmp_path):
+    """Found by a fresh tester: a profile liking a title-only paper kept its title hash
+    once the paper got its arXiv id: `profile show` said "(not in the store)", the ranker
+    lost the like, and `subscribers export` wrote the internal id."""
+    config = make_instance(tmp_path / "inst")
+    day = dt.date(2024, 8, 17)
+    page = Item(title=V2, abstract=ABSTRACT.format(v=2))
+    ingest(config, "2024-08-17", write_listing(tmp_path, "page", day, [page]))
+    assert invoke(config, "profile", "set", "kim@example.org", "--like", V2).exit_code == 0
+    ingest(config, "2024-08-18", write_listing(tmp_path, "atom", day, [version(2, V2)]))
+    assert [r["id"] for r in rows(config)] == [PAPER]
+    shown = invoke(config, "profile", "show", "kim@example.org")
+    assert V2 in shown.output and "not in the store" not in shown.output, shown.output
+    exported = invoke(config, "subscribers", "export")
+    assert f'liked = ["{PAPER}"]' in exported.output, exported.output
+    assert "t:" not in exported.output

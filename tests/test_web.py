@@ -915,3 +915,27 @@ def test_the_papers_list_labels_a_library_imports_reference_papers(admin, config
     assert len(labelled) == 1 and "2601.01234" in labelled[0]
     assert len(rows) > 1  # the listed papers beside it carry no label
     assert "from a library import: used to rank" in admin.get("/admin/papers/2601.01234").text
+
+
+def test_a_feedback_link_to_a_paper_that_got_its_arxiv_id_still_records_the_vote(
+    client, config, signer, tmp_path
+):
+    """Found by a fresh tester: an email links a title-only paper by its title hash; once a
+    listing gives the paper its arXiv id, the link answered 410 and the vote was lost. The
+    old id names the paper for good (paper_aliases)."""
+    title = "Zebrafish cardiomyocyte regeneration atlas of the web alias test"
+    first, second = tmp_path / "page.jsonl", tmp_path / "arxiv.jsonl"
+    first.write_text(f'{{"title": "{title}", "abstract": "We map regeneration."}}\n')
+    second.write_text(f'{{"id": "2611.99901v1", "title": "{title}", "abstract": "Map."}}\n')
+    assert invoke(config.path, "ingest", "--date", DAY, str(first)).exit_code == 0
+    (old_id,) = [r["id"] for r in db_of(config)["papers"].rows_where("title = ?", [title])]
+    assert old_id.startswith("t:")
+    assert invoke(config.path, "ingest", "--date", DAY, str(second)).exit_code == 0
+    token = signer.sign(1, "more", old_id, issued_at=NOW)  # as the earlier email has it
+    assert client.get(f"/feedback/{token}").status_code == 200
+    done = client.post(f"/feedback/{token}")
+    assert done.status_code == 200 and "More papers like this one." in done.text
+    rows = list(db_of(config).query("SELECT subscriber_id, paper_id, vote FROM feedback"))
+    assert rows == [{"subscriber_id": 1, "paper_id": "2611.99901", "vote": 1}]
+    shown = invoke(config.path, "papers", "show", old_id)
+    assert shown.exit_code == 0 and "2611.99901" in shown.output

@@ -86,10 +86,28 @@ class PaperReads(StoreBase):
         )
 
     def papers_by_id(self, ids: Iterable[str]) -> dict[str, Paper]:
+        """The visible papers with these ids, by the id asked for: an id a paper had
+        before (``paper_aliases``: a listing's own id replaced by its arXiv id, a folded
+        title-only paper's id, as emailed links and profiles may still name it) gives the
+        paper under its id now."""
+        wanted = set(ids)
         result: dict[str, Paper] = {}
-        for chunk, marks in in_chunks(sorted(set(ids))):
+        for chunk, marks in in_chunks(sorted(wanted)):
             for paper in self._papers(f"WHERE p.id IN ({marks})", chunk):
                 result[paper.id] = paper
+        renamed: dict[str, str] = {}
+        for chunk, marks in in_chunks(sorted(wanted - result.keys())):
+            renamed.update(
+                self.db.execute(
+                    f"SELECT old_id, paper_id FROM paper_aliases WHERE old_id IN ({marks})",
+                    chunk,
+                ).fetchall()
+            )
+        if renamed:
+            current = self.papers_by_id(set(renamed.values()) - result.keys()).values()
+            now = {p.id: p for p in current}
+            now.update(result)
+            result.update({old: now[new] for old, new in renamed.items() if new in now})
         return result
 
     def paper(self, paper_id: str) -> Paper:
@@ -117,11 +135,15 @@ class PaperReads(StoreBase):
         return row is not None
 
     def resolve_paper_ref(self, ref: str) -> str | None:
-        """A paper id for ``ref``: a stored id (versioned arXiv ids too) or an exact title."""
+        """A paper id for ``ref``: a stored id (versioned arXiv ids too), an id the paper
+        had before (its id now is returned) or an exact title."""
         ref = ref.strip()
         for candidate in (ref, arxiv_id_from(ref)):
             if candidate and self.paper_exists(candidate):
                 return candidate
+        found = self.papers_by_id([ref]).get(ref)  # an id the paper had before
+        if found is not None:
+            return found.id
         paper = self.paper_by_title(ref)
         return paper.id if paper else None
 
