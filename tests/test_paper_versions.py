@@ -96,6 +96,17 @@ def run(config: Path, day: str) -> dict:
     return json.loads(result.output)
 
 
+def instance_with_a_page(tmp_path: Path, title: str, *, v: int) -> tuple[Path, dt.date]:
+    """An instance (:func:`make_instance`) that ingested, on 2024-08-17, a daily-papers
+    page listing one title-only paper (``title``, the abstract of version ``v``); its
+    config and the listing day."""
+    config = make_instance(tmp_path / "inst")
+    day = dt.date(2024, 8, 17)
+    page = Item(title=title, abstract=ABSTRACT.format(v=v))
+    ingest(config, "2024-08-17", write_listing(tmp_path, "page", day, [page]))
+    return config, day
+
+
 # --- the case files --------------------------------------------------------------------
 
 
@@ -243,10 +254,7 @@ def test_sends_follow_the_paper_row_when_a_title_only_paper_gets_its_id(tmp_path
     """A paper first seen on a page (no id) and sent, then seen with its arXiv id and a
     newer version's title: the row is renamed, its send mark follows it, nothing is sent
     again under either title."""
-    config = make_instance(tmp_path / "inst")
-    day = dt.date(2024, 8, 17)
-    page = Item(title=V1, abstract=ABSTRACT.format(v=0))
-    ingest(config, "2024-08-17", write_listing(tmp_path, "page", day, [page]))
+    config, day = instance_with_a_page(tmp_path, V1, v=0)
     assert run(config, "2024-08-17")["sent"] == 2
     (row,) = rows(config)
     assert row["id"].startswith("t:")
@@ -350,10 +358,7 @@ def test_a_folded_paper_already_sent_keeps_one_send_mark(tmp_path):
 
 def test_a_failed_listing_folds_no_stored_paper_into_its_own(tmp_path, monkeypatch):
     monkeypatch.setattr(store_module, "_INGEST_CHUNK", 1)  # merged before the bad record
-    config = make_instance(tmp_path / "inst")
-    day = dt.date(2024, 8, 17)
-    page = Item(title=V2, abstract=ABSTRACT.format(v=2))
-    ingest(config, "2024-08-17", write_listing(tmp_path, "page", day, [page]))
+    config, _ = instance_with_a_page(tmp_path, V2, v=2)
     run(config, "2024-08-17")
     (stray,) = rows(config)
     bad = tmp_path / "bad.jsonl"
@@ -381,10 +386,7 @@ def test_a_sent_title_only_paper_is_folded_into_a_paper_new_in_the_same_file(
     It is one paper: folded when the file is published (it was not folded at all, so the
     subscribers got it twice)."""
     monkeypatch.setattr(store_module, "_INGEST_CHUNK", chunk)
-    config = make_instance(tmp_path / "inst")
-    day = dt.date(2024, 8, 17)
-    page = Item(title=V2, abstract=ABSTRACT.format(v=2))
-    ingest(config, "2024-08-17", write_listing(tmp_path, "page", day, [page]))
+    config, day = instance_with_a_page(tmp_path, V2, v=2)
     assert run(config, "2024-08-17")["sent"] == 2
     (stray,) = rows(config)
     both = tmp_path / "both.jsonl"
@@ -416,10 +418,7 @@ def test_a_fold_into_a_new_paper_waits_for_the_whole_file(tmp_path, monkeypatch)
     """The fold above happens only when the file is published: a file that fails after it
     leaves the sent title-only paper exactly as it was, and a later good file folds it."""
     monkeypatch.setattr(store_module, "_INGEST_CHUNK", 1)
-    config = make_instance(tmp_path / "inst")
-    day = dt.date(2024, 8, 17)
-    page = Item(title=V2, abstract=ABSTRACT.format(v=2))
-    ingest(config, "2024-08-17", write_listing(tmp_path, "page", day, [page]))
+    config, _ = instance_with_a_page(tmp_path, V2, v=2)
     run(config, "2024-08-17")
     (stray,) = rows(config)
     records = [
@@ -448,10 +447,7 @@ def test_a_new_title_only_paper_folded_into_a_replacement_stays_new(tmp_path, on
     then arXiv feeds announcing v1 (another title) and v2 (its title) as `replace`: the
     arXiv paper is an old paper, and folding the new paper into it made it old too, so it
     was never sent (and the ingest said "-1 new papers"). A paper new once stays new."""
-    config = make_instance(tmp_path / "inst")
-    day = dt.date(2024, 8, 17)
-    page = Item(title=V2, abstract=ABSTRACT.format(v=2))
-    ingest(config, "2024-08-17", write_listing(tmp_path, "page", day, [page]))
+    config, day = instance_with_a_page(tmp_path, V2, v=2)
     for address in ("kim@example.org", "lee@example.org"):
         assert invoke(config, "subscribers", "pause", address).exit_code == 0
     assert run(config, "2024-08-17")["sent"] == 0
@@ -503,10 +499,7 @@ def test_a_liked_paper_follows_it_when_it_gets_its_arxiv_id(tmp_path):
     """Found by a fresh tester: a profile liking a title-only paper kept its title hash
     once the paper got its arXiv id: `profile show` said "(not in the store)", the ranker
     lost the like, and `subscribers export` wrote the internal id."""
-    config = make_instance(tmp_path / "inst")
-    day = dt.date(2024, 8, 17)
-    page = Item(title=V2, abstract=ABSTRACT.format(v=2))
-    ingest(config, "2024-08-17", write_listing(tmp_path, "page", day, [page]))
+    config, day = instance_with_a_page(tmp_path, V2, v=2)
     assert invoke(config, "profile", "set", "kim@example.org", "--like", V2).exit_code == 0
     ingest(config, "2024-08-18", write_listing(tmp_path, "atom", day, [version(2, V2)]))
     assert [r["id"] for r in rows(config)] == [PAPER]
