@@ -204,8 +204,8 @@ class PaperStore(PaperReads):
         full-text search, commits, now and then checkpoints the WAL) while the next
         chunk is parsed (see :class:`BackgroundIndexer`). Holds :meth:`ingest_lock`.
         """
+        # Taking the lock discards what a crashed ingest left (see ingest_lock).
         with self.ingest_lock():
-            self.discard_staged()  # what a crashed ingest left
             already = self.ingested_listing(listing.sha256)
             if already is not None:
                 raise AlreadyIngestedError(f"{listing.path}: already ingested (as {already.path})")
